@@ -1,0 +1,276 @@
+//! The orchestration — token → create call → wait — written once, generic over
+//! an [`Http`] transport and a [`Clock`], so the same code runs in wasm (fetch,
+//! `setTimeout`) and on the host against `genesys-sim`.
+//!
+//! Every decision is delegated to the pure modules (`retry`, `poll`, `status`,
+//! `auth`); this file only sequences IO.
+
+use std::cell::{Cell, RefCell};
+use std::future::Future;
+
+use crate::auth::{self, CachedToken, Credentials};
+use crate::call::{self, ConversationId, PlaceCall};
+use crate::error::{Attempt, Error, ErrorCode};
+use crate::http::{HttpRequest, HttpResponse, TransportError};
+use crate::poll::{next_poll_delay, RateBudget, GENESYS_REQUESTS_PER_MINUTE};
+use crate::region::Endpoints;
+use crate::retry::{self, Next, RequestKind, RetryPolicy};
+use crate::status::{CallStatus, Phase, Snapshot};
+use crate::sync::{race, AsyncLock};
+
+/// Moves one request. Implementations apply `timeout_ms` and map failures to
+/// [`TransportError`]; they never retry.
+#[allow(async_fn_in_trait)]
+pub trait Http {
+    async fn send(&self, req: HttpRequest, timeout_ms: u64) -> Result<HttpResponse, TransportError>;
+}
+
+/// Time, injected: `std::time::Instant` panics on wasm32-unknown-unknown, and
+/// tests want control over it anyway.
+#[allow(async_fn_in_trait)]
+pub trait Clock {
+    fn now_ms(&self) -> u64;
+    async fn sleep(&self, ms: u64);
+}
+
+#[derive(Debug, Clone)]
+pub struct ClientOptions {
+    pub endpoints: Endpoints,
+    pub credentials: Credentials,
+    /// Per-request timeout.
+    pub request_timeout_ms: u64,
+    /// The token's request budget (Genesys: 300 per minute).
+    pub requests_per_minute: u32,
+    /// The budget's window; 60 s for Genesys (settable for tests of the simulator).
+    pub budget_window_ms: u64,
+    /// Poll interval while a single call is being watched; stretched under load.
+    pub poll_interval_ms: u64,
+    pub retry: RetryPolicy,
+}
+
+impl ClientOptions {
+    pub fn new(endpoints: Endpoints, credentials: Credentials) -> ClientOptions {
+        ClientOptions {
+            endpoints,
+            credentials,
+            request_timeout_ms: 15_000,
+            requests_per_minute: GENESYS_REQUESTS_PER_MINUTE,
+            budget_window_ms: 60_000,
+            poll_interval_ms: 1_000,
+            retry: RetryPolicy::default(),
+        }
+    }
+}
+
+/// What `waitForCall` waits for.
+#[derive(Debug, Clone, Copy)]
+pub struct WaitFor {
+    pub until: Phase,
+    pub timeout_ms: u64,
+}
+
+pub struct Client<H, C> {
+    http: H,
+    clock: C,
+    opts: ClientOptions,
+    token: RefCell<Option<CachedToken>>,
+    token_lock: AsyncLock,
+    budget: RefCell<RateBudget>,
+    active_waits: Cell<u32>,
+}
+
+/// Decrements the active-wait count however the wait ends (including cancellation).
+struct WaitGuard<'a>(&'a Cell<u32>);
+impl Drop for WaitGuard<'_> {
+    fn drop(&mut self) {
+        self.0.set(self.0.get() - 1);
+    }
+}
+
+impl<H: Http, C: Clock> Client<H, C> {
+    pub fn new(http: H, clock: C, opts: ClientOptions) -> Client<H, C> {
+        let budget = RateBudget::new(opts.requests_per_minute, opts.budget_window_ms);
+        Client { http, clock, opts, token: RefCell::new(None), token_lock: AsyncLock::default(), budget: RefCell::new(budget), active_waits: Cell::new(0) }
+    }
+
+    pub fn options(&self) -> &ClientOptions {
+        &self.opts
+    }
+
+    /// A usable access token. Client-credentials tokens are fetched once per
+    /// lifetime for all concurrent callers (single-flight) and renewed shortly
+    /// before expiry; `refused` names a token Genesys just rejected with 401.
+    pub async fn access_token(&self, refused: Option<&str>) -> Result<String, Error> {
+        let (client_id, secret) = match &self.opts.credentials {
+            Credentials::AccessToken(t) => return Ok(t.clone()),
+            Credentials::ClientCredentials { client_id, client_secret } => (client_id, client_secret),
+        };
+        let cached = || {
+            let now = self.clock.now_ms();
+            self.token.borrow().as_ref().filter(|t| t.is_fresh(now) && Some(t.value.as_str()) != refused).map(|t| t.value.clone())
+        };
+        if let Some(t) = cached() {
+            return Ok(t);
+        }
+        let _fetching = self.token_lock.lock().await;
+        if let Some(t) = cached() {
+            return Ok(t);
+        }
+        let req = auth::client_credentials_request(&self.opts.endpoints, client_id, secret);
+        let resp = self.send_token_request(req).await?;
+        let token = auth::parse_token_response(&resp)?;
+        let value = token.access_token.clone();
+        *self.token.borrow_mut() = Some(CachedToken::new(token, self.clock.now_ms()));
+        Ok(value)
+    }
+
+    /// Waits for a slot in the per-token budget, then claims it.
+    async fn budget_slot(&self) {
+        loop {
+            let now = self.clock.now_ms();
+            let wait = self.budget.borrow_mut().wait_ms(now);
+            if wait == 0 {
+                self.budget.borrow_mut().record(now);
+                return;
+            }
+            self.clock.sleep(wait).await;
+        }
+    }
+
+    /// The token request under the retry rules (5xx, network, 429; no budget,
+    /// since the login host is not the API host).
+    async fn send_token_request(&self, req: HttpRequest) -> Result<HttpResponse, Error> {
+        let (mut retries, mut slept) = (0u32, 0u64);
+        loop {
+            let result = self.http.send(req.clone(), self.opts.request_timeout_ms).await;
+            match retry::decide(&self.opts.retry, RequestKind::Token, retries, slept, &result, false) {
+                Next::RetryIn(ms) => {
+                    self.clock.sleep(ms).await;
+                    slept += ms;
+                    retries += 1;
+                }
+                _ => return result.map_err(|e| Error::from_transport(e, Attempt::Token)),
+            }
+        }
+    }
+
+    /// Sends an API request built by `build(token)` under the retry rules.
+    /// `sent` is set just before the first byte of the request leaves.
+    async fn send_with_retries(
+        &self,
+        kind: RequestKind,
+        attempt: Attempt,
+        build: impl Fn(&str) -> HttpRequest,
+        sent: Option<&Cell<bool>>,
+    ) -> Result<HttpResponse, Error> {
+        let mut token = self.access_token(None).await?;
+        let can_refresh = matches!(self.opts.credentials, Credentials::ClientCredentials { .. });
+        let (mut retries, mut slept, mut refreshed) = (0u32, 0u64, false);
+        loop {
+            self.budget_slot().await;
+            if let Some(s) = sent {
+                s.set(true);
+            }
+            let result = self.http.send(build(&token), self.opts.request_timeout_ms).await;
+            match retry::decide(&self.opts.retry, kind, retries, slept, &result, can_refresh && !refreshed) {
+                Next::Done => {
+                    return match result {
+                        Ok(r) if r.is_success() => Ok(r),
+                        Ok(r) => Err(Error::from_response(&r, attempt)),
+                        Err(e) => Err(Error::from_transport(e, attempt)),
+                    }
+                }
+                Next::RefreshTokenThenRetry => {
+                    refreshed = true;
+                    token = self.access_token(Some(&token)).await?;
+                }
+                Next::RetryIn(ms) => {
+                    self.clock.sleep(ms).await;
+                    slept += ms;
+                    retries += 1;
+                }
+            }
+        }
+    }
+
+    /// Places the call: exactly one create-call POST, or none with an error.
+    pub async fn place_call(&self, call: &PlaceCall, cancel: impl Future<Output = ()>) -> Result<ConversationId, Error> {
+        let sent = Cell::new(false);
+        let work = async {
+            let resp = self.send_with_retries(RequestKind::CreateCall, Attempt::CreateCall, |t| call.request(&self.opts.endpoints, t), Some(&sent)).await?;
+            call::parse_create_response(&resp)
+        };
+        match race(work, cancel).await {
+            Ok(r) => r,
+            Err(()) if sent.get() => Err(Error::new(
+                ErrorCode::OutcomeUnknown,
+                &["placeCall was aborted after the call request was sent; the call may have been placed. Check the agent's calls before dialling again."],
+            )),
+            Err(()) => Err(aborted("placeCall")),
+        }
+    }
+
+    /// One read of the call, normalized. When the far end ended without
+    /// answering, the generic conversation is read once more for its SIP/Q.850
+    /// causes (busy vs no answer); if that read fails the status stands as is.
+    pub async fn get_call(&self, id: &ConversationId) -> Result<(CallStatus, String), Error> {
+        let resp = self.send_with_retries(RequestKind::Idempotent, Attempt::Other, |t| call::get_call_request(&self.opts.endpoints, t, id), None).await?;
+        let mut snap = Snapshot::parse(&resp.body)?;
+        if snap.needs_reasons() {
+            let conv = self.send_with_retries(RequestKind::Idempotent, Attempt::Other, |t| call::get_conversation_request(&self.opts.endpoints, t, id), None).await;
+            if let Some(other) = conv.ok().and_then(|r| Snapshot::parse(&r.body).ok()) {
+                snap.merge_reasons(&other);
+            }
+        }
+        Ok((CallStatus::derive(snap), resp.body))
+    }
+
+    /// Polls until the call reaches `wait.until` (or ends), calling `on_update`
+    /// with each changed status. Polls share the token's budget with every other
+    /// wait on this client.
+    pub async fn wait_for_call(
+        &self,
+        id: &ConversationId,
+        wait: WaitFor,
+        mut on_update: impl FnMut(&CallStatus, &str),
+        cancel: impl Future<Output = ()>,
+    ) -> Result<CallStatus, Error> {
+        self.active_waits.set(self.active_waits.get() + 1);
+        let _guard = WaitGuard(&self.active_waits);
+        let deadline = self.clock.now_ms().saturating_add(wait.timeout_ms);
+        let work = async {
+            let mut last = String::new();
+            loop {
+                let (status, raw) = self.get_call(id).await?;
+                let fp = status.fingerprint();
+                if fp != last {
+                    on_update(&status, &raw);
+                    last = fp;
+                }
+                if status.reached(wait.until) {
+                    return Ok(status);
+                }
+                let now = self.clock.now_ms();
+                if now >= deadline {
+                    return Err(Error::new(
+                        ErrorCode::Timeout,
+                        &["the call did not reach '", wait.until.as_str(), "' in time (last phase: ", status.phase.as_str(), "); it may still be in progress"],
+                    ));
+                }
+                let interval = self.budget.borrow().poll_interval_ms(self.opts.poll_interval_ms, self.active_waits.get());
+                self.clock.sleep(next_poll_delay(interval, now, deadline)).await;
+            }
+        };
+        race(work, cancel).await.unwrap_or_else(|()| Err(aborted("waitForCall")))
+    }
+
+    /// Hangs up every leg of the call.
+    pub async fn hang_up(&self, id: &ConversationId, cancel: impl Future<Output = ()>) -> Result<(), Error> {
+        let work = self.send_with_retries(RequestKind::Idempotent, Attempt::Other, |t| call::hang_up_request(&self.opts.endpoints, t, id), None);
+        race(work, cancel).await.unwrap_or_else(|()| Err(aborted("hangUp"))).map(|_| ())
+    }
+}
+
+fn aborted(what: &str) -> Error {
+    Error::new(ErrorCode::Aborted, &[what, " was aborted by its AbortSignal"])
+}

@@ -1,0 +1,25 @@
+//! Place an outbound Genesys Cloud call on behalf of an agent, and track it
+//! until it connects or ends — from a browser, Node, workerd or Deno.
+//!
+//! The crate is a sans-IO core (every module but `flow` and `wasm` is pure and
+//! host-tested), one orchestration (`flow`) generic over transport and clock,
+//! and a thin wasm-bindgen shell (`wasm`, only on `wasm32`).
+
+pub mod auth;
+pub mod base64;
+pub mod call;
+pub mod error;
+pub mod flow;
+pub mod http;
+pub mod json;
+pub mod pkce;
+pub mod poll;
+pub mod region;
+pub mod retry;
+pub mod status;
+pub mod sync;
+
+#[cfg(target_arch = "wasm32")]
+mod wasm;
+
+pub use error::{Error, ErrorCode};
