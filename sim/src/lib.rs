@@ -1,1 +1,204 @@
+//! genesys-sim: a local Genesys Cloud org that speaks the real wire format.
+//!
+//! One port serves the login host's `/oauth/*` and the API host's `/api/v2/*`,
+//! plus test hooks under `/__sim/`. See the README for the seed org, the test
+//! numbers and the hooks.
 
+pub mod calls;
+mod api;
+mod frontdoor;
+mod hooks;
+mod oauth;
+pub mod org;
+pub mod util;
+
+use std::collections::{HashMap, VecDeque};
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use axum::routing::{get, post};
+use axum::Router;
+use serde_json::Value;
+
+use crate::calls::Call;
+pub use crate::org::Org;
+
+/// Largest request body accepted (like Genesys, bigger bodies get 413).
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+/// Log entries kept for `/__sim/requests`.
+const MAX_LOG: usize = 100_000;
+/// Ended calls are forgotten this long after they end.
+const ENDED_CALL_TTL: Duration = Duration::from_secs(300);
+/// At most this many calls are kept; the oldest go first.
+const MAX_CALLS: usize = 20_000;
+/// Authorization codes live this long and are single-use.
+const CODE_TTL: Duration = Duration::from_secs(60);
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub listen: SocketAddr,
+    /// Multiplies every scenario duration (0.05 makes a 30 s ring last 1.5 s).
+    pub time_scale: f64,
+    /// Lifetime of issued access tokens.
+    pub token_ttl: Duration,
+    /// API requests allowed per token per rate window.
+    pub rate_limit: u32,
+    /// The rate window (Genesys: one minute).
+    pub rate_window: Duration,
+    pub org: Org,
+    /// No per-request log lines on stderr.
+    pub quiet: bool,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8089)),
+            time_scale: 1.0,
+            token_ttl: Duration::from_secs(86_399),
+            rate_limit: 300,
+            rate_window: Duration::from_secs(60),
+            org: Org::seed(),
+            quiet: false,
+        }
+    }
+}
+
+/// Who a bearer token belongs to.
+#[derive(Debug, Clone)]
+pub struct Principal {
+    pub token: String,
+    pub client_id: String,
+    /// `Some` for user tokens (PKCE); `None` for client credentials.
+    pub user_id: Option<String>,
+    pub permissions: Vec<String>,
+}
+
+impl Principal {
+    /// Users in the seed org hold every permission; clients hold their role's.
+    pub fn has_any(&self, perms: &[&str]) -> bool {
+        self.user_id.is_some() || perms.iter().any(|p| self.permissions.iter().any(|q| q == p))
+    }
+
+    /// The owner key of conversations this principal creates.
+    pub fn owner(&self) -> String {
+        match &self.user_id {
+            Some(u) => format!("user:{u}"),
+            None => format!("client:{}", self.client_id),
+        }
+    }
+}
+
+struct TokenRec {
+    client_id: String,
+    user_id: Option<String>,
+    expires: Instant,
+}
+
+struct CodeRec {
+    client_id: String,
+    redirect_uri: String,
+    challenge: String,
+    user_id: String,
+    expires: Instant,
+}
+
+#[derive(Default)]
+struct Inner {
+    tokens: HashMap<String, TokenRec>,
+    codes: HashMap<String, CodeRec>,
+    calls: HashMap<String, Call>,
+    rate: HashMap<String, (Instant, u32)>,
+    log: VecDeque<Value>,
+    seq: u64,
+    faults: Vec<hooks::Fault>,
+}
+
+pub struct Sim {
+    cfg: Config,
+    started: Instant,
+    inner: Mutex<Inner>,
+}
+
+type Shared = Arc<Sim>;
+
+impl Sim {
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        // A panic while holding the lock must not take the whole server down.
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn issue_token(&self, client_id: &str, user_id: Option<&str>) -> String {
+        let token = util::opaque();
+        let mut inner = self.lock();
+        if inner.tokens.len() > 100_000 {
+            let now = Instant::now();
+            inner.tokens.retain(|_, t| t.expires > now);
+        }
+        inner.tokens.insert(
+            token.clone(),
+            TokenRec { client_id: client_id.into(), user_id: user_id.map(str::to_string), expires: Instant::now() + self.cfg.token_ttl },
+        );
+        token
+    }
+}
+
+/// Builds the router for a configuration.
+pub fn app(cfg: Config) -> Router {
+    let sim: Shared = Arc::new(Sim { cfg, started: Instant::now(), inner: Mutex::new(Inner::default()) });
+    Router::new()
+        .route("/oauth/token", post(oauth::token))
+        .route("/oauth/authorize", get(oauth::authorize_page).post(oauth::authorize_submit))
+        .route("/api/v2/conversations/calls", post(api::create_call_as_user))
+        .route("/api/v2/conversations/calls/user/{user_id}", post(api::create_call_on_behalf))
+        .route("/api/v2/conversations/calls/{id}", get(api::get_call).patch(api::patch_call))
+        .route("/api/v2/conversations/{id}", get(api::get_conversation))
+        .route("/api/v2/users/me", get(api::users_me))
+        .route("/api/v2/users/{id}/presences/purecloud", get(api::presence))
+        .route("/api/v2/tokens/me", get(api::tokens_me))
+        .route("/__sim/requests", get(hooks::requests))
+        .route("/__sim/faults", post(hooks::add_faults).get(hooks::list_faults).delete(hooks::clear_faults))
+        .route("/__sim/reset", post(hooks::reset))
+        .fallback(api::not_found)
+        .method_not_allowed_fallback(api::method_not_allowed)
+        .layer(axum::middleware::from_fn_with_state(sim.clone(), frontdoor::frontdoor))
+        .with_state(sim)
+}
+
+/// Serves until `shutdown` completes, then finishes in-flight requests.
+pub async fn serve(listener: tokio::net::TcpListener, cfg: Config, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+    axum::serve(listener, app(cfg)).with_graceful_shutdown(shutdown).await
+}
+
+/// A simulator running in the background of the current tokio runtime (tests).
+pub struct Running {
+    pub addr: SocketAddr,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+impl Running {
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+    }
+}
+
+/// Starts a simulator on `cfg.listen` (use port 0 for a free port).
+pub async fn start(cfg: Config) -> std::io::Result<Running> {
+    let listener = tokio::net::TcpListener::bind(cfg.listen).await?;
+    let addr = listener.local_addr()?;
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(serve(listener, cfg, async move {
+        let _ = rx.await;
+    }));
+    Ok(Running { addr, stop: Some(tx) })
+}
