@@ -274,3 +274,18 @@ impl<H: Http, C: Clock> Client<H, C> {
 fn aborted(what: &str) -> Error {
     Error::new(ErrorCode::Aborted, &[what, " was aborted by its AbortSignal"])
 }
+
+/// The PKCE code exchange (`finishLogin`): one token request, no secret.
+pub async fn exchange_code<H: Http>(
+    http: &H,
+    endpoints: &Endpoints,
+    client_id: &str,
+    redirect_uri: &str,
+    code: &str,
+    verifier: &str,
+    timeout_ms: u64,
+) -> Result<auth::Token, Error> {
+    let req = crate::pkce::code_exchange_request(endpoints, client_id, redirect_uri, code, verifier);
+    let resp = http.send(req, timeout_ms).await.map_err(|e| Error::from_transport(e, Attempt::Token))?;
+    auth::parse_token_response(&resp)
+}

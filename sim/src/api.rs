@@ -15,7 +15,8 @@ use crate::{Principal, Shared, ENDED_CALL_TTL, MAX_CALLS};
 
 const USER_CONTEXT: &str = "This request requires a user context. Client credentials cannot be used for requests to this resource.";
 const NOT_FOUND: &str = "The requested resource was not found.";
-const MALFORMED: &str = "The request could not be understood by the server due to malformed syntax.";
+const MALFORMED: &str =
+    "The request could not be understood by the server due to malformed syntax.";
 
 /// Presence definition ids seen in real orgs (genesys-api.md §6.3).
 fn presence_definition_id(system: &str) -> &'static str {
@@ -41,10 +42,17 @@ fn field_error(corr: &str, field: &str, message: &str) -> Response {
 
 fn is_e164(s: &str) -> bool {
     let digits = s.strip_prefix('+').unwrap_or("");
-    (7..=15).contains(&digits.len()) && digits.bytes().all(|b| b.is_ascii_digit()) && !digits.starts_with('0')
+    (7..=15).contains(&digits.len())
+        && digits.bytes().all(|b| b.is_ascii_digit())
+        && !digits.starts_with('0')
 }
 
-pub async fn create_call_as_user(State(sim): State<Shared>, Extension(p): Extension<Principal>, Extension(Corr(corr)): Extension<Corr>, body: String) -> Response {
+pub async fn create_call_as_user(
+    State(sim): State<Shared>,
+    Extension(p): Extension<Principal>,
+    Extension(Corr(corr)): Extension<Corr>,
+    body: String,
+) -> Response {
     let Some(user_id) = p.user_id.clone() else {
         return api_error(400, "bad.request", USER_CONTEXT, &corr);
     };
@@ -81,7 +89,18 @@ fn create_call(sim: &Shared, p: &Principal, corr: &str, agent: User, body: &str)
     };
     // Types of every CreateCallRequest field; unknown fields are ignored like Genesys does.
     const STRINGS: [&str; 12] = [
-        "phoneNumber", "callerId", "callerIdName", "callFromQueueId", "callQueueId", "callUserId", "languageId", "routingSkillExpression", "uuiData", "externalContactId", "label", "priority",
+        "phoneNumber",
+        "callerId",
+        "callerIdName",
+        "callFromQueueId",
+        "callQueueId",
+        "callUserId",
+        "languageId",
+        "routingSkillExpression",
+        "uuiData",
+        "externalContactId",
+        "label",
+        "priority",
     ];
     for f in STRINGS {
         let ok = match (f, obj.get(f)) {
@@ -90,7 +109,11 @@ fn create_call(sim: &Shared, p: &Principal, corr: &str, agent: User, body: &str)
             (_, Some(v)) => v.is_string(),
         };
         if !ok {
-            return field_error(corr, f, &format!("Value for field [{f}] has the wrong type."));
+            return field_error(
+                corr,
+                f,
+                &format!("Value for field [{f}] has the wrong type."),
+            );
         }
     }
     for f in ["routingSkillsIds", "conversationIds", "participants"] {
@@ -101,20 +124,50 @@ fn create_call(sim: &Shared, p: &Principal, corr: &str, agent: User, body: &str)
     let attributes = match obj.get("attributes") {
         None | Some(Value::Null) => Map::new(),
         Some(Value::Object(m)) if m.values().all(Value::is_string) => m.clone(),
-        Some(_) => return field_error(corr, "attributes", "Value for field [attributes] must be a map of strings."),
+        Some(_) => {
+            return field_error(
+                corr,
+                "attributes",
+                "Value for field [attributes] must be a map of strings.",
+            )
+        }
     };
-    for f in ["callQueueId", "callUserId", "participants", "conversationIds"] {
+    for f in [
+        "callQueueId",
+        "callUserId",
+        "participants",
+        "conversationIds",
+    ] {
         if obj.get(f).is_some_and(|v| !v.is_null()) {
-            return field_error(corr, f, &format!("genesys-sim only simulates calls to a phoneNumber; [{f}] is not supported."));
+            return field_error(
+                corr,
+                f,
+                &format!(
+                    "genesys-sim only simulates calls to a phoneNumber; [{f}] is not supported."
+                ),
+            );
         }
     }
-    let number = obj.get("phoneNumber").and_then(Value::as_str).map(|n| n.strip_prefix("tel:").unwrap_or(n));
+    let number = obj
+        .get("phoneNumber")
+        .and_then(Value::as_str)
+        .map(|n| n.strip_prefix("tel:").unwrap_or(n));
     let Some(number) = number.filter(|n| is_e164(n)) else {
         return field_error(corr, "phoneNumber", "The phoneNumber must be a valid phone number in E.164 format, for example +13175550100.");
     };
-    let caller_id = obj.get("callerId").and_then(Value::as_str).map(str::to_string);
-    if caller_id.as_deref().is_some_and(|c| !is_e164(c.strip_prefix("tel:").unwrap_or(c))) {
-        return field_error(corr, "callerId", "The callerId must be a valid phone number in E.164 format.");
+    let caller_id = obj
+        .get("callerId")
+        .and_then(Value::as_str)
+        .map(str::to_string);
+    if caller_id
+        .as_deref()
+        .is_some_and(|c| !is_e164(c.strip_prefix("tel:").unwrap_or(c)))
+    {
+        return field_error(
+            corr,
+            "callerId",
+            "The callerId must be a valid phone number in E.164 format.",
+        );
     }
     let id = uuid();
     let call = Call::new(NewCall {
@@ -125,40 +178,72 @@ fn create_call(sim: &Shared, p: &Principal, corr: &str, agent: User, body: &str)
         station: agent.station,
         number: number.to_string(),
         caller_id,
-        caller_id_name: obj.get("callerIdName").and_then(Value::as_str).map(str::to_string),
-        queue_id: obj.get("callFromQueueId").and_then(Value::as_str).map(str::to_string),
+        caller_id_name: obj
+            .get("callerIdName")
+            .and_then(Value::as_str)
+            .map(str::to_string),
+        queue_id: obj
+            .get("callFromQueueId")
+            .and_then(Value::as_str)
+            .map(str::to_string),
         attributes,
         agent_pid: uuid(),
         far_pid: uuid(),
         scale: sim.cfg.time_scale,
     });
     let mut inner = sim.lock();
-    inner.calls.retain(|_, c| c.ended_at(c.elapsed()).is_none_or(|e| c.elapsed().saturating_sub(e) < ENDED_CALL_TTL));
+    inner.calls.retain(|_, c| {
+        c.ended_at(c.elapsed())
+            .is_none_or(|e| c.elapsed().saturating_sub(e) < ENDED_CALL_TTL)
+    });
     if inner.calls.len() >= MAX_CALLS {
-        if let Some(oldest) = inner.calls.values().max_by_key(|c| c.elapsed()).map(|c| c.id.clone()) {
+        if let Some(oldest) = inner
+            .calls
+            .values()
+            .max_by_key(|c| c.elapsed())
+            .map(|c| c.id.clone())
+        {
             inner.calls.remove(&oldest);
         }
     }
     inner.calls.insert(id.clone(), call);
-    json_response(200, json!({"id": id, "selfUri": format!("/api/v2/conversations/calls/{id}")}))
+    json_response(
+        200,
+        json!({"id": id, "selfUri": format!("/api/v2/conversations/calls/{id}")}),
+    )
 }
 
 /// A call is visible to whoever created it and to its agent's own user tokens.
-fn with_call<T>(sim: &Shared, p: &Principal, id: &str, f: impl FnOnce(&mut Call) -> T) -> Option<T> {
+fn with_call<T>(
+    sim: &Shared,
+    p: &Principal,
+    id: &str,
+    f: impl FnOnce(&mut Call) -> T,
+) -> Option<T> {
     let mut inner = sim.lock();
     let call = inner.calls.get_mut(id)?;
     let visible = call.owner == p.owner() || p.user_id.as_deref() == Some(call.agent_id.as_str());
     visible.then(|| f(call))
 }
 
-pub async fn get_call(State(sim): State<Shared>, Extension(p): Extension<Principal>, Extension(Corr(corr)): Extension<Corr>, Path(id): Path<String>) -> Response {
+pub async fn get_call(
+    State(sim): State<Shared>,
+    Extension(p): Extension<Principal>,
+    Extension(Corr(corr)): Extension<Corr>,
+    Path(id): Path<String>,
+) -> Response {
     match with_call(&sim, &p, &id, |c| c.call_conversation()) {
         Some(v) => json_response(200, v),
         None => api_error(404, "not.found", NOT_FOUND, &corr),
     }
 }
 
-pub async fn get_conversation(State(sim): State<Shared>, Extension(p): Extension<Principal>, Extension(Corr(corr)): Extension<Corr>, Path(id): Path<String>) -> Response {
+pub async fn get_conversation(
+    State(sim): State<Shared>,
+    Extension(p): Extension<Principal>,
+    Extension(Corr(corr)): Extension<Corr>,
+    Path(id): Path<String>,
+) -> Response {
     if !p.has_any(&["conversation:communication:view"]) {
         let msg = "Unable to perform the requested action. You are missing the following permission(s): [conversation:communication:view]";
         return api_error(403, "missing.permissions", msg, &corr);
@@ -185,7 +270,13 @@ pub async fn patch_call(
     };
     match v.get("state").and_then(Value::as_str) {
         Some("disconnected") => {}
-        _ => return field_error(&corr, "state", "Value [state] is not valid. Allowable values are: disconnected"),
+        _ => {
+            return field_error(
+                &corr,
+                "state",
+                "Value [state] is not valid. Allowable values are: disconnected",
+            )
+        }
     }
     match with_call(&sim, &p, &id, |c| {
         c.hang_up();
@@ -204,14 +295,22 @@ fn user_json(u: &User) -> Value {
     })
 }
 
-pub async fn users_me(State(sim): State<Shared>, Extension(p): Extension<Principal>, Extension(Corr(corr)): Extension<Corr>) -> Response {
+pub async fn users_me(
+    State(sim): State<Shared>,
+    Extension(p): Extension<Principal>,
+    Extension(Corr(corr)): Extension<Corr>,
+) -> Response {
     match p.user_id.as_deref().and_then(|u| sim.cfg.org.user(u)) {
         Some(u) => json_response(200, user_json(u)),
         None => api_error(400, "bad.request", USER_CONTEXT, &corr),
     }
 }
 
-pub async fn presence(State(sim): State<Shared>, Extension(Corr(corr)): Extension<Corr>, Path(id): Path<String>) -> Response {
+pub async fn presence(
+    State(sim): State<Shared>,
+    Extension(Corr(corr)): Extension<Corr>,
+    Path(id): Path<String>,
+) -> Response {
     let Some(u) = sim.cfg.org.user(&id) else {
         return api_error(404, "not.found", NOT_FOUND, &corr);
     };
@@ -234,7 +333,8 @@ pub async fn tokens_me(State(sim): State<Shared>, Extension(p): Extension<Princi
         (Some(_), Some(c)) => c.scopes.clone(),
         _ => vec![],
     };
-    let idle = crate::util::iso(std::time::SystemTime::now() + std::time::Duration::from_secs(86_400));
+    let idle =
+        crate::util::iso(std::time::SystemTime::now() + std::time::Duration::from_secs(86_400));
     let mut info = json!({
         "organization": org, "homeOrganization": org, "authorizedScope": scopes,
         "OAuthClient": {"id": p.client_id, "name": client.map(|c| c.name.clone()).unwrap_or_default(), "organization": {"id": sim.cfg.org.organization.id}},
@@ -251,5 +351,10 @@ pub async fn not_found(Extension(Corr(corr)): Extension<Corr>) -> Response {
 }
 
 pub async fn method_not_allowed(Extension(Corr(corr)): Extension<Corr>) -> Response {
-    api_error(405, "method.not.allowed", "The HTTP method is not allowed for this resource.", &corr)
+    api_error(
+        405,
+        "method.not.allowed",
+        "The HTTP method is not allowed for this resource.",
+        &corr,
+    )
 }

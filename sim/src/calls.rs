@@ -16,18 +16,47 @@ pub enum FarEnd {
     /// Answers after `answer`, hangs up `talk` after answering.
     Answers { answer: f64, talk: f64 },
     /// Ends unanswered after `after` seconds with a SIP cause.
-    Fails { after: f64, sip: u16, phrase: &'static str, disconnect_type: &'static str },
+    Fails {
+        after: f64,
+        sip: u16,
+        phrase: &'static str,
+        disconnect_type: &'static str,
+    },
 }
 
 /// The far end's behaviour for a dialled number (already validated E.164).
 pub fn far_end_for(number: &str) -> FarEnd {
     match number {
-        "+13175550100" => FarEnd::Answers { answer: 2.0, talk: 8.0 },
-        "+13175550101" => FarEnd::Fails { after: 1.0, sip: 486, phrase: "Busy Here", disconnect_type: "endpoint" },
-        "+13175550102" => FarEnd::Fails { after: 30.0, sip: 480, phrase: "Temporarily Unavailable", disconnect_type: "endpoint" },
-        "+13175550103" => FarEnd::Fails { after: 0.5, sip: 404, phrase: "Not Found", disconnect_type: "error" },
-        "+13175550104" => FarEnd::Answers { answer: 1.0, talk: 600.0 },
-        _ => FarEnd::Answers { answer: 3.0, talk: 15.0 },
+        "+13175550100" => FarEnd::Answers {
+            answer: 2.0,
+            talk: 8.0,
+        },
+        "+13175550101" => FarEnd::Fails {
+            after: 1.0,
+            sip: 486,
+            phrase: "Busy Here",
+            disconnect_type: "endpoint",
+        },
+        "+13175550102" => FarEnd::Fails {
+            after: 30.0,
+            sip: 480,
+            phrase: "Temporarily Unavailable",
+            disconnect_type: "endpoint",
+        },
+        "+13175550103" => FarEnd::Fails {
+            after: 0.5,
+            sip: 404,
+            phrase: "Not Found",
+            disconnect_type: "error",
+        },
+        "+13175550104" => FarEnd::Answers {
+            answer: 1.0,
+            talk: 600.0,
+        },
+        _ => FarEnd::Answers {
+            answer: 3.0,
+            talk: 15.0,
+        },
     }
 }
 
@@ -93,7 +122,11 @@ pub struct NewCall {
 
 impl Call {
     pub fn new(n: NewCall) -> Call {
-        let station = if n.number == STATION_NEVER_ANSWERS && n.station == Station::AutoAnswer { Station::NeverAnswers } else { n.station };
+        let station = if n.number == STATION_NEVER_ANSWERS && n.station == Station::AutoAnswer {
+            Station::NeverAnswers
+        } else {
+            n.station
+        };
         Call {
             far: far_end_for(&n.number),
             id: n.id,
@@ -145,7 +178,15 @@ impl Call {
     /// The agent leg and (once it exists) the far-end leg at offset `t`.
     pub fn legs_at(&self, t: Duration) -> (LegState, Option<LegState>) {
         let hang = self.hung_up.filter(|h| *h <= t);
-        let mut agent = LegState { state: "contacting", start: Duration::ZERO, connected: None, end: None, disconnect_type: None, reason: None, error: None };
+        let mut agent = LegState {
+            state: "contacting",
+            start: Duration::ZERO,
+            connected: None,
+            end: None,
+            disconnect_type: None,
+            reason: None,
+            error: None,
+        };
         let answered_at = match self.station {
             Station::AutoAnswer => Some(self.secs(AGENT_ANSWER_S)),
             _ => None,
@@ -153,10 +194,21 @@ impl Call {
         let Some(a) = answered_at.filter(|a| hang.is_none_or(|h| h >= *a)) else {
             // The agent leg never gets past contacting: it fails, or we hang up first.
             let (give_up, dtype, error) = match self.station {
-                Station::None => (self.secs(NO_STATION_FAIL_S), "error", Some(("station.unavailable", "The user has no station associated and cannot place calls."))),
+                Station::None => (
+                    self.secs(NO_STATION_FAIL_S),
+                    "error",
+                    Some((
+                        "station.unavailable",
+                        "The user has no station associated and cannot place calls.",
+                    )),
+                ),
                 _ => (self.secs(AGENT_RING_TIMEOUT_S), "transfer.noanswer", None),
             };
-            let give_up = if answered_at.is_some() { Duration::MAX } else { give_up };
+            let give_up = if answered_at.is_some() {
+                Duration::MAX
+            } else {
+                give_up
+            };
             match hang {
                 Some(h) if h < give_up => end(&mut agent, h, "client"),
                 _ if t >= give_up => {
@@ -172,9 +224,19 @@ impl Call {
         }
         agent.state = "connected";
         agent.connected = Some(a);
-        let mut far = LegState { state: "dialing", start: a, connected: None, end: None, disconnect_type: None, reason: None, error: None };
+        let mut far = LegState {
+            state: "dialing",
+            start: a,
+            connected: None,
+            end: None,
+            disconnect_type: None,
+            reason: None,
+            error: None,
+        };
         let (natural_end, answer) = match self.far {
-            FarEnd::Answers { answer, talk } => (a + self.secs(answer + talk), Some(a + self.secs(answer))),
+            FarEnd::Answers { answer, talk } => {
+                (a + self.secs(answer + talk), Some(a + self.secs(answer)))
+            }
             FarEnd::Fails { after, .. } => (a + self.secs(after), None),
         };
         if let Some(ans) = answer.filter(|ans| t >= *ans && hang.is_none_or(|h| h >= *ans)) {
@@ -190,7 +252,12 @@ impl Call {
                 end(&mut agent, natural_end, "peer");
                 match self.far {
                     FarEnd::Answers { .. } => end(&mut far, natural_end, "endpoint"),
-                    FarEnd::Fails { sip, phrase, disconnect_type, .. } => {
+                    FarEnd::Fails {
+                        sip,
+                        phrase,
+                        disconnect_type,
+                        ..
+                    } => {
                         end(&mut far, natural_end, disconnect_type);
                         far.reason = Some((sip, phrase));
                     }
@@ -240,7 +307,14 @@ impl Call {
     fn media_participant(&self, leg: &LegState, is_agent: bool) -> Value {
         let mut p = Map::new();
         let tel = format!("tel:{}", self.number);
-        p.insert("id".into(), json!(if is_agent { &self.agent_pid } else { &self.far_pid }));
+        p.insert(
+            "id".into(),
+            json!(if is_agent {
+                &self.agent_pid
+            } else {
+                &self.far_pid
+            }),
+        );
         if is_agent {
             p.insert("name".into(), json!(self.agent_name));
         } else {
@@ -254,19 +328,35 @@ impl Call {
         if let Some(e) = leg.end {
             p.insert("endTime".into(), json!(self.at(e)));
         }
-        p.insert("purpose".into(), json!(if is_agent { self.agent_purpose() } else { self.far_purpose() }));
+        p.insert(
+            "purpose".into(),
+            json!(if is_agent {
+                self.agent_purpose()
+            } else {
+                self.far_purpose()
+            }),
+        );
         p.insert("state".into(), json!(leg.state));
         p.insert("direction".into(), json!("outbound"));
         if let Some(d) = leg.disconnect_type {
             p.insert("disconnectType".into(), json!(d));
         }
         p.insert("held".into(), json!(false));
-        p.insert("wrapupRequired".into(), json!(is_agent && self.queue_id.is_some()));
+        p.insert(
+            "wrapupRequired".into(),
+            json!(is_agent && self.queue_id.is_some()),
+        );
         if is_agent {
-            p.insert("user".into(), json!({"id": self.agent_id, "selfUri": format!("/api/v2/users/{}", self.agent_id)}));
+            p.insert(
+                "user".into(),
+                json!({"id": self.agent_id, "selfUri": format!("/api/v2/users/{}", self.agent_id)}),
+            );
         }
         if let Some(q) = &self.queue_id {
-            p.insert("queue".into(), json!({"id": q, "selfUri": format!("/api/v2/routing/queues/{q}")}));
+            p.insert(
+                "queue".into(),
+                json!({"id": q, "selfUri": format!("/api/v2/routing/queues/{q}")}),
+            );
         }
         if !is_agent {
             p.insert("attributes".into(), Value::Object(self.attributes.clone()));
@@ -276,14 +366,24 @@ impl Call {
             }
         }
         if let Some((code, message)) = leg.error {
-            p.insert("errorInfo".into(), json!({"code": code, "message": message}));
+            p.insert(
+                "errorInfo".into(),
+                json!({"code": code, "message": message}),
+            );
         }
         p.insert("provider".into(), json!("Edge"));
         p.insert("muted".into(), json!(false));
         p.insert("confined".into(), json!(false));
         p.insert("recording".into(), json!(false));
         p.insert("recordingState".into(), json!("none"));
-        p.insert("peer".into(), json!(if is_agent { &self.far_pid } else { &self.agent_pid }));
+        p.insert(
+            "peer".into(),
+            json!(if is_agent {
+                &self.far_pid
+            } else {
+                &self.agent_pid
+            }),
+        );
         Value::Object(p)
     }
 
@@ -305,7 +405,10 @@ impl Call {
         c.insert("participants".into(), Value::Array(participants));
         c.insert("recordingState".into(), json!("NONE"));
         c.insert("divisions".into(), json!([]));
-        c.insert("selfUri".into(), json!(format!("/api/v2/conversations/{}", self.id)));
+        c.insert(
+            "selfUri".into(),
+            json!(format!("/api/v2/conversations/{}", self.id)),
+        );
         Value::Object(c)
     }
 
@@ -313,7 +416,17 @@ impl Call {
         let tel = format!("tel:{}", self.number);
         let mut call = Map::new();
         call.insert("state".into(), json!(leg.state));
-        call.insert("id".into(), json!(format!("{}-call", if is_agent { &self.agent_pid } else { &self.far_pid })));
+        call.insert(
+            "id".into(),
+            json!(format!(
+                "{}-call",
+                if is_agent {
+                    &self.agent_pid
+                } else {
+                    &self.far_pid
+                }
+            )),
+        );
         call.insert("direction".into(), json!("outbound"));
         call.insert("recording".into(), json!(false));
         call.insert("recordingState".into(), json!("none"));
@@ -330,17 +443,33 @@ impl Call {
             call.insert("disconnectedTime".into(), json!(self.at(e)));
         }
         if let Some((code, phrase)) = leg.reason {
-            call.insert("disconnectReasons".into(), json!([{"type": "sip", "code": code, "phrase": phrase}]));
+            call.insert(
+                "disconnectReasons".into(),
+                json!([{"type": "sip", "code": code, "phrase": phrase}]),
+            );
         }
         if let Some((code, message)) = leg.error {
-            call.insert("errorInfo".into(), json!({"code": code, "message": message}));
+            call.insert(
+                "errorInfo".into(),
+                json!({"code": code, "message": message}),
+            );
         }
         call.insert("provider".into(), json!("Edge"));
         if !is_agent {
-            call.insert("other".into(), json!({"addressNormalized": tel, "addressRaw": tel}));
+            call.insert(
+                "other".into(),
+                json!({"addressNormalized": tel, "addressRaw": tel}),
+            );
         }
         let mut p = Map::new();
-        p.insert("id".into(), json!(if is_agent { &self.agent_pid } else { &self.far_pid }));
+        p.insert(
+            "id".into(),
+            json!(if is_agent {
+                &self.agent_pid
+            } else {
+                &self.far_pid
+            }),
+        );
         p.insert("startTime".into(), json!(self.at(leg.start)));
         if let Some(e) = leg.end {
             p.insert("endTime".into(), json!(self.at(e)));
@@ -350,7 +479,10 @@ impl Call {
         }
         if is_agent {
             p.insert("name".into(), json!(self.agent_name));
-            p.insert("userUri".into(), json!(format!("/api/v2/users/{}", self.agent_id)));
+            p.insert(
+                "userUri".into(),
+                json!(format!("/api/v2/users/{}", self.agent_id)),
+            );
             p.insert("userId".into(), json!(self.agent_id));
         } else {
             p.insert("name".into(), json!(self.number));
@@ -360,10 +492,30 @@ impl Call {
         if let Some(q) = &self.queue_id {
             p.insert("queueId".into(), json!(q));
         }
-        p.insert("purpose".into(), json!(if is_agent { self.agent_purpose() } else { self.far_purpose() }));
-        p.insert("participantType".into(), json!(if is_agent { "Internal" } else { "External" }));
-        p.insert("wrapupRequired".into(), json!(is_agent && self.queue_id.is_some()));
-        p.insert("attributes".into(), if is_agent { json!({}) } else { Value::Object(self.attributes.clone()) });
+        p.insert(
+            "purpose".into(),
+            json!(if is_agent {
+                self.agent_purpose()
+            } else {
+                self.far_purpose()
+            }),
+        );
+        p.insert(
+            "participantType".into(),
+            json!(if is_agent { "Internal" } else { "External" }),
+        );
+        p.insert(
+            "wrapupRequired".into(),
+            json!(is_agent && self.queue_id.is_some()),
+        );
+        p.insert(
+            "attributes".into(),
+            if is_agent {
+                json!({})
+            } else {
+                Value::Object(self.attributes.clone())
+            },
+        );
         p.insert("calls".into(), json!([Value::Object(call)]));
         Value::Object(p)
     }
@@ -411,12 +563,19 @@ mod tests {
         assert_eq!(states(&c, 10.6), ("disconnected", Some("disconnected")));
         let (_, f) = c.legs_at(Duration::from_secs(11));
         let f = f.unwrap();
-        assert_eq!((f.disconnect_type, f.connected.is_some()), (Some("endpoint"), true));
+        assert_eq!(
+            (f.disconnect_type, f.connected.is_some()),
+            (Some("endpoint"), true)
+        );
     }
 
     #[test]
     fn failures_carry_sip_causes() {
-        for (n, sip, at) in [("+13175550101", 486, 1.6), ("+13175550102", 480, 30.6), ("+13175550103", 404, 1.1)] {
+        for (n, sip, at) in [
+            ("+13175550101", 486, 1.6),
+            ("+13175550102", 480, 30.6),
+            ("+13175550103", 404, 1.1),
+        ] {
             let c = call(n, Station::AutoAnswer);
             let (_, f) = c.legs_at(Duration::from_secs_f64(at));
             assert_eq!(f.unwrap().reason.map(|r| r.0), Some(sip), "{n}");
@@ -427,10 +586,16 @@ mod tests {
     fn agent_side_failures_have_no_far_leg() {
         let otto = call("+13175550100", Station::None);
         let (a, f) = otto.legs_at(Duration::from_secs(1));
-        assert_eq!((a.state, a.disconnect_type, f.is_none()), ("disconnected", Some("error"), true));
+        assert_eq!(
+            (a.state, a.disconnect_type, f.is_none()),
+            ("disconnected", Some("error"), true)
+        );
         let never = call(STATION_NEVER_ANSWERS, Station::AutoAnswer);
         assert_eq!(states(&never, 14.0), ("contacting", None));
-        assert_eq!(never.legs_at(Duration::from_secs(16)).0.disconnect_type, Some("transfer.noanswer"));
+        assert_eq!(
+            never.legs_at(Duration::from_secs(16)).0.disconnect_type,
+            Some("transfer.noanswer")
+        );
     }
 
     #[test]
@@ -439,7 +604,13 @@ mod tests {
         c.hung_up = Some(Duration::from_secs(3));
         let (a, f) = c.legs_at(Duration::from_secs(4));
         let f = f.unwrap();
-        assert_eq!((a.disconnect_type, f.disconnect_type, f.connected.is_some()), (Some("client"), Some("peer"), true));
-        assert_eq!(c.ended_at(Duration::from_secs(4)), Some(Duration::from_secs(3)));
+        assert_eq!(
+            (a.disconnect_type, f.disconnect_type, f.connected.is_some()),
+            (Some("client"), Some("peer"), true)
+        );
+        assert_eq!(
+            c.ended_at(Duration::from_secs(4)),
+            Some(Duration::from_secs(3))
+        );
     }
 }

@@ -25,38 +25,102 @@ pub async fn frontdoor(State(sim): State<Shared>, req: Request, next: Next) -> R
     let corr = uuid();
     let method = req.method().clone();
     let path = req.uri().path().to_string();
-    let origin = req.headers().get("origin").and_then(|o| o.to_str().ok()).map(str::to_string);
+    let origin = req
+        .headers()
+        .get("origin")
+        .and_then(|o| o.to_str().ok())
+        .map(str::to_string);
     let is_api = path.starts_with("/api/v2/");
     let is_hook = path.starts_with("/__sim/");
 
     // CORS: preflights are answered here, before anything else.
-    let cors_ok = origin.as_deref().is_some_and(|o| cors_allowed(&sim, &path, o));
+    let cors_ok = origin
+        .as_deref()
+        .is_some_and(|o| cors_allowed(&sim, &path, o));
     if method == Method::OPTIONS && req.headers().contains_key("access-control-request-method") {
-        let mut r = if cors_ok { StatusCode::NO_CONTENT.into_response() } else { StatusCode::FORBIDDEN.into_response() };
+        let mut r = if cors_ok {
+            StatusCode::NO_CONTENT.into_response()
+        } else {
+            StatusCode::FORBIDDEN.into_response()
+        };
         if cors_ok {
-            preflight_headers(r.headers_mut(), origin.as_deref().unwrap_or_default(), req.headers());
+            preflight_headers(
+                r.headers_mut(),
+                origin.as_deref().unwrap_or_default(),
+                req.headers(),
+            );
         }
-        return finish(&sim, r, &corr, cors_ok.then_some(origin.as_deref()).flatten(), &method, &path, None, None, started, is_hook);
+        return finish(
+            &sim,
+            r,
+            &corr,
+            cors_ok.then_some(origin.as_deref()).flatten(),
+            &method,
+            &path,
+            None,
+            None,
+            started,
+            is_hook,
+        );
     }
 
     let (parts, body) = req.into_parts();
     let bytes = match to_bytes(body, MAX_BODY_BYTES).await {
         Ok(b) => b,
         Err(_) => {
-            let r = api_error(413, "request.entity.too.large", "The request body is larger than the 1 MB limit.", &corr);
-            return finish(&sim, r, &corr, cors_ok.then_some(origin.as_deref()).flatten(), &method, &path, None, None, started, is_hook);
+            let r = api_error(
+                413,
+                "request.entity.too.large",
+                "The request body is larger than the 1 MB limit.",
+                &corr,
+            );
+            return finish(
+                &sim,
+                r,
+                &corr,
+                cors_ok.then_some(origin.as_deref()).flatten(),
+                &method,
+                &path,
+                None,
+                None,
+                started,
+                is_hook,
+            );
         }
     };
     if is_hook {
         let mut req = Request::from_parts(parts, Body::from(bytes));
         req.extensions_mut().insert(Corr(corr.clone()));
         let r = next.run(req).await;
-        return finish(&sim, r, &corr, cors_ok.then_some(origin.as_deref()).flatten(), &method, &path, None, None, started, true);
+        return finish(
+            &sim,
+            r,
+            &corr,
+            cors_ok.then_some(origin.as_deref()).flatten(),
+            &method,
+            &path,
+            None,
+            None,
+            started,
+            true,
+        );
     }
 
-    let mut log = LogInfo { client_id: None, phone_number: None, fault: None };
-    if method == Method::POST && path.starts_with("/api/v2/conversations/calls") && !path.ends_with("/participants") {
-        log.phone_number = serde_json::from_slice::<Value>(&bytes).ok().and_then(|v| v.get("phoneNumber").and_then(Value::as_str).map(str::to_string));
+    let mut log = LogInfo {
+        client_id: None,
+        phone_number: None,
+        fault: None,
+        seq: 0,
+    };
+    if method == Method::POST
+        && path.starts_with("/api/v2/conversations/calls")
+        && !path.ends_with("/participants")
+    {
+        log.phone_number = serde_json::from_slice::<Value>(&bytes).ok().and_then(|v| {
+            v.get("phoneNumber")
+                .and_then(Value::as_str)
+                .map(str::to_string)
+        });
     }
     if path == "/oauth/token" {
         log.client_id = oauth_client_id(&parts.headers, &bytes);
@@ -75,12 +139,37 @@ pub async fn frontdoor(State(sim): State<Shared>, req: Request, next: Next) -> R
                         &format!("Rate limit exceeded the maximum. Retry the request in [{retry_after}] seconds"),
                         &corr,
                     );
-                    r.headers_mut().insert("retry-after", HeaderValue::from(retry_after));
-                    return finish(&sim, r, &corr, cors_ok.then_some(origin.as_deref()).flatten(), &method, &path, Some(log), None, started, false);
+                    r.headers_mut()
+                        .insert("retry-after", HeaderValue::from(retry_after));
+                    return finish(
+                        &sim,
+                        r,
+                        &corr,
+                        cors_ok.then_some(origin.as_deref()).flatten(),
+                        &method,
+                        &path,
+                        Some(log),
+                        None,
+                        started,
+                        false,
+                    );
                 }
                 principal = Some(p);
             }
-            Err(r) => return finish(&sim, r, &corr, cors_ok.then_some(origin.as_deref()).flatten(), &method, &path, Some(log), None, started, false),
+            Err(r) => {
+                return finish(
+                    &sim,
+                    r,
+                    &corr,
+                    cors_ok.then_some(origin.as_deref()).flatten(),
+                    &method,
+                    &path,
+                    Some(log),
+                    None,
+                    started,
+                    false,
+                )
+            }
         }
     }
 
@@ -88,12 +177,30 @@ pub async fn frontdoor(State(sim): State<Shared>, req: Request, next: Next) -> R
     if let Some(f) = &fault {
         log.fault = Some(f.describe());
     }
+    // From here on the request may do something (create a call), so it is in the
+    // log from its arrival: a client that gives up must not hide it.
+    log.seq = arrive(&sim, &method, &path, &log);
+    let _abandon = Abandoned {
+        sim: sim.clone(),
+        seq: log.seq,
+    };
     let mut dropped = false;
     let before = fault.as_ref().filter(|f| f.when == When::Before);
     if let Some(f) = before {
         tokio::time::sleep(Duration::from_millis(f.delay_ms)).await;
         if let Some(r) = fault_response(&f.action, &corr, &mut dropped) {
-            return finish(&sim, r, &corr, cors_ok.then_some(origin.as_deref()).flatten(), &method, &path, Some(log), Some(dropped), started, false);
+            return finish(
+                &sim,
+                r,
+                &corr,
+                cors_ok.then_some(origin.as_deref()).flatten(),
+                &method,
+                &path,
+                Some(log),
+                Some(dropped),
+                started,
+                false,
+            );
         }
     }
 
@@ -110,19 +217,98 @@ pub async fn frontdoor(State(sim): State<Shared>, req: Request, next: Next) -> R
             r = replaced;
         }
     }
-    finish(&sim, r, &corr, cors_ok.then_some(origin.as_deref()).flatten(), &method, &path, Some(log), Some(dropped), started, false)
+    finish(
+        &sim,
+        r,
+        &corr,
+        cors_ok.then_some(origin.as_deref()).flatten(),
+        &method,
+        &path,
+        Some(log),
+        Some(dropped),
+        started,
+        false,
+    )
 }
 
 struct LogInfo {
     client_id: Option<String>,
     phone_number: Option<String>,
     fault: Option<String>,
+    /// The log entry written on arrival (0: none yet).
+    seq: u64,
+}
+
+/// Marks a logged request `abandoned` if its handling is dropped before an
+/// answer (the client went away mid-request); a no-op once it has a status.
+struct Abandoned {
+    sim: Shared,
+    seq: u64,
+}
+
+impl Drop for Abandoned {
+    fn drop(&mut self) {
+        let mut inner = self.sim.lock();
+        if let Some(e) = inner.log.iter_mut().rev().find(|e| e["seq"] == self.seq) {
+            if e.get("status").is_none() {
+                e["abandoned"] = json!(true);
+            }
+        }
+    }
+}
+
+fn entry(
+    seq: u64,
+    sim: &Shared,
+    method: &Method,
+    path: &str,
+    info: &LogInfo,
+) -> serde_json::Map<String, Value> {
+    let mut e = serde_json::Map::new();
+    e.insert("seq".into(), json!(seq));
+    e.insert("time".into(), json!(iso(std::time::SystemTime::now())));
+    e.insert(
+        "elapsedMs".into(),
+        json!(sim.started.elapsed().as_millis() as u64),
+    );
+    e.insert("method".into(), json!(method.as_str()));
+    e.insert("path".into(), json!(path));
+    if let Some(c) = &info.client_id {
+        e.insert("clientId".into(), json!(c));
+    }
+    if let Some(p) = &info.phone_number {
+        e.insert("phoneNumber".into(), json!(p));
+    }
+    if let Some(f) = &info.fault {
+        e.insert("fault".into(), json!(f));
+    }
+    e
+}
+
+fn push(inner: &mut crate::Inner, e: serde_json::Map<String, Value>) {
+    inner.log.push_back(Value::Object(e));
+    if inner.log.len() > MAX_LOG {
+        inner.log.pop_front();
+    }
+}
+
+fn arrive(sim: &Shared, method: &Method, path: &str, info: &LogInfo) -> u64 {
+    let mut inner = sim.lock();
+    inner.seq += 1;
+    let seq = inner.seq;
+    let e = entry(seq, sim, method, path, info);
+    push(&mut inner, e);
+    seq
 }
 
 fn cors_allowed(sim: &Shared, path: &str, origin: &str) -> bool {
     if path == "/oauth/token" {
         // Only public (PKCE) clients' origins: a secret must never be used from a page.
-        sim.cfg.org.clients.iter().any(|c| c.secret.is_none() && c.allows_origin(origin))
+        sim.cfg
+            .org
+            .clients
+            .iter()
+            .any(|c| c.secret.is_none() && c.allows_origin(origin))
     } else {
         sim.cfg.org.origin_allowed(origin)
     }
@@ -130,10 +316,24 @@ fn cors_allowed(sim: &Shared, path: &str, origin: &str) -> bool {
 
 fn preflight_headers(h: &mut HeaderMap, origin: &str, req: &HeaderMap) {
     const ALLOWED: [&str; 4] = ["authorization", "content-type", "accept", "idempotency-key"];
-    h.insert("access-control-allow-methods", HeaderValue::from_static("GET, POST, PUT, PATCH, DELETE, OPTIONS"));
-    let requested = req.get("access-control-request-headers").and_then(|v| v.to_str().ok()).unwrap_or("");
-    let ok: Vec<&str> = requested.split(',').map(str::trim).filter(|x| ALLOWED.contains(&x.to_ascii_lowercase().as_str())).collect();
-    let allow = if ok.is_empty() { "Authorization, Content-Type".to_string() } else { ok.join(", ") };
+    h.insert(
+        "access-control-allow-methods",
+        HeaderValue::from_static("GET, POST, PUT, PATCH, DELETE, OPTIONS"),
+    );
+    let requested = req
+        .get("access-control-request-headers")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let ok: Vec<&str> = requested
+        .split(',')
+        .map(str::trim)
+        .filter(|x| ALLOWED.contains(&x.to_ascii_lowercase().as_str()))
+        .collect();
+    let allow = if ok.is_empty() {
+        "Authorization, Content-Type".to_string()
+    } else {
+        ok.join(", ")
+    };
     if let Ok(v) = HeaderValue::from_str(&allow) {
         h.insert("access-control-allow-headers", v);
     }
@@ -149,7 +349,9 @@ fn oauth_client_id(h: &HeaderMap, body: &Bytes) -> Option<String> {
         return Some(id);
     }
     let form = String::from_utf8_lossy(body);
-    form.split('&').find_map(|kv| kv.strip_prefix("client_id=")).map(|v| v.to_string())
+    form.split('&')
+        .find_map(|kv| kv.strip_prefix("client_id="))
+        .map(|v| v.to_string())
 }
 
 /// `Authorization: Basic base64(id:secret)`.
@@ -159,7 +361,9 @@ pub fn basic_credentials(h: &HeaderMap) -> Option<(String, String)> {
     if !scheme.eq_ignore_ascii_case("basic") {
         return None;
     }
-    let raw = base64::engine::general_purpose::STANDARD.decode(b64.trim()).ok()?;
+    let raw = base64::engine::general_purpose::STANDARD
+        .decode(b64.trim())
+        .ok()?;
     let s = String::from_utf8(raw).ok()?;
     let (id, secret) = s.split_once(':')?;
     Some((id.to_string(), secret.to_string()))
@@ -169,20 +373,49 @@ fn authenticate(sim: &Shared, h: &HeaderMap, corr: &str) -> Result<Principal, Re
     let bearer = h
         .get("authorization")
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split_once(' ').filter(|(s, _)| s.eq_ignore_ascii_case("bearer")).map(|(_, t)| t.trim().to_string()))
+        .and_then(|v| {
+            v.split_once(' ')
+                .filter(|(s, _)| s.eq_ignore_ascii_case("bearer"))
+                .map(|(_, t)| t.trim().to_string())
+        })
         .filter(|t| !t.is_empty());
     let Some(token) = bearer else {
-        return Err(api_error(401, "authentication.required", "No authentication bearer token specified in authorization header.", corr));
+        return Err(api_error(
+            401,
+            "authentication.required",
+            "No authentication bearer token specified in authorization header.",
+            corr,
+        ));
     };
     let inner = sim.lock();
     let Some(rec) = inner.tokens.get(&token) else {
-        return Err(api_error(401, "bad.credentials", "Invalid login credentials.", corr));
+        return Err(api_error(
+            401,
+            "bad.credentials",
+            "Invalid login credentials.",
+            corr,
+        ));
     };
     if rec.expires <= Instant::now() {
-        return Err(api_error(401, "credentials.expired", "The supplied credentials are expired and cannot be used.", corr));
+        return Err(api_error(
+            401,
+            "credentials.expired",
+            "The supplied credentials are expired and cannot be used.",
+            corr,
+        ));
     }
-    let permissions = sim.cfg.org.client(&rec.client_id).map(|c| c.permissions.clone()).unwrap_or_default();
-    Ok(Principal { token, client_id: rec.client_id.clone(), user_id: rec.user_id.clone(), permissions })
+    let permissions = sim
+        .cfg
+        .org
+        .client(&rec.client_id)
+        .map(|c| c.permissions.clone())
+        .unwrap_or_default();
+    Ok(Principal {
+        token,
+        client_id: rec.client_id.clone(),
+        user_id: rec.user_id.clone(),
+        permissions,
+    })
 }
 
 /// Counts a request against the token's window; `Some(seconds)` when over the limit.
@@ -205,7 +438,12 @@ fn rate_limited(sim: &Shared, token: &str) -> Option<u64> {
 fn fault_response(action: &FaultAction, corr: &str, dropped: &mut bool) -> Option<Response> {
     match action {
         FaultAction::Delay => None,
-        FaultAction::Status { status, code, message, retry_after } => {
+        FaultAction::Status {
+            status,
+            code,
+            message,
+            retry_after,
+        } => {
             let mut r = api_error(*status, code, message, corr);
             if let Some(s) = retry_after {
                 r.headers_mut().insert("retry-after", HeaderValue::from(*s));
@@ -214,14 +452,17 @@ fn fault_response(action: &FaultAction, corr: &str, dropped: &mut bool) -> Optio
         }
         FaultAction::Malformed => {
             let mut r = (StatusCode::OK, "{\"id\": \"c0ffee00-trunc").into_response();
-            r.headers_mut().insert("content-type", HeaderValue::from_static("application/json"));
+            r.headers_mut()
+                .insert("content-type", HeaderValue::from_static("application/json"));
             Some(r)
         }
         FaultAction::Drop => {
             *dropped = true;
             // A body that fails at once makes hyper abort the connection: the
             // client sees a reset, not a response.
-            let stream = futures_util::stream::once(async { Err::<Bytes, std::io::Error>(std::io::Error::other("connection dropped by fault")) });
+            let stream = futures_util::stream::once(async {
+                Err::<Bytes, std::io::Error>(std::io::Error::other("connection dropped by fault"))
+            });
             Some(Response::new(Body::from_stream(stream)))
         }
     }
@@ -246,7 +487,10 @@ fn finish(
     }
     if let Some(o) = cors_origin.and_then(|o| HeaderValue::from_str(o).ok()) {
         h.insert("access-control-allow-origin", o);
-        h.insert("access-control-expose-headers", HeaderValue::from_static("ININ-Correlation-Id, Retry-After"));
+        h.insert(
+            "access-control-expose-headers",
+            HeaderValue::from_static("ININ-Correlation-Id, Retry-After"),
+        );
         h.append("vary", HeaderValue::from_static("Origin"));
     }
     if is_hook {
@@ -254,44 +498,46 @@ fn finish(
     }
     let status = r.status().as_u16();
     let dropped = dropped.unwrap_or(false);
-    let info = log.unwrap_or(LogInfo { client_id: None, phone_number: None, fault: None });
+    let info = log.unwrap_or(LogInfo {
+        client_id: None,
+        phone_number: None,
+        fault: None,
+        seq: 0,
+    });
     if !sim.cfg.quiet {
         eprintln!(
             "{} {} {} {} {}ms client={} corr={}",
             iso(std::time::SystemTime::now()),
             method,
             path,
-            if dropped { "dropped".to_string() } else { status.to_string() },
+            if dropped {
+                "dropped".to_string()
+            } else {
+                status.to_string()
+            },
             started.elapsed().as_millis(),
             info.client_id.as_deref().unwrap_or("-"),
             corr
         );
     }
     let mut inner = sim.lock();
-    inner.seq += 1;
-    let mut e = serde_json::Map::new();
-    e.insert("seq".into(), json!(inner.seq));
-    e.insert("time".into(), json!(iso(std::time::SystemTime::now())));
-    e.insert("elapsedMs".into(), json!(sim.started.elapsed().as_millis() as u64));
-    e.insert("method".into(), json!(method.as_str()));
-    e.insert("path".into(), json!(path));
-    e.insert("status".into(), json!(status));
-    e.insert("correlationId".into(), json!(corr));
+    let existing = (info.seq > 0)
+        .then(|| inner.log.iter_mut().rev().find(|e| e["seq"] == info.seq))
+        .flatten();
+    let e = match existing {
+        Some(e) => e,
+        None => {
+            inner.seq += 1;
+            let seq = inner.seq;
+            let e = entry(seq, sim, method, path, &info);
+            push(&mut inner, e);
+            inner.log.back_mut().expect("just pushed")
+        }
+    };
+    e["status"] = json!(status);
+    e["correlationId"] = json!(corr);
     if dropped {
-        e.insert("dropped".into(), json!(true));
-    }
-    if let Some(c) = info.client_id {
-        e.insert("clientId".into(), json!(c));
-    }
-    if let Some(p) = info.phone_number {
-        e.insert("phoneNumber".into(), json!(p));
-    }
-    if let Some(f) = info.fault {
-        e.insert("fault".into(), json!(f));
-    }
-    inner.log.push_back(Value::Object(e));
-    if inner.log.len() > MAX_LOG {
-        inner.log.pop_front();
+        e["dropped"] = json!(true);
     }
     r
 }

@@ -24,7 +24,12 @@ pub enum When {
 #[derive(Debug, Clone, PartialEq)]
 pub enum FaultAction {
     Delay,
-    Status { status: u16, code: String, message: String, retry_after: Option<u64> },
+    Status {
+        status: u16,
+        code: String,
+        message: String,
+        retry_after: Option<u64>,
+    },
     Drop,
     Malformed,
 }
@@ -48,7 +53,15 @@ impl Fault {
             FaultAction::Drop => "drop".to_string(),
             FaultAction::Malformed => "malformed".to_string(),
         };
-        format!("{what} {} (+{} ms)", if self.when == When::Before { "before" } else { "after" }, self.delay_ms)
+        format!(
+            "{what} {} (+{} ms)",
+            if self.when == When::Before {
+                "before"
+            } else {
+                "after"
+            },
+            self.delay_ms
+        )
     }
 }
 
@@ -71,7 +84,9 @@ struct FaultSpec {
 
 impl FaultSpec {
     fn into_fault(self) -> Result<Fault, String> {
-        let kinds = usize::from(self.status.is_some()) + usize::from(self.drop == Some(true)) + usize::from(self.malformed == Some(true));
+        let kinds = usize::from(self.status.is_some())
+            + usize::from(self.drop == Some(true))
+            + usize::from(self.malformed == Some(true));
         if kinds > 1 {
             return Err("give at most one of status, drop, malformed".into());
         }
@@ -82,9 +97,18 @@ impl FaultSpec {
             if !(400..=599).contains(&status) {
                 return Err("status must be 400..599".into());
             }
-            let code = self.code.unwrap_or_else(|| default_code(status).to_string());
-            let message = self.message.unwrap_or_else(|| format!("Injected fault: HTTP {status}"));
-            FaultAction::Status { status, code, message, retry_after: self.retry_after }
+            let code = self
+                .code
+                .unwrap_or_else(|| default_code(status).to_string());
+            let message = self
+                .message
+                .unwrap_or_else(|| format!("Injected fault: HTTP {status}"));
+            FaultAction::Status {
+                status,
+                code,
+                message,
+                retry_after: self.retry_after,
+            }
         } else if self.drop == Some(true) {
             FaultAction::Drop
         } else if self.malformed == Some(true) {
@@ -131,8 +155,12 @@ fn glob(pattern: &str, s: &str) -> bool {
     match pattern.split_once('*') {
         None => pattern == s,
         Some((head, rest)) => {
-            let Some(tail) = s.strip_prefix(head) else { return false };
-            (0..=tail.len()).filter(|&i| tail.is_char_boundary(i)).any(|i| glob(rest, &tail[i..]))
+            let Some(tail) = s.strip_prefix(head) else {
+                return false;
+            };
+            (0..=tail.len())
+                .filter(|&i| tail.is_char_boundary(i))
+                .any(|i| glob(rest, &tail[i..]))
         }
     }
 }
@@ -140,7 +168,10 @@ fn glob(pattern: &str, s: &str) -> bool {
 /// The first armed fault matching the request, consumed.
 pub fn take_fault(sim: &Shared, method: &str, path: &str) -> Option<Fault> {
     let mut inner = sim.lock();
-    let idx = inner.faults.iter().position(|f| f.method.as_deref().is_none_or(|m| m == method) && glob(&f.path, path))?;
+    let idx = inner
+        .faults
+        .iter()
+        .position(|f| f.method.as_deref().is_none_or(|m| m == method) && glob(&f.path, path))?;
     let f = &mut inner.faults[idx];
     if f.fraction < 1.0 && (random_u64() % 1_000_000) as f64 >= f.fraction * 1_000_000.0 {
         return None;
@@ -157,16 +188,25 @@ pub fn take_fault(sim: &Shared, method: &str, path: &str) -> Option<Fault> {
 
 pub async fn requests(State(sim): State<Shared>) -> Response {
     let inner = sim.lock();
-    json_response(200, json!({"requests": inner.log.iter().collect::<Vec<_>>()}))
+    json_response(
+        200,
+        json!({"requests": inner.log.iter().collect::<Vec<_>>()}),
+    )
 }
 
 pub async fn add_faults(State(sim): State<Shared>, body: String) -> Response {
     let parsed: Result<Vec<FaultSpec>, String> = match serde_json::from_str::<Value>(&body) {
-        Ok(Value::Array(a)) => a.into_iter().map(|v| serde_json::from_value(v).map_err(|e| e.to_string())).collect(),
-        Ok(v) => serde_json::from_value(v).map(|s| vec![s]).map_err(|e| e.to_string()),
+        Ok(Value::Array(a)) => a
+            .into_iter()
+            .map(|v| serde_json::from_value(v).map_err(|e| e.to_string()))
+            .collect(),
+        Ok(v) => serde_json::from_value(v)
+            .map(|s| vec![s])
+            .map_err(|e| e.to_string()),
         Err(e) => Err(e.to_string()),
     };
-    let faults: Result<Vec<Fault>, String> = parsed.and_then(|specs| specs.into_iter().map(FaultSpec::into_fault).collect());
+    let faults: Result<Vec<Fault>, String> =
+        parsed.and_then(|specs| specs.into_iter().map(FaultSpec::into_fault).collect());
     match faults {
         Ok(fs) => {
             let n = fs.len();
@@ -206,7 +246,10 @@ mod tests {
 
     #[test]
     fn glob_matching() {
-        assert!(glob("/api/v2/conversations/calls/*", "/api/v2/conversations/calls/user/abc"));
+        assert!(glob(
+            "/api/v2/conversations/calls/*",
+            "/api/v2/conversations/calls/user/abc"
+        ));
         assert!(glob("*", "/anything"));
         assert!(glob("/a/*/c", "/a/b/c"));
         assert!(!glob("/a/*/c", "/a/b/d"));
@@ -216,7 +259,11 @@ mod tests {
 
     #[test]
     fn specs_are_validated() {
-        let spec = |s: &str| serde_json::from_str::<FaultSpec>(s).map_err(|e| e.to_string()).and_then(FaultSpec::into_fault);
+        let spec = |s: &str| {
+            serde_json::from_str::<FaultSpec>(s)
+                .map_err(|e| e.to_string())
+                .and_then(FaultSpec::into_fault)
+        };
         assert!(spec(r#"{"path":"/x","status":503}"#).is_ok());
         assert!(spec(r#"{"path":"/x","delayMs":100}"#).is_ok());
         assert!(spec(r#"{"path":"/x"}"#).is_err());

@@ -4,8 +4,12 @@
 //! plus test hooks under `/__sim/`. See the README for the seed org, the test
 //! numbers and the hooks.
 
-pub mod calls;
+// Handlers return `Result<_, Response>`: an early HTTP answer is the natural error
+// here, and boxing every one would only add noise.
+#![allow(clippy::result_large_err)]
+
 mod api;
+pub mod calls;
 mod frontdoor;
 mod hooks;
 mod oauth;
@@ -79,7 +83,10 @@ pub struct Principal {
 impl Principal {
     /// Users in the seed org hold every permission; clients hold their role's.
     pub fn has_any(&self, perms: &[&str]) -> bool {
-        self.user_id.is_some() || perms.iter().any(|p| self.permissions.iter().any(|q| q == p))
+        self.user_id.is_some()
+            || perms
+                .iter()
+                .any(|p| self.permissions.iter().any(|q| q == p))
     }
 
     /// The owner key of conversations this principal creates.
@@ -106,7 +113,7 @@ struct CodeRec {
 }
 
 #[derive(Default)]
-struct Inner {
+pub(crate) struct Inner {
     tokens: HashMap<String, TokenRec>,
     codes: HashMap<String, CodeRec>,
     calls: HashMap<String, Call>,
@@ -139,7 +146,11 @@ impl Sim {
         }
         inner.tokens.insert(
             token.clone(),
-            TokenRec { client_id: client_id.into(), user_id: user_id.map(str::to_string), expires: Instant::now() + self.cfg.token_ttl },
+            TokenRec {
+                client_id: client_id.into(),
+                user_id: user_id.map(str::to_string),
+                expires: Instant::now() + self.cfg.token_ttl,
+            },
         );
         token
     }
@@ -147,29 +158,59 @@ impl Sim {
 
 /// Builds the router for a configuration.
 pub fn app(cfg: Config) -> Router {
-    let sim: Shared = Arc::new(Sim { cfg, started: Instant::now(), inner: Mutex::new(Inner::default()) });
+    let sim: Shared = Arc::new(Sim {
+        cfg,
+        started: Instant::now(),
+        inner: Mutex::new(Inner::default()),
+    });
     Router::new()
         .route("/oauth/token", post(oauth::token))
-        .route("/oauth/authorize", get(oauth::authorize_page).post(oauth::authorize_submit))
-        .route("/api/v2/conversations/calls", post(api::create_call_as_user))
-        .route("/api/v2/conversations/calls/user/{user_id}", post(api::create_call_on_behalf))
-        .route("/api/v2/conversations/calls/{id}", get(api::get_call).patch(api::patch_call))
+        .route(
+            "/oauth/authorize",
+            get(oauth::authorize_page).post(oauth::authorize_submit),
+        )
+        .route(
+            "/api/v2/conversations/calls",
+            post(api::create_call_as_user),
+        )
+        .route(
+            "/api/v2/conversations/calls/user/{user_id}",
+            post(api::create_call_on_behalf),
+        )
+        .route(
+            "/api/v2/conversations/calls/{id}",
+            get(api::get_call).patch(api::patch_call),
+        )
         .route("/api/v2/conversations/{id}", get(api::get_conversation))
         .route("/api/v2/users/me", get(api::users_me))
         .route("/api/v2/users/{id}/presences/purecloud", get(api::presence))
         .route("/api/v2/tokens/me", get(api::tokens_me))
         .route("/__sim/requests", get(hooks::requests))
-        .route("/__sim/faults", post(hooks::add_faults).get(hooks::list_faults).delete(hooks::clear_faults))
+        .route(
+            "/__sim/faults",
+            post(hooks::add_faults)
+                .get(hooks::list_faults)
+                .delete(hooks::clear_faults),
+        )
         .route("/__sim/reset", post(hooks::reset))
         .fallback(api::not_found)
         .method_not_allowed_fallback(api::method_not_allowed)
-        .layer(axum::middleware::from_fn_with_state(sim.clone(), frontdoor::frontdoor))
+        .layer(axum::middleware::from_fn_with_state(
+            sim.clone(),
+            frontdoor::frontdoor,
+        ))
         .with_state(sim)
 }
 
 /// Serves until `shutdown` completes, then finishes in-flight requests.
-pub async fn serve(listener: tokio::net::TcpListener, cfg: Config, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
-    axum::serve(listener, app(cfg)).with_graceful_shutdown(shutdown).await
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    cfg: Config,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, app(cfg))
+        .with_graceful_shutdown(shutdown)
+        .await
 }
 
 /// A simulator running in the background of the current tokio runtime (tests).
@@ -200,5 +241,8 @@ pub async fn start(cfg: Config) -> std::io::Result<Running> {
     tokio::spawn(serve(listener, cfg, async move {
         let _ = rx.await;
     }));
-    Ok(Running { addr, stop: Some(tx) })
+    Ok(Running {
+        addr,
+        stop: Some(tx),
+    })
 }

@@ -22,19 +22,38 @@ fn parse(args: &[String]) -> Result<Config, String> {
     let mut cfg = Config::default();
     let mut it = args.iter();
     while let Some(a) = it.next() {
-        let mut value = |name: &str| it.next().cloned().ok_or_else(|| format!("{name} needs a value"));
+        let mut value = |name: &str| {
+            it.next()
+                .cloned()
+                .ok_or_else(|| format!("{name} needs a value"))
+        };
         match a.as_str() {
-            "--listen" => cfg.listen = value(a)?.parse::<SocketAddr>().map_err(|e| format!("--listen: {e}"))?,
+            "--listen" => {
+                cfg.listen = value(a)?
+                    .parse::<SocketAddr>()
+                    .map_err(|e| format!("--listen: {e}"))?
+            }
             "--time-scale" => {
-                cfg.time_scale = value(a)?.parse().map_err(|e| format!("--time-scale: {e}"))?;
+                cfg.time_scale = value(a)?
+                    .parse()
+                    .map_err(|e| format!("--time-scale: {e}"))?;
                 if !(cfg.time_scale > 0.0 && cfg.time_scale.is_finite()) {
                     return Err("--time-scale must be a positive number".into());
                 }
             }
-            "--token-ttl" => cfg.token_ttl = Duration::from_secs(value(a)?.parse().map_err(|e| format!("--token-ttl: {e}"))?),
-            "--rate-limit" => cfg.rate_limit = value(a)?.parse().map_err(|e| format!("--rate-limit: {e}"))?,
+            "--token-ttl" => {
+                cfg.token_ttl =
+                    Duration::from_secs(value(a)?.parse().map_err(|e| format!("--token-ttl: {e}"))?)
+            }
+            "--rate-limit" => {
+                cfg.rate_limit = value(a)?
+                    .parse()
+                    .map_err(|e| format!("--rate-limit: {e}"))?
+            }
             "--rate-window" => {
-                let secs: f64 = value(a)?.parse().map_err(|e| format!("--rate-window: {e}"))?;
+                let secs: f64 = value(a)?
+                    .parse()
+                    .map_err(|e| format!("--rate-window: {e}"))?;
                 if !(secs > 0.0 && secs.is_finite()) {
                     return Err("--rate-window must be a positive number of seconds".into());
                 }
@@ -62,7 +81,11 @@ fn main() {
             std::process::exit(2);
         }
     };
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("tokio runtime");
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
     let result = rt.block_on(async move {
         let listener = tokio::net::TcpListener::bind(cfg.listen).await.map_err(|e| format!("cannot listen on {}: {e}", cfg.listen))?;
         let addr = listener.local_addr().map_err(|e| e.to_string())?;
@@ -80,7 +103,8 @@ async fn shutdown_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("SIGTERM handler");
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .expect("SIGTERM handler");
         tokio::select! { _ = ctrl_c => {}, _ = term.recv() => {} }
     }
     #[cfg(not(unix))]

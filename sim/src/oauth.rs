@@ -20,7 +20,11 @@ use crate::{CodeRec, Shared, CODE_TTL};
 
 type Params = HashMap<String, String>;
 
-pub async fn token(State(sim): State<Shared>, headers: HeaderMap, form: Result<Form<Params>, FormRejection>) -> Response {
+pub async fn token(
+    State(sim): State<Shared>,
+    headers: HeaderMap,
+    form: Result<Form<Params>, FormRejection>,
+) -> Response {
     let Ok(Form(form)) = form else {
         return invalid_request("the body must be application/x-www-form-urlencoded");
     };
@@ -34,8 +38,12 @@ pub async fn token(State(sim): State<Shared>, headers: HeaderMap, form: Result<F
 
 fn token_response(sim: &Shared, client_id: &str, user_id: Option<&str>) -> Response {
     let token = sim.issue_token(client_id, user_id);
-    let mut r = json_response(200, json!({"access_token": token, "token_type": "bearer", "expires_in": sim.cfg.token_ttl.as_secs()}));
-    r.headers_mut().insert("cache-control", HeaderValue::from_static("no-store"));
+    let mut r = json_response(
+        200,
+        json!({"access_token": token, "token_type": "bearer", "expires_in": sim.cfg.token_ttl.as_secs()}),
+    );
+    r.headers_mut()
+        .insert("cache-control", HeaderValue::from_static("no-store"));
     r
 }
 
@@ -50,7 +58,11 @@ fn client_credentials(sim: &Shared, headers: &HeaderMap) -> Response {
         return oauth_error(401, "invalid_client", "authentication failed");
     }
     if !client.grants.iter().any(|g| g == "client_credentials") {
-        return oauth_error(400, "unauthorized_client", "the client is not allowed to use this grant type");
+        return oauth_error(
+            400,
+            "unauthorized_client",
+            "the client is not allowed to use this grant type",
+        );
     }
     token_response(sim, &id, None)
 }
@@ -76,16 +88,28 @@ fn authorization_code(sim: &Shared, headers: &HeaderMap, form: &Params) -> Respo
     };
     // Single use: the code is removed whatever happens next.
     let Some(rec) = sim.lock().codes.remove(code) else {
-        return oauth_error(400, "invalid_grant", "authorization code is invalid, expired or already used");
+        return oauth_error(
+            400,
+            "invalid_grant",
+            "authorization code is invalid, expired or already used",
+        );
     };
     if rec.expires <= Instant::now() {
         return oauth_error(400, "invalid_grant", "authorization code expired");
     }
     if rec.client_id != client_id {
-        return oauth_error(400, "invalid_grant", "authorization code was issued to another client");
+        return oauth_error(
+            400,
+            "invalid_grant",
+            "authorization code was issued to another client",
+        );
     }
     if &rec.redirect_uri != redirect_uri {
-        return oauth_error(400, "invalid_grant", "redirect_uri does not match the authorization request");
+        return oauth_error(
+            400,
+            "invalid_grant",
+            "redirect_uri does not match the authorization request",
+        );
     }
     let digest = Sha256::digest(verifier.as_bytes());
     let challenge = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(digest);
@@ -99,19 +123,44 @@ fn authorization_code(sim: &Shared, headers: &HeaderMap, form: &Params) -> Respo
 /// with an error page when redirecting would be unsafe; `Ok(Err(url))` when the
 /// error goes back to the (valid) redirect URI.
 fn check_authorize(sim: &Shared, p: &Params) -> Result<Result<OAuthClient, String>, Response> {
-    let client = p.get("client_id").and_then(|id| sim.cfg.org.client(id)).cloned();
+    let client = p
+        .get("client_id")
+        .and_then(|id| sim.cfg.org.client(id))
+        .cloned();
     let Some(client) = client else {
-        return Err(error_page("Unknown client", "The client_id is not an OAuth client of this organization."));
+        return Err(error_page(
+            "Unknown client",
+            "The client_id is not an OAuth client of this organization.",
+        ));
     };
     let Some(redirect) = p.get("redirect_uri").filter(|r| client.allows_redirect(r)) else {
-        return Err(error_page("Invalid redirect URI", "The redirect_uri is not registered for this OAuth client."));
+        return Err(error_page(
+            "Invalid redirect URI",
+            "The redirect_uri is not registered for this OAuth client.",
+        ));
     };
-    let back = |error: &str, desc: &str| Ok(Err(redirect_with(redirect, &[("error", error), ("error_description", desc)], p.get("state"))));
-    if p.get("response_type").map(String::as_str) != Some("code") || !client.grants.iter().any(|g| g == "authorization_code") {
-        return back("unsupported_response_type", "only response_type=code is supported for this client");
+    let back = |error: &str, desc: &str| {
+        Ok(Err(redirect_with(
+            redirect,
+            &[("error", error), ("error_description", desc)],
+            p.get("state"),
+        )))
+    };
+    if p.get("response_type").map(String::as_str) != Some("code")
+        || !client.grants.iter().any(|g| g == "authorization_code")
+    {
+        return back(
+            "unsupported_response_type",
+            "only response_type=code is supported for this client",
+        );
     }
-    if p.get("code_challenge_method").map(String::as_str) != Some("S256") || p.get("code_challenge").is_none_or(|c| c.len() != 43) {
-        return back("invalid_request", "PKCE with code_challenge_method=S256 is required");
+    if p.get("code_challenge_method").map(String::as_str) != Some("S256")
+        || p.get("code_challenge").is_none_or(|c| c.len() != 43)
+    {
+        return back(
+            "invalid_request",
+            "PKCE with code_challenge_method=S256 is required",
+        );
     }
     Ok(Ok(client))
 }
@@ -122,10 +171,24 @@ pub async fn authorize_page(State(sim): State<Shared>, Query(p): Query<Params>) 
         Ok(Err(url)) => return redirect(&url),
         Ok(Ok(c)) => c,
     };
-    let hidden: String = ["client_id", "redirect_uri", "response_type", "code_challenge", "code_challenge_method", "state"]
-        .iter()
-        .filter_map(|k| p.get(*k).map(|v| format!(r#"<input type="hidden" name="{k}" value="{}">"#, html_escape(v))))
-        .collect();
+    let hidden: String = [
+        "client_id",
+        "redirect_uri",
+        "response_type",
+        "code_challenge",
+        "code_challenge_method",
+        "state",
+    ]
+    .iter()
+    .filter_map(|k| {
+        p.get(*k).map(|v| {
+            format!(
+                r#"<input type="hidden" name="{k}" value="{}">"#,
+                html_escape(v)
+            )
+        })
+    })
+    .collect();
     let agents: String = sim
         .cfg
         .org
@@ -159,7 +222,10 @@ button:hover,button:focus{{border-color:#ff4f1f;outline:none}}button span{{color
     .into_response()
 }
 
-pub async fn authorize_submit(State(sim): State<Shared>, form: Result<Form<Params>, FormRejection>) -> Response {
+pub async fn authorize_submit(
+    State(sim): State<Shared>,
+    form: Result<Form<Params>, FormRejection>,
+) -> Response {
     let Ok(Form(p)) = form else {
         return error_page("Bad request", "The sign-in form could not be read.");
     };
@@ -169,7 +235,14 @@ pub async fn authorize_submit(State(sim): State<Shared>, form: Result<Form<Param
         Ok(Ok(client)) => {
             let redirect_uri = p.get("redirect_uri").cloned().unwrap_or_default();
             if p.contains_key("deny") {
-                return redirect(&redirect_with(&redirect_uri, &[("error", "access_denied"), ("error_description", "the user cancelled the sign-in")], p.get("state")));
+                return redirect(&redirect_with(
+                    &redirect_uri,
+                    &[
+                        ("error", "access_denied"),
+                        ("error_description", "the user cancelled the sign-in"),
+                    ],
+                    p.get("state"),
+                ));
             }
             let Some(user) = p.get("userId").and_then(|u| sim.cfg.org.user(u)) else {
                 return error_page("Unknown user", "Pick one of the listed agents.");
@@ -178,9 +251,19 @@ pub async fn authorize_submit(State(sim): State<Shared>, form: Result<Form<Param
             let challenge = p.get("code_challenge").cloned().unwrap_or_default();
             sim.lock().codes.insert(
                 code.clone(),
-                CodeRec { client_id: client.id.clone(), redirect_uri: redirect_uri.clone(), challenge, user_id: user.id.clone(), expires: Instant::now() + CODE_TTL },
+                CodeRec {
+                    client_id: client.id.clone(),
+                    redirect_uri: redirect_uri.clone(),
+                    challenge,
+                    user_id: user.id.clone(),
+                    expires: Instant::now() + CODE_TTL,
+                },
             );
-            redirect(&redirect_with(&redirect_uri, &[("code", &code)], p.get("state")))
+            redirect(&redirect_with(
+                &redirect_uri,
+                &[("code", &code)],
+                p.get("state"),
+            ))
         }
     }
 }
@@ -188,7 +271,11 @@ pub async fn authorize_submit(State(sim): State<Shared>, form: Result<Form<Param
 fn redirect_with(base: &str, params: &[(&str, &str)], state: Option<&String>) -> String {
     let mut url = base.to_string();
     let mut sep = if url.contains('?') { '&' } else { '?' };
-    for (k, v) in params.iter().copied().chain(state.map(|s| ("state", s.as_str()))) {
+    for (k, v) in params
+        .iter()
+        .copied()
+        .chain(state.map(|s| ("state", s.as_str())))
+    {
         url.push(sep);
         url.push_str(k);
         url.push('=');
@@ -200,7 +287,13 @@ fn redirect_with(base: &str, params: &[(&str, &str)], state: Option<&String>) ->
 
 fn encode(s: &str) -> String {
     s.bytes()
-        .map(|b| if b.is_ascii_alphanumeric() || b"-._~".contains(&b) { (b as char).to_string() } else { format!("%{b:02X}") })
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
         .collect()
 }
 
@@ -222,5 +315,9 @@ fn error_page(title: &str, detail: &str) -> Response {
 }
 
 fn html_escape(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;").replace('\'', "&#39;")
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+        .replace('\'', "&#39;")
 }

@@ -81,7 +81,9 @@ impl Org {
 
 impl OAuthClient {
     pub fn allows_origin(&self, origin: &str) -> bool {
-        self.allowed_origins.iter().any(|p| url_matches(p, origin, false))
+        self.allowed_origins
+            .iter()
+            .any(|p| url_matches(p, origin, false))
     }
 
     pub fn allows_redirect(&self, uri: &str) -> bool {
@@ -97,7 +99,9 @@ fn url_matches(pattern: &str, candidate: &str, with_path: bool) -> bool {
         Some((sh, p)) if !p.starts_with('/') && sh.contains("://") => (sh, Some(p)),
         _ => (pattern, None),
     };
-    let Some(rest) = candidate.strip_prefix(scheme_host) else { return false };
+    let Some(rest) = candidate.strip_prefix(scheme_host) else {
+        return false;
+    };
     let (port, tail) = match rest.strip_prefix(':') {
         Some(r) => {
             let end = r.find(['/', '?', '#']).unwrap_or(r.len());
@@ -112,7 +116,12 @@ fn url_matches(pattern: &str, candidate: &str, with_path: bool) -> bool {
         (None, None) => true,
         _ => false,
     };
-    port_ok && if with_path { tail.is_empty() || tail.starts_with(['/', '?']) } else { tail.is_empty() }
+    port_ok
+        && if with_path {
+            tail.is_empty() || tail.starts_with(['/', '?'])
+        } else {
+            tail.is_empty()
+        }
 }
 
 #[cfg(test)]
@@ -122,19 +131,43 @@ mod tests {
     #[test]
     fn seed_matches_the_design() {
         let org = Org::seed();
-        assert_eq!(org.client("sim-edge").unwrap().secret.as_deref(), Some("sim-edge-secret"));
+        assert_eq!(
+            org.client("sim-edge").unwrap().secret.as_deref(),
+            Some("sim-edge-secret")
+        );
         assert!(org.client("sim-browser").unwrap().secret.is_none());
-        assert_eq!(org.user("0b5e2f7a-6c1d-4e8f-9a3b-2c4d6e8f0a01").unwrap().station, Station::AutoAnswer);
-        assert_eq!(org.user("0b5e2f7a-6c1d-4e8f-9a3b-2c4d6e8f0a02").unwrap().station, Station::None);
+        assert_eq!(
+            org.user("0b5e2f7a-6c1d-4e8f-9a3b-2c4d6e8f0a01")
+                .unwrap()
+                .station,
+            Station::AutoAnswer
+        );
+        assert_eq!(
+            org.user("0b5e2f7a-6c1d-4e8f-9a3b-2c4d6e8f0a02")
+                .unwrap()
+                .station,
+            Station::None
+        );
     }
 
     #[test]
     fn origin_and_redirect_patterns() {
         let c = Org::seed().client("sim-browser").unwrap().clone();
-        for ok in ["http://127.0.0.1:8080", "http://localhost:3000", "http://127.0.0.1"] {
+        for ok in [
+            "http://127.0.0.1:8080",
+            "http://localhost:3000",
+            "http://127.0.0.1",
+        ] {
             assert!(c.allows_origin(ok), "{ok}");
         }
-        for bad in ["http://127.0.0.1.evil.com", "https://127.0.0.1:8080", "http://127.0.0.1:80x", "http://127.0.0.1:8080/", "http://evil.com", "null"] {
+        for bad in [
+            "http://127.0.0.1.evil.com",
+            "https://127.0.0.1:8080",
+            "http://127.0.0.1:80x",
+            "http://127.0.0.1:8080/",
+            "http://evil.com",
+            "null",
+        ] {
             assert!(!c.allows_origin(bad), "{bad}");
         }
         assert!(c.allows_redirect("http://127.0.0.1:8080/agent.html?x=1"));

@@ -36,13 +36,22 @@ pub fn uuid() -> String {
     let (a, b) = (random_u64(), random_u64());
     let hi = (a & 0xffff_ffff_ffff_0fff) | 0x4000;
     let lo = (b & 0x3fff_ffff_ffff_ffff) | 0x8000_0000_0000_0000;
-    format!("{:08x}-{:04x}-{:04x}-{:04x}-{:012x}", hi >> 32, (hi >> 16) & 0xffff, hi & 0xffff, lo >> 48, lo & 0xffff_ffff_ffff)
+    format!(
+        "{:08x}-{:04x}-{:04x}-{:04x}-{:012x}",
+        hi >> 32,
+        (hi >> 16) & 0xffff,
+        hi & 0xffff,
+        lo >> 48,
+        lo & 0xffff_ffff_ffff
+    )
 }
 
 /// An opaque token-like string of 43 url-safe characters.
 pub fn opaque() -> String {
     const A: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-    (0..43).map(|_| A[(random_u64() % 64) as usize] as char).collect()
+    (0..43)
+        .map(|_| A[(random_u64() % 64) as usize] as char)
+        .collect()
 }
 
 /// `yyyy-MM-ddTHH:mm:ss.mmmZ`, the Genesys timestamp form.
@@ -60,7 +69,13 @@ pub fn iso(t: SystemTime) -> String {
     let day = doy - (153 * mp + 2) / 5 + 1;
     let month = if mp < 10 { mp + 3 } else { mp - 9 };
     let year = yoe + era * 400 + i64::from(month <= 2);
-    format!("{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z", rem / 3600, rem / 60 % 60, rem % 60, d.subsec_millis())
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z",
+        rem / 3600,
+        rem / 60 % 60,
+        rem % 60,
+        d.subsec_millis()
+    )
 }
 
 /// A Genesys `ErrorBody` response. `contextId` equals the `ININ-Correlation-Id`
@@ -75,12 +90,22 @@ pub fn api_error(status: u16, code: &str, message: &str, correlation: &str) -> R
 
 /// An OAuth-style token error (both `description` and `error_description`, as Genesys sends).
 pub fn oauth_error(status: u16, error: &str, description: &str) -> Response {
-    json_response(status, json!({"error": error, "description": description, "error_description": description}))
+    json_response(
+        status,
+        json!({"error": error, "description": description, "error_description": description}),
+    )
 }
 
 pub fn json_response(status: u16, body: Value) -> Response {
-    let mut r = (StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR), axum::Json(body)).into_response();
-    r.headers_mut().insert("content-type", HeaderValue::from_static("application/json; charset=UTF-8"));
+    let mut r = (
+        StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+        axum::Json(body),
+    )
+        .into_response();
+    r.headers_mut().insert(
+        "content-type",
+        HeaderValue::from_static("application/json; charset=UTF-8"),
+    );
     r
 }
 
@@ -92,8 +117,14 @@ mod tests {
     #[test]
     fn iso_formats_known_instants() {
         assert_eq!(iso(UNIX_EPOCH), "1970-01-01T00:00:00.000Z");
-        assert_eq!(iso(UNIX_EPOCH + Duration::from_millis(1_795_398_333_123)), "2026-11-23T01:45:33.123Z");
-        assert_eq!(iso(UNIX_EPOCH + Duration::from_secs(951_782_400)), "2000-02-29T00:00:00.000Z");
+        assert_eq!(
+            iso(UNIX_EPOCH + Duration::from_millis(1_795_398_333_123)),
+            "2026-11-23T01:45:33.123Z"
+        );
+        assert_eq!(
+            iso(UNIX_EPOCH + Duration::from_secs(951_782_400)),
+            "2000-02-29T00:00:00.000Z"
+        );
     }
 
     #[test]

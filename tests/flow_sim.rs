@@ -1,0 +1,654 @@
+//! The real client flow (token → create → wait) against genesys-sim over
+//! loopback HTTP: every test number, both modes, token renewal, 429s, faults
+//! after the create-call POST, concurrency and the per-token budget.
+#![cfg(not(target_arch = "wasm32"))]
+
+use std::future::Future;
+use std::pin::Pin;
+use std::task::Poll;
+use std::time::{Duration, Instant};
+
+use genesys_click_to_call::auth::{ClientSecret, Credentials};
+use genesys_click_to_call::call::{EntityId, PlaceCall, E164};
+use genesys_click_to_call::flow::{exchange_code, Client, ClientOptions, Clock, Http, WaitFor};
+use genesys_click_to_call::http::{HttpRequest, HttpResponse, TransportError};
+use genesys_click_to_call::region::Endpoints;
+use genesys_click_to_call::status::{Outcome, Phase};
+use genesys_click_to_call::ErrorCode;
+use genesys_sim::{start, Config, Running};
+use serde_json::Value;
+
+const ADA: &str = "0b5e2f7a-6c1d-4e8f-9a3b-2c4d6e8f0a01";
+const OTTO: &str = "0b5e2f7a-6c1d-4e8f-9a3b-2c4d6e8f0a02";
+
+/// The host transport: reqwest, no redirects, per-request timeout.
+struct Reqwest(reqwest::Client);
+
+impl Http for Reqwest {
+    async fn send(
+        &self,
+        req: HttpRequest,
+        timeout_ms: u64,
+    ) -> Result<HttpResponse, TransportError> {
+        let method = reqwest::Method::from_bytes(req.method.as_str().as_bytes()).unwrap();
+        let mut rb = self
+            .0
+            .request(method, &req.url)
+            .timeout(Duration::from_millis(timeout_ms));
+        for (k, v) in &req.headers {
+            rb = rb.header(k, v);
+        }
+        if let Some(b) = req.body {
+            rb = rb.body(b);
+        }
+        let map = |e: reqwest::Error| {
+            if e.is_timeout() {
+                TransportError::Timeout
+            } else {
+                TransportError::Network(e.to_string())
+            }
+        };
+        let r = rb.send().await.map_err(map)?;
+        let status = r.status().as_u16();
+        let headers = r
+            .headers()
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_str().unwrap_or("").to_string()))
+            .collect();
+        let body = r.text().await.map_err(map)?;
+        Ok(HttpResponse {
+            status,
+            headers,
+            body,
+        })
+    }
+}
+
+struct TokioClock(Instant);
+
+impl Clock for TokioClock {
+    fn now_ms(&self) -> u64 {
+        self.0.elapsed().as_millis() as u64
+    }
+    async fn sleep(&self, ms: u64) {
+        tokio::time::sleep(Duration::from_millis(ms)).await
+    }
+}
+
+type TestClient = Client<Reqwest, TokioClock>;
+
+fn reqwest() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+async fn sim(f: impl FnOnce(&mut Config)) -> Running {
+    let mut cfg = Config {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        time_scale: 0.02,
+        quiet: true,
+        ..Config::default()
+    };
+    f(&mut cfg);
+    start(cfg).await.unwrap()
+}
+
+fn options(sim: &Running, creds: Credentials) -> ClientOptions {
+    let mut o = ClientOptions::new(Endpoints::custom(&sim.url(), &sim.url()).unwrap(), creds);
+    o.poll_interval_ms = 20;
+    o
+}
+
+fn edge_creds(secret: &str) -> Credentials {
+    Credentials::ClientCredentials {
+        client_id: "sim-edge".into(),
+        client_secret: ClientSecret::new(secret.into()),
+    }
+}
+
+fn client(o: ClientOptions) -> TestClient {
+    Client::new(Reqwest(reqwest()), TokioClock(Instant::now()), o)
+}
+
+fn on_behalf(number: &str, agent: &str) -> PlaceCall {
+    let mut c = PlaceCall::new(E164::parse(number, "phoneNumber").unwrap());
+    c.on_behalf_of = Some(EntityId::parse(agent, "onBehalfOfUserId").unwrap());
+    c
+}
+
+fn never() -> std::future::Pending<()> {
+    std::future::pending()
+}
+
+const UNTIL_ENDED: WaitFor = WaitFor {
+    until: Phase::Ended,
+    timeout_ms: 20_000,
+};
+
+async fn log(sim: &Running) -> Vec<Value> {
+    let v: Value = serde_json::from_str(
+        &reqwest()
+            .get(format!("{}/__sim/requests", sim.url()))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap(),
+    )
+    .unwrap();
+    v["requests"].as_array().unwrap().clone()
+}
+
+async fn fault(sim: &Running, spec: &str) {
+    let r = reqwest()
+        .post(format!("{}/__sim/faults", sim.url()))
+        .body(spec.to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+}
+
+fn count(log: &[Value], method: &str, prefix: &str, status: Option<u64>) -> usize {
+    log.iter()
+        .filter(|e| {
+            e["method"] == method
+                && e["path"].as_str().unwrap().starts_with(prefix)
+                && status.is_none_or(|s| e["status"] == s)
+        })
+        .count()
+}
+
+const CREATE: &str = "/api/v2/conversations/calls/user/";
+
+/// Polls every future in `futs` together on this task (the client is single-threaded by design).
+async fn join_all<F: Future>(futs: Vec<F>) -> Vec<F::Output> {
+    let mut futs: Vec<Pin<Box<F>>> = futs.into_iter().map(Box::pin).collect();
+    let mut out: Vec<Option<F::Output>> = futs.iter().map(|_| None).collect();
+    std::future::poll_fn(|cx| {
+        let mut pending = false;
+        for (f, o) in futs.iter_mut().zip(out.iter_mut()) {
+            if o.is_none() {
+                match f.as_mut().poll(cx) {
+                    Poll::Ready(v) => *o = Some(v),
+                    Poll::Pending => pending = true,
+                }
+            }
+        }
+        if pending {
+            Poll::Pending
+        } else {
+            Poll::Ready(())
+        }
+    })
+    .await;
+    out.into_iter().map(Option::unwrap).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_test_number_reaches_its_outcome() {
+    // Scenario time runs 50x fast; scale the per-token budget with it so polls
+    // are as fine-grained relative to the calls as 300/min is in real time.
+    let s = sim(|c| c.rate_limit = 15_000).await;
+    let mut o = options(&s, edge_creds("sim-edge-secret"));
+    o.requests_per_minute = 15_000;
+    let c = client(o);
+    let cases = [
+        ("+13175550100", ADA, Outcome::Completed),
+        ("+13175550101", ADA, Outcome::Busy),
+        ("+13175550102", ADA, Outcome::NoAnswer),
+        ("+13175550103", ADA, Outcome::Failed),
+        ("+13175550105", ADA, Outcome::AgentUnavailable),
+        ("+13175550100", OTTO, Outcome::AgentUnavailable),
+        ("+442079460958", ADA, Outcome::Completed),
+    ];
+    let runs = cases.iter().map(|(number, agent, _)| {
+        let c = &c;
+        async move {
+            let id = c
+                .place_call(&on_behalf(number, agent), never())
+                .await
+                .unwrap();
+            let mut phases = Vec::new();
+            let st = c
+                .wait_for_call(
+                    &id,
+                    UNTIL_ENDED,
+                    |s, raw| {
+                        assert!(raw.contains(id.as_str()));
+                        phases.push(s.phase);
+                    },
+                    never(),
+                )
+                .await
+                .unwrap();
+            (st, phases)
+        }
+    });
+    for ((number, agent, want), (st, phases)) in cases.iter().zip(join_all(runs.collect()).await) {
+        assert_eq!(st.phase, Phase::Ended, "{number}");
+        assert_eq!(st.outcome, Some(*want), "{number} via {agent}");
+        assert!(
+            phases.windows(2).all(|w| w[0] <= w[1]),
+            "{number}: phases go forward: {phases:?}"
+        );
+        if *want == Outcome::Completed {
+            assert!(phases.contains(&Phase::Connected), "{number}: {phases:?}");
+        }
+    }
+    let l = log(&s).await;
+    assert_eq!(
+        count(&l, "POST", "/oauth/token", None),
+        1,
+        "one token for everything"
+    );
+    assert_eq!(count(&l, "POST", CREATE, None), cases.len());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connected_call_is_hung_up_through_the_api() {
+    let s = sim(|_| {}).await;
+    let c = client(options(&s, edge_creds("sim-edge-secret")));
+    let id = c
+        .place_call(&on_behalf("+13175550104", ADA), never())
+        .await
+        .unwrap();
+    let st = c
+        .wait_for_call(
+            &id,
+            WaitFor {
+                until: Phase::Connected,
+                timeout_ms: 10_000,
+            },
+            |_, _| {},
+            never(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(st.phase, Phase::Connected);
+    c.hang_up(&id, never()).await.unwrap();
+    let (st, _) = c.get_call(&id).await.unwrap();
+    assert_eq!(
+        (st.phase, st.outcome),
+        (Phase::Ended, Some(Outcome::Completed))
+    );
+    // Hanging up while the far end still rings is a cancellation.
+    let id = c
+        .place_call(&on_behalf("+13175550102", ADA), never())
+        .await
+        .unwrap();
+    c.wait_for_call(
+        &id,
+        WaitFor {
+            until: Phase::Dialing,
+            timeout_ms: 10_000,
+        },
+        |_, _| {},
+        never(),
+    )
+    .await
+    .unwrap();
+    c.hang_up(&id, never()).await.unwrap();
+    assert_eq!(
+        c.get_call(&id).await.unwrap().0.outcome,
+        Some(Outcome::Canceled)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn agent_signed_in_with_pkce_dials_with_their_own_token() {
+    let s = sim(|_| {}).await;
+    let endpoints = Endpoints::custom(&s.url(), &s.url()).unwrap();
+    let verifier = genesys_click_to_call::pkce::verifier_from_random(&[7; 96]);
+    let digest: [u8; 32] = <sha2::Sha256 as sha2::Digest>::digest(verifier.as_bytes()).into();
+    let challenge = genesys_click_to_call::pkce::challenge_from_digest(&digest);
+    let redirect = "http://127.0.0.1:8080/agent.html";
+    let url = genesys_click_to_call::pkce::authorize_url(
+        &endpoints,
+        &genesys_click_to_call::pkce::LoginRequest {
+            client_id: "sim-browser",
+            redirect_uri: redirect,
+            challenge: &challenge,
+            state: "s1",
+        },
+    );
+    // The sign-in page's form posts the same parameters plus the chosen agent.
+    let query = url.split_once('?').unwrap().1;
+    let resp = reqwest()
+        .post(format!("{}/oauth/authorize", s.url()))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!("{query}&userId={ADA}"))
+        .send()
+        .await
+        .unwrap();
+    let callback = resp.headers()["location"].to_str().unwrap().to_string();
+    let code = genesys_click_to_call::pkce::code_from_callback(&callback, "s1").unwrap();
+    let token = exchange_code(
+        &Reqwest(reqwest()),
+        &endpoints,
+        "sim-browser",
+        redirect,
+        &code,
+        &verifier,
+        5_000,
+    )
+    .await
+    .unwrap();
+
+    let c = client(options(&s, Credentials::AccessToken(token.access_token)));
+    let call = PlaceCall::new(E164::parse("+13175550100", "phoneNumber").unwrap());
+    let id = c.place_call(&call, never()).await.unwrap();
+    assert_eq!(
+        c.wait_for_call(&id, UNTIL_ENDED, |_, _| {}, never())
+            .await
+            .unwrap()
+            .outcome,
+        Some(Outcome::Completed)
+    );
+    assert_eq!(
+        count(
+            &log(&s).await,
+            "POST",
+            "/api/v2/conversations/calls",
+            Some(200)
+        ),
+        1
+    );
+    // A reused code is refused.
+    let again = exchange_code(
+        &Reqwest(reqwest()),
+        &endpoints,
+        "sim-browser",
+        redirect,
+        &code,
+        &verifier,
+        5_000,
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(again.code, ErrorCode::AuthFailed);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn client_credentials_without_a_user_gets_a_clear_error_and_no_call() {
+    let s = sim(|_| {}).await;
+    let c = client(options(&s, edge_creds("sim-edge-secret")));
+    let e = c
+        .place_call(
+            &PlaceCall::new(E164::parse("+13175550100", "p").unwrap()),
+            never(),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(e.code, ErrorCode::UserContextRequired);
+    assert!(e.message.contains("onBehalfOfUserId"));
+    assert_eq!(e.status, Some(400));
+    assert!(e.context_id.is_some());
+    let bad = client(options(&s, edge_creds("wrong")));
+    assert_eq!(
+        bad.place_call(&on_behalf("+13175550100", ADA), never())
+            .await
+            .unwrap_err()
+            .code,
+        ErrorCode::AuthFailed
+    );
+    let ro = client(options(
+        &s,
+        Credentials::ClientCredentials {
+            client_id: "sim-readonly".into(),
+            client_secret: ClientSecret::new("sim-readonly-secret".into()),
+        },
+    ));
+    assert_eq!(
+        ro.place_call(&on_behalf("+13175550100", ADA), never())
+            .await
+            .unwrap_err()
+            .code,
+        ErrorCode::Forbidden
+    );
+    assert_eq!(
+        count(
+            &log(&s).await,
+            "POST",
+            "/api/v2/conversations/calls",
+            Some(200)
+        ),
+        0,
+        "nothing was dialled"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tokens_are_renewed_before_expiry_and_after_a_401() {
+    let s = sim(|c| c.token_ttl = Duration::from_secs(2)).await;
+    let c = client(options(&s, edge_creds("sim-edge-secret")));
+    let id = c
+        .place_call(&on_behalf("+13175550104", ADA), never())
+        .await
+        .unwrap();
+    // Keep reading past the token's lifetime: the client renews early, so no 401.
+    let t0 = Instant::now();
+    while t0.elapsed() < Duration::from_millis(2_600) {
+        c.get_call(&id).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let l = log(&s).await;
+    assert_eq!(count(&l, "POST", "/oauth/token", None), 2, "renewed once");
+    assert!(l.iter().all(|e| e["status"] != 401));
+    // A 401 on a cached token: fetch a new token once, retry once.
+    fault(&s, r#"{"method":"GET","path":"/api/v2/conversations/calls/*","status":401,"code":"bad.credentials"}"#).await;
+    c.get_call(&id).await.unwrap();
+    assert_eq!(count(&log(&s).await, "POST", "/oauth/token", None), 3);
+    c.hang_up(&id, never()).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn create_call_429_waits_retry_after_then_dials_once() {
+    let s = sim(|_| {}).await;
+    let c = client(options(&s, edge_creds("sim-edge-secret")));
+    fault(&s, r#"{"method":"POST","path":"/api/v2/conversations/calls/user/*","status":429,"retryAfter":1}"#).await;
+    let t0 = Instant::now();
+    c.place_call(&on_behalf("+13175550100", ADA), never())
+        .await
+        .unwrap();
+    assert!(
+        t0.elapsed() >= Duration::from_millis(1_000),
+        "waited Retry-After"
+    );
+    let l = log(&s).await;
+    assert_eq!(
+        (
+            count(&l, "POST", CREATE, Some(429)),
+            count(&l, "POST", CREATE, Some(200))
+        ),
+        (1, 1)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failures_after_the_post_reached_genesys_are_outcome_unknown_and_never_redialled() {
+    let s = sim(|_| {}).await;
+    let mut o = options(&s, edge_creds("sim-edge-secret"));
+    o.request_timeout_ms = 400;
+    let c = client(o);
+    for spec in [
+        r#"{"method":"POST","path":"/api/v2/conversations/calls/user/*","when":"after","status":503}"#,
+        r#"{"method":"POST","path":"/api/v2/conversations/calls/user/*","when":"after","status":500}"#,
+        r#"{"method":"POST","path":"/api/v2/conversations/calls/user/*","when":"after","drop":true}"#,
+        r#"{"method":"POST","path":"/api/v2/conversations/calls/user/*","when":"after","delayMs":1500}"#,
+        r#"{"method":"POST","path":"/api/v2/conversations/calls/user/*","when":"after","malformed":true}"#,
+    ] {
+        reqwest()
+            .post(format!("{}/__sim/reset", s.url()))
+            .send()
+            .await
+            .unwrap();
+        fault(&s, spec).await;
+        let e = c
+            .place_call(&on_behalf("+13175550100", ADA), never())
+            .await
+            .unwrap_err();
+        assert_eq!(e.code, ErrorCode::OutcomeUnknown, "{spec}: {e}");
+        assert!(e.message.contains("before dialling again"), "{}", e.message);
+        tokio::time::sleep(Duration::from_millis(1_600)).await;
+        assert_eq!(
+            count(&log(&s).await, "POST", CREATE, None),
+            1,
+            "{spec}: exactly one create-call POST"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reads_retry_gateway_errors() {
+    let s = sim(|_| {}).await;
+    let c = client(options(&s, edge_creds("sim-edge-secret")));
+    let id = c
+        .place_call(&on_behalf("+13175550100", ADA), never())
+        .await
+        .unwrap();
+    fault(
+        &s,
+        r#"{"method":"GET","path":"/api/v2/conversations/calls/*","status":503,"count":2}"#,
+    )
+    .await;
+    let st = c
+        .wait_for_call(&id, UNTIL_ENDED, |_, _| {}, never())
+        .await
+        .unwrap();
+    assert_eq!(st.outcome, Some(Outcome::Completed));
+    assert_eq!(
+        count(
+            &log(&s).await,
+            "GET",
+            "/api/v2/conversations/calls/",
+            Some(503)
+        ),
+        2
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn abort_and_timeout() {
+    let s = sim(|_| {}).await;
+    let c = client(options(&s, edge_creds("sim-edge-secret")));
+    // Aborted before anything was sent: nothing dialled.
+    let e = c
+        .place_call(&on_behalf("+13175550100", ADA), std::future::ready(()))
+        .await
+        .unwrap_err();
+    assert_eq!(e.code, ErrorCode::Aborted);
+    // Aborted while the POST is in flight: may have dialled.
+    fault(
+        &s,
+        r#"{"method":"POST","path":"/api/v2/conversations/calls/user/*","delayMs":800}"#,
+    )
+    .await;
+    let e = c
+        .place_call(
+            &on_behalf("+13175550100", ADA),
+            tokio::time::sleep(Duration::from_millis(200)),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(e.code, ErrorCode::OutcomeUnknown);
+    // A wait can be aborted, and times out with a clear error.
+    let id = c
+        .place_call(&on_behalf("+13175550104", ADA), never())
+        .await
+        .unwrap();
+    let e = c
+        .wait_for_call(
+            &id,
+            UNTIL_ENDED,
+            |_, _| {},
+            tokio::time::sleep(Duration::from_millis(150)),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(e.code, ErrorCode::Aborted);
+    let t0 = Instant::now();
+    let e = c
+        .wait_for_call(
+            &id,
+            WaitFor {
+                until: Phase::Ended,
+                timeout_ms: 300,
+            },
+            |_, _| {},
+            never(),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(e.code, ErrorCode::Timeout);
+    assert!(e.message.contains("last phase: connected"), "{}", e.message);
+    assert!(
+        t0.elapsed() < Duration::from_millis(1_000),
+        "the last poll lands on the deadline"
+    );
+    c.hang_up(&id, never()).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn thousand_concurrent_place_calls_share_one_token() {
+    let s = sim(|c| c.rate_limit = 5_000).await;
+    let mut o = options(&s, edge_creds("sim-edge-secret"));
+    o.requests_per_minute = 5_000;
+    let c = client(o);
+    let calls: Vec<PlaceCall> = (0..1000)
+        .map(|i| on_behalf(&format!("+1555{:07}", 1_000_000 + i), ADA))
+        .collect();
+    let results = join_all(
+        calls
+            .iter()
+            .map(|call| c.place_call(call, never()))
+            .collect(),
+    )
+    .await;
+    assert!(results.iter().all(Result::is_ok));
+    let l = log(&s).await;
+    assert_eq!(
+        count(&l, "POST", "/oauth/token", None),
+        1,
+        "single-flight token"
+    );
+    assert_eq!(count(&l, "POST", CREATE, Some(200)), 1000);
+    assert_eq!(l.iter().filter(|e| e["status"] == 429).count(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_waits_stay_inside_the_token_budget() {
+    // Genesys' 300/min scaled down: 12 requests per 2 s window.
+    let s = sim(|c| {
+        c.rate_limit = 12;
+        c.rate_window = Duration::from_secs(2);
+        c.time_scale = 0.05;
+    })
+    .await;
+    let mut o = options(&s, edge_creds("sim-edge-secret"));
+    o.requests_per_minute = 12;
+    o.budget_window_ms = 2_000;
+    o.poll_interval_ms = 10;
+    let c = client(o);
+    let calls: Vec<PlaceCall> = (0..6).map(|_| on_behalf("+13175550100", ADA)).collect();
+    let runs = calls.iter().map(|call| {
+        let c = &c;
+        async move {
+            let id = c.place_call(call, never()).await?;
+            c.wait_for_call(&id, UNTIL_ENDED, |_, _| {}, never()).await
+        }
+    });
+    for r in join_all(runs.collect()).await {
+        assert_eq!(r.unwrap().outcome, Some(Outcome::Completed));
+    }
+    let l = log(&s).await;
+    assert_eq!(
+        l.iter().filter(|e| e["status"] == 429).count(),
+        0,
+        "the budget prevented every 429"
+    );
+    assert!(count(&l, "GET", "/api/v2/conversations/calls/", None) >= 6);
+}
