@@ -31,7 +31,10 @@ impl std::fmt::Debug for ClientSecret {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Credentials {
     /// Server-side only (the edge handler): the client fetches and renews tokens.
-    ClientCredentials { client_id: String, client_secret: ClientSecret },
+    ClientCredentials {
+        client_id: String,
+        client_secret: ClientSecret,
+    },
     /// A token obtained elsewhere (PKCE sign-in, the agent's app). Not renewable.
     AccessToken(String),
 }
@@ -45,11 +48,18 @@ pub struct Token {
 
 /// `POST {login}/oauth/token` with HTTP Basic and `grant_type=client_credentials`
 /// (no scope, no org: the organisation is implied by the client).
-pub fn client_credentials_request(endpoints: &Endpoints, client_id: &str, secret: &ClientSecret) -> HttpRequest {
+pub fn client_credentials_request(
+    endpoints: &Endpoints,
+    client_id: &str,
+    secret: &ClientSecret,
+) -> HttpRequest {
     let basic = base64::encode([client_id, ":", secret.expose()].concat().as_bytes());
-    HttpRequest::new(Method::Post, [endpoints.login_base.as_str(), "/oauth/token"].concat())
-        .header("Authorization", &["Basic ", &basic].concat())
-        .form(&[("grant_type", "client_credentials")])
+    HttpRequest::new(
+        Method::Post,
+        [endpoints.login_base.as_str(), "/oauth/token"].concat(),
+    )
+    .header("Authorization", &["Basic ", &basic].concat())
+    .form(&[("grant_type", "client_credentials")])
 }
 
 /// Reads a token response (any grant). Non-2xx answers become `auth_failed`,
@@ -58,20 +68,31 @@ pub fn parse_token_response(resp: &HttpResponse) -> Result<Token, Error> {
     if !resp.is_success() {
         return Err(Error::from_response(resp, Attempt::Token));
     }
-    let body = Json::parse(&resp.body).map_err(|e| Error::bad_response(&["token response is not JSON: ", &e].concat(), Attempt::Token))?;
+    let body = Json::parse(&resp.body).map_err(|e| {
+        Error::bad_response(
+            &["token response is not JSON: ", &e].concat(),
+            Attempt::Token,
+        )
+    })?;
     let access_token = body
         .str_at("access_token")
         .filter(|t| !t.is_empty())
         .ok_or_else(|| Error::bad_response("token response has no access_token", Attempt::Token))?;
     if let Some(tt) = body.str_at("token_type") {
         if !tt.eq_ignore_ascii_case("bearer") {
-            return Err(Error::bad_response("token_type is not bearer", Attempt::Token));
+            return Err(Error::bad_response(
+                "token_type is not bearer",
+                Attempt::Token,
+            ));
         }
     }
     // Genesys always sends expires_in; if it ever does not, assume the shortest
     // lifetime an OAuth client can be configured with (300 s) so we renew early.
     let expires_in_secs = body.get("expires_in").and_then(Json::as_u64).unwrap_or(300);
-    Ok(Token { access_token: access_token.to_string(), expires_in_secs })
+    Ok(Token {
+        access_token: access_token.to_string(),
+        expires_in_secs,
+    })
 }
 
 /// A token held by the client, with the time it was obtained.
@@ -84,7 +105,11 @@ pub struct CachedToken {
 
 impl CachedToken {
     pub fn new(token: Token, now_ms: u64) -> CachedToken {
-        CachedToken { value: token.access_token, obtained_at_ms: now_ms, lifetime_ms: token.expires_in_secs.saturating_mul(1000) }
+        CachedToken {
+            value: token.access_token,
+            obtained_at_ms: now_ms,
+            lifetime_ms: token.expires_in_secs.saturating_mul(1000),
+        }
     }
 
     /// Renew this long before expiry: a tenth of the lifetime, capped at 5 minutes,
@@ -110,30 +135,69 @@ mod tests {
 
     #[test]
     fn client_credentials_request_matches_the_sdks() {
-        let r = client_credentials_request(&sim(), "sim-edge", &ClientSecret::new("sim-edge-secret".into()));
+        let r = client_credentials_request(
+            &sim(),
+            "sim-edge",
+            &ClientSecret::new("sim-edge-secret".into()),
+        );
         assert_eq!(r.method, Method::Post);
         assert_eq!(r.url, "http://127.0.0.1:8089/oauth/token");
         assert_eq!(r.body.as_deref(), Some("grant_type=client_credentials"));
-        let auth = r.headers.iter().find(|(k, _)| k == "Authorization").unwrap();
+        let auth = r
+            .headers
+            .iter()
+            .find(|(k, _)| k == "Authorization")
+            .unwrap();
         assert_eq!(auth.1, "Basic c2ltLWVkZ2U6c2ltLWVkZ2Utc2VjcmV0");
-        assert!(r.headers.iter().any(|(k, v)| k == "Content-Type" && v == "application/x-www-form-urlencoded"));
+        assert!(r
+            .headers
+            .iter()
+            .any(|(k, v)| k == "Content-Type" && v == "application/x-www-form-urlencoded"));
     }
 
     #[test]
     fn secret_never_prints() {
-        let c = Credentials::ClientCredentials { client_id: "id".into(), client_secret: ClientSecret::new("hunter2".into()) };
+        let c = Credentials::ClientCredentials {
+            client_id: "id".into(),
+            client_secret: ClientSecret::new("hunter2".into()),
+        };
         assert!(!format!("{c:?}").contains("hunter2"));
     }
 
     #[test]
     fn parses_token_responses() {
-        let ok = HttpResponse { status: 200, headers: vec![], body: r#"{"access_token":"abc","token_type":"bearer","expires_in":86399}"#.into() };
-        assert_eq!(parse_token_response(&ok).unwrap(), Token { access_token: "abc".into(), expires_in_secs: 86399 });
-        let upper = HttpResponse { body: r#"{"access_token":"abc","token_type":"Bearer"}"#.into(), ..ok.clone() };
+        let ok = HttpResponse {
+            status: 200,
+            headers: vec![],
+            body: r#"{"access_token":"abc","token_type":"bearer","expires_in":86399}"#.into(),
+        };
+        assert_eq!(
+            parse_token_response(&ok).unwrap(),
+            Token {
+                access_token: "abc".into(),
+                expires_in_secs: 86399
+            }
+        );
+        let upper = HttpResponse {
+            body: r#"{"access_token":"abc","token_type":"Bearer"}"#.into(),
+            ..ok.clone()
+        };
         assert_eq!(parse_token_response(&upper).unwrap().expires_in_secs, 300);
-        for bad in [r#"{"token_type":"bearer"}"#, r#"{"access_token":""}"#, "nope", r#"{"access_token":"a","token_type":"mac"}"#] {
-            let r = HttpResponse { body: bad.into(), ..ok.clone() };
-            assert_eq!(parse_token_response(&r).unwrap_err().code.as_str(), "bad_response", "{bad}");
+        for bad in [
+            r#"{"token_type":"bearer"}"#,
+            r#"{"access_token":""}"#,
+            "nope",
+            r#"{"access_token":"a","token_type":"mac"}"#,
+        ] {
+            let r = HttpResponse {
+                body: bad.into(),
+                ..ok.clone()
+            };
+            assert_eq!(
+                parse_token_response(&r).unwrap_err().code.as_str(),
+                "bad_response",
+                "{bad}"
+            );
         }
         let denied = HttpResponse { status: 401, headers: vec![], body: r#"{"error":"invalid_client","description":"authentication failed","error_description":"authentication failed"}"#.into() };
         let e = parse_token_response(&denied).unwrap_err();
@@ -143,11 +207,23 @@ mod tests {
 
     #[test]
     fn renewal_happens_shortly_before_expiry() {
-        let day = CachedToken::new(Token { access_token: "t".into(), expires_in_secs: 86_399 }, 1_000);
+        let day = CachedToken::new(
+            Token {
+                access_token: "t".into(),
+                expires_in_secs: 86_399,
+            },
+            1_000,
+        );
         assert_eq!(day.renewal_margin_ms(), 300_000);
         assert!(day.is_fresh(1_000 + 86_399_000 - 300_001));
         assert!(!day.is_fresh(1_000 + 86_399_000 - 300_000));
-        let short = CachedToken::new(Token { access_token: "t".into(), expires_in_secs: 10 }, 0);
+        let short = CachedToken::new(
+            Token {
+                access_token: "t".into(),
+                expires_in_secs: 10,
+            },
+            0,
+        );
         assert!(short.is_fresh(8_999));
         assert!(!short.is_fresh(9_000));
     }

@@ -103,7 +103,13 @@ pub enum Attempt {
 
 impl Error {
     pub fn new(code: ErrorCode, parts: &[&str]) -> Error {
-        Error { code, message: parts.concat(), status: None, retry_after_ms: None, context_id: None }
+        Error {
+            code,
+            message: parts.concat(),
+            status: None,
+            retry_after_ms: None,
+            context_id: None,
+        }
     }
 
     pub fn invalid_input(parts: &[&str]) -> Error {
@@ -124,7 +130,14 @@ impl Error {
             TransportError::Network(_) => (ErrorCode::Network, "could not reach Genesys"),
         };
         if attempt == Attempt::CreateCall && code != ErrorCode::Aborted {
-            return Error::new(ErrorCode::OutcomeUnknown, &[what, " after the call request was sent; the call may have been placed. ", CHECK_BEFORE_REDIAL]);
+            return Error::new(
+                ErrorCode::OutcomeUnknown,
+                &[
+                    what,
+                    " after the call request was sent; the call may have been placed. ",
+                    CHECK_BEFORE_REDIAL,
+                ],
+            );
         }
         let detail = match &e {
             TransportError::Network(d) if !d.is_empty() => d.as_str(),
@@ -132,7 +145,16 @@ impl Error {
         };
         let sep = if detail.is_empty() { "" } else { " (" };
         let end = if detail.is_empty() { "" } else { ")" };
-        Error::new(code, &[what, sep, detail, end, "; check the network and the region or base URLs, then try again"])
+        Error::new(
+            code,
+            &[
+                what,
+                sep,
+                detail,
+                end,
+                "; check the network and the region or base URLs, then try again",
+            ],
+        )
     }
 
     /// Classifies a non-2xx answer from the API host (a Genesys `ErrorBody`) or
@@ -140,64 +162,83 @@ impl Error {
     pub fn from_response(resp: &HttpResponse, attempt: Attempt) -> Error {
         let body = Json::parse(&resp.body).ok();
         let field = |k: &str| body.as_ref().and_then(|b| b.str_at(k)).map(str::to_string);
-        let context_id = field("contextId").or_else(|| resp.header("inin-correlation-id").map(str::to_string));
-        let genesys_message = field("message").or_else(|| field("error_description")).unwrap_or_default();
+        let context_id =
+            field("contextId").or_else(|| resp.header("inin-correlation-id").map(str::to_string));
+        let genesys_message = field("message")
+            .or_else(|| field("error_description"))
+            .unwrap_or_default();
         let oauth_error = field("error");
         let status = resp.status;
         let retry_after_ms = resp.retry_after_ms();
 
-        let (code, text): (ErrorCode, Vec<&str>) = match status {
-            400 if genesys_message.contains("requires a user context") => (
+        let m = genesys_message.as_str();
+        let (code, text): (ErrorCode, [&str; 5]) = match status {
+            400 if mentions(m, "requires a user context") => (
                 ErrorCode::UserContextRequired,
-                vec![
+                [
                     "Genesys needs a user (agent) token for this request, and a client-credentials token has no user. ",
                     "Either pass onBehalfOfUserId (uses POST /api/v2/conversations/calls/user/{userId}) or sign the agent in with PKCE and use their accessToken.",
+                    "",
+                    "",
+                    "",
                 ],
             ),
             400 | 401 if attempt == Attempt::Token || oauth_error.is_some() => (
                 ErrorCode::AuthFailed,
-                vec![
+                [
                     "Genesys refused the credentials (",
                     oauth_error.as_deref().unwrap_or("error"),
-                    if genesys_message.is_empty() { "" } else { ": " },
-                    &genesys_message,
+                    if m.is_empty() { "" } else { ": " },
+                    m,
                     "); check the client id, the client secret and the region, and that the OAuth client has the right grant type",
                 ],
             ),
-            401 => (
-                ErrorCode::AuthFailed,
-                vec!["Genesys rejected the access token (", &genesys_message, "); sign in again or check the credentials"],
-            ),
-            403 => (
-                ErrorCode::Forbidden,
-                vec!["Genesys refused the request: ", &genesys_message, " Give the OAuth client's role (or the agent) the missing permission."],
-            ),
-            404 => (ErrorCode::NotFound, vec!["Genesys found no such resource (", &genesys_message, "); check the conversation or user id"]),
-            409 => (ErrorCode::Conflict, vec!["Genesys reported a conflict: ", &genesys_message]),
-            429 => (ErrorCode::RateLimited, vec!["Genesys rate limit reached; wait for retryAfterMs before trying again"]),
+            401 => (ErrorCode::AuthFailed, ["Genesys rejected the access token (", m, "); sign in again or check the credentials", "", ""]),
+            403 => (ErrorCode::Forbidden, ["Genesys refused the request: ", m, " Give the OAuth client's role (or the agent) the missing permission.", "", ""]),
+            404 => (ErrorCode::NotFound, ["Genesys found no such resource (", m, "); check the conversation or user id", "", ""]),
+            409 => (ErrorCode::Conflict, ["Genesys reported a conflict: ", m, "", "", ""]),
+            429 => (ErrorCode::RateLimited, ["Genesys rate limit reached; wait for retryAfterMs before trying again", "", "", "", ""]),
             500..=599 if attempt == Attempt::CreateCall => (
                 ErrorCode::OutcomeUnknown,
-                vec!["Genesys failed while handling the call request (HTTP error after it was received); the call may have been placed. ", CHECK_BEFORE_REDIAL],
+                ["Genesys failed while handling the call request (HTTP error after it was received); the call may have been placed. ", CHECK_BEFORE_REDIAL, "", "", ""],
             ),
-            500..=599 => (ErrorCode::ServerError, vec!["Genesys had a server error (", &genesys_message, "); try again shortly"]),
-            400..=499 => (ErrorCode::InvalidInput, vec!["Genesys rejected the request: ", &genesys_message]),
-            _ => (ErrorCode::BadResponse, vec!["Genesys answered with an unexpected HTTP status"]),
+            500..=599 => (ErrorCode::ServerError, ["Genesys had a server error (", m, "); try again shortly", "", ""]),
+            400..=499 => (ErrorCode::InvalidInput, ["Genesys rejected the request: ", m, "", "", ""]),
+            _ => (ErrorCode::BadResponse, ["Genesys answered with an unexpected HTTP status", "", "", "", ""]),
         };
-        Error { code, message: text.concat(), status: Some(status), retry_after_ms, context_id }
+        Error {
+            code,
+            message: text.concat(),
+            status: Some(status),
+            retry_after_ms,
+            context_id,
+        }
     }
 
     /// A 2xx whose body is not the documented shape.
     pub fn bad_response(what: &str, attempt: Attempt) -> Error {
         if attempt == Attempt::CreateCall {
-            return Error::new(ErrorCode::OutcomeUnknown, &["Genesys accepted the call request but its answer was unreadable (", what, "); the call was probably placed. ", CHECK_BEFORE_REDIAL]);
+            return Error::new(
+                ErrorCode::OutcomeUnknown,
+                &[
+                    "Genesys accepted the call request but its answer was unreadable (",
+                    what,
+                    "); the call was probably placed. ",
+                    CHECK_BEFORE_REDIAL,
+                ],
+            );
         }
-        Error::new(ErrorCode::BadResponse, &["Genesys answered with an unexpected body: ", what])
+        Error::new(
+            ErrorCode::BadResponse,
+            &["Genesys answered with an unexpected body: ", what],
+        )
     }
 
     /// The error as a JSON object: `{code, message, status?, retryAfterMs?, contextId?}`.
     pub fn to_json(&self) -> String {
         let mut w = ObjectWriter::new();
-        w.str("code", self.code.as_str()).str("message", &self.message);
+        w.str("code", self.code.as_str())
+            .str("message", &self.message);
         if let Some(s) = self.status {
             w.num("status", s as u64);
         }
@@ -207,6 +248,15 @@ impl Error {
         w.opt_str("contextId", self.context_id.as_deref());
         w.finish()
     }
+}
+
+/// Substring test on bytes: `str::contains` links core's panicking slice and
+/// `Debug` formatting code, several KB in the wasm.
+fn mentions(haystack: &str, needle: &str) -> bool {
+    haystack
+        .as_bytes()
+        .windows(needle.len())
+        .any(|w| w == needle.as_bytes())
 }
 
 const CHECK_BEFORE_REDIAL: &str =
@@ -227,7 +277,11 @@ mod tests {
     use super::*;
 
     fn resp(status: u16, body: &str) -> HttpResponse {
-        HttpResponse { status, headers: vec![("ININ-Correlation-Id".into(), "corr-1".into())], body: body.into() }
+        HttpResponse {
+            status,
+            headers: vec![("ININ-Correlation-Id".into(), "corr-1".into())],
+            body: body.into(),
+        }
     }
 
     #[test]
@@ -236,8 +290,20 @@ mod tests {
         assert_eq!(
             codes,
             [
-                "invalid_input", "auth_failed", "user_context_required", "forbidden", "not_found", "conflict", "rate_limited",
-                "server_error", "bad_response", "network", "timeout", "aborted", "outcome_unknown", "policy_denied"
+                "invalid_input",
+                "auth_failed",
+                "user_context_required",
+                "forbidden",
+                "not_found",
+                "conflict",
+                "rate_limited",
+                "server_error",
+                "bad_response",
+                "network",
+                "timeout",
+                "aborted",
+                "outcome_unknown",
+                "policy_denied"
             ]
         );
     }
@@ -246,18 +312,78 @@ mod tests {
     fn classifies_genesys_error_bodies() {
         let user_ctx = r#"{"message":"This request requires a user context. Client credentials cannot be used for requests to this resource.","code":"bad.request","status":400,"contextId":"ctx-9"}"#;
         let cases: [(u16, &str, Attempt, ErrorCode); 12] = [
-            (400, user_ctx, Attempt::CreateCall, ErrorCode::UserContextRequired),
-            (400, r#"{"message":"phoneNumber is invalid","code":"bad.request","status":400}"#, Attempt::CreateCall, ErrorCode::InvalidInput),
-            (401, r#"{"error":"invalid_client","description":"authentication failed","error_description":"authentication failed"}"#, Attempt::Token, ErrorCode::AuthFailed),
-            (400, r#"{"error":"invalid_grant","error_description":"code expired"}"#, Attempt::Token, ErrorCode::AuthFailed),
-            (401, r#"{"message":"Invalid login credentials.","code":"bad.credentials","status":401}"#, Attempt::Other, ErrorCode::AuthFailed),
-            (403, r#"{"message":"You must have at least one of the following permissions assigned: [conversation:agentlessCall:add]","code":"missing.any.permissions","status":403}"#, Attempt::CreateCall, ErrorCode::Forbidden),
-            (404, r#"{"message":"The requested resource was not found.","code":"not.found","status":404}"#, Attempt::Other, ErrorCode::NotFound),
-            (409, r#"{"message":"conflict","code":"conflict","status":409}"#, Attempt::CreateCall, ErrorCode::Conflict),
-            (429, r#"{"message":"Rate limit exceeded","code":"too.many.requests.retry.after","status":429}"#, Attempt::Other, ErrorCode::RateLimited),
-            (503, r#"{"message":"down","code":"service.unavailable","status":503}"#, Attempt::Other, ErrorCode::ServerError),
-            (503, r#"{"message":"down","code":"service.unavailable","status":503}"#, Attempt::CreateCall, ErrorCode::OutcomeUnknown),
-            (500, "<html>not json</html>", Attempt::CreateCall, ErrorCode::OutcomeUnknown),
+            (
+                400,
+                user_ctx,
+                Attempt::CreateCall,
+                ErrorCode::UserContextRequired,
+            ),
+            (
+                400,
+                r#"{"message":"phoneNumber is invalid","code":"bad.request","status":400}"#,
+                Attempt::CreateCall,
+                ErrorCode::InvalidInput,
+            ),
+            (
+                401,
+                r#"{"error":"invalid_client","description":"authentication failed","error_description":"authentication failed"}"#,
+                Attempt::Token,
+                ErrorCode::AuthFailed,
+            ),
+            (
+                400,
+                r#"{"error":"invalid_grant","error_description":"code expired"}"#,
+                Attempt::Token,
+                ErrorCode::AuthFailed,
+            ),
+            (
+                401,
+                r#"{"message":"Invalid login credentials.","code":"bad.credentials","status":401}"#,
+                Attempt::Other,
+                ErrorCode::AuthFailed,
+            ),
+            (
+                403,
+                r#"{"message":"You must have at least one of the following permissions assigned: [conversation:agentlessCall:add]","code":"missing.any.permissions","status":403}"#,
+                Attempt::CreateCall,
+                ErrorCode::Forbidden,
+            ),
+            (
+                404,
+                r#"{"message":"The requested resource was not found.","code":"not.found","status":404}"#,
+                Attempt::Other,
+                ErrorCode::NotFound,
+            ),
+            (
+                409,
+                r#"{"message":"conflict","code":"conflict","status":409}"#,
+                Attempt::CreateCall,
+                ErrorCode::Conflict,
+            ),
+            (
+                429,
+                r#"{"message":"Rate limit exceeded","code":"too.many.requests.retry.after","status":429}"#,
+                Attempt::Other,
+                ErrorCode::RateLimited,
+            ),
+            (
+                503,
+                r#"{"message":"down","code":"service.unavailable","status":503}"#,
+                Attempt::Other,
+                ErrorCode::ServerError,
+            ),
+            (
+                503,
+                r#"{"message":"down","code":"service.unavailable","status":503}"#,
+                Attempt::CreateCall,
+                ErrorCode::OutcomeUnknown,
+            ),
+            (
+                500,
+                "<html>not json</html>",
+                Attempt::CreateCall,
+                ErrorCode::OutcomeUnknown,
+            ),
         ];
         for (status, body, attempt, want) in cases {
             let e = Error::from_response(&resp(status, body), attempt);
@@ -268,7 +394,10 @@ mod tests {
 
     #[test]
     fn context_id_prefers_body_then_header() {
-        let e = Error::from_response(&resp(404, r#"{"message":"x","contextId":"from-body"}"#), Attempt::Other);
+        let e = Error::from_response(
+            &resp(404, r#"{"message":"x","contextId":"from-body"}"#),
+            Attempt::Other,
+        );
         assert_eq!(e.context_id.as_deref(), Some("from-body"));
         let e = Error::from_response(&resp(404, "{}"), Attempt::Other);
         assert_eq!(e.context_id.as_deref(), Some("corr-1"));
@@ -276,24 +405,45 @@ mod tests {
 
     #[test]
     fn user_context_message_names_the_right_mode() {
-        let e = Error::from_response(&resp(400, r#"{"message":"This request requires a user context."}"#), Attempt::CreateCall);
+        let e = Error::from_response(
+            &resp(
+                400,
+                r#"{"message":"This request requires a user context."}"#,
+            ),
+            Attempt::CreateCall,
+        );
         assert!(e.message.contains("onBehalfOfUserId"));
         assert!(e.message.contains("PKCE"));
     }
 
     #[test]
     fn transport_failures_during_create_call_are_outcome_unknown() {
-        for t in [TransportError::Timeout, TransportError::Network("reset".into())] {
-            assert_eq!(Error::from_transport(t.clone(), Attempt::CreateCall).code, ErrorCode::OutcomeUnknown);
-            assert_ne!(Error::from_transport(t, Attempt::Other).code, ErrorCode::OutcomeUnknown);
+        for t in [
+            TransportError::Timeout,
+            TransportError::Network("reset".into()),
+        ] {
+            assert_eq!(
+                Error::from_transport(t.clone(), Attempt::CreateCall).code,
+                ErrorCode::OutcomeUnknown
+            );
+            assert_ne!(
+                Error::from_transport(t, Attempt::Other).code,
+                ErrorCode::OutcomeUnknown
+            );
         }
-        assert_eq!(Error::from_transport(TransportError::Aborted, Attempt::CreateCall).code, ErrorCode::Aborted);
+        assert_eq!(
+            Error::from_transport(TransportError::Aborted, Attempt::CreateCall).code,
+            ErrorCode::Aborted
+        );
     }
 
     #[test]
     fn retry_after_is_carried() {
         let mut r = resp(429, "{}");
         r.headers.push(("Retry-After".into(), "42".into()));
-        assert_eq!(Error::from_response(&r, Attempt::Other).retry_after_ms, Some(42_000));
+        assert_eq!(
+            Error::from_response(&r, Attempt::Other).retry_after_ms,
+            Some(42_000)
+        );
     }
 }

@@ -22,7 +22,8 @@ use crate::sync::{race, AsyncLock};
 /// [`TransportError`]; they never retry.
 #[allow(async_fn_in_trait)]
 pub trait Http {
-    async fn send(&self, req: HttpRequest, timeout_ms: u64) -> Result<HttpResponse, TransportError>;
+    async fn send(&self, req: HttpRequest, timeout_ms: u64)
+        -> Result<HttpResponse, TransportError>;
 }
 
 /// Time, injected: `std::time::Instant` panics on wasm32-unknown-unknown, and
@@ -90,7 +91,15 @@ impl Drop for WaitGuard<'_> {
 impl<H: Http, C: Clock> Client<H, C> {
     pub fn new(http: H, clock: C, opts: ClientOptions) -> Client<H, C> {
         let budget = RateBudget::new(opts.requests_per_minute, opts.budget_window_ms);
-        Client { http, clock, opts, token: RefCell::new(None), token_lock: AsyncLock::default(), budget: RefCell::new(budget), active_waits: Cell::new(0) }
+        Client {
+            http,
+            clock,
+            opts,
+            token: RefCell::new(None),
+            token_lock: AsyncLock::default(),
+            budget: RefCell::new(budget),
+            active_waits: Cell::new(0),
+        }
     }
 
     pub fn options(&self) -> &ClientOptions {
@@ -103,11 +112,18 @@ impl<H: Http, C: Clock> Client<H, C> {
     pub async fn access_token(&self, refused: Option<&str>) -> Result<String, Error> {
         let (client_id, secret) = match &self.opts.credentials {
             Credentials::AccessToken(t) => return Ok(t.clone()),
-            Credentials::ClientCredentials { client_id, client_secret } => (client_id, client_secret),
+            Credentials::ClientCredentials {
+                client_id,
+                client_secret,
+            } => (client_id, client_secret),
         };
         let cached = || {
             let now = self.clock.now_ms();
-            self.token.borrow().as_ref().filter(|t| t.is_fresh(now) && Some(t.value.as_str()) != refused).map(|t| t.value.clone())
+            self.token
+                .borrow()
+                .as_ref()
+                .filter(|t| t.is_fresh(now) && Some(t.value.as_str()) != refused)
+                .map(|t| t.value.clone())
         };
         if let Some(t) = cached() {
             return Ok(t);
@@ -142,8 +158,18 @@ impl<H: Http, C: Clock> Client<H, C> {
     async fn send_token_request(&self, req: HttpRequest) -> Result<HttpResponse, Error> {
         let (mut retries, mut slept) = (0u32, 0u64);
         loop {
-            let result = self.http.send(req.clone(), self.opts.request_timeout_ms).await;
-            match retry::decide(&self.opts.retry, RequestKind::Token, retries, slept, &result, false) {
+            let result = self
+                .http
+                .send(req.clone(), self.opts.request_timeout_ms)
+                .await;
+            match retry::decide(
+                &self.opts.retry,
+                RequestKind::Token,
+                retries,
+                slept,
+                &result,
+                false,
+            ) {
                 Next::RetryIn(ms) => {
                     self.clock.sleep(ms).await;
                     slept += ms;
@@ -160,7 +186,8 @@ impl<H: Http, C: Clock> Client<H, C> {
         &self,
         kind: RequestKind,
         attempt: Attempt,
-        build: impl Fn(&str) -> HttpRequest,
+        // `dyn`, not generic: one copy of this state machine in the wasm, not one per caller.
+        build: &dyn Fn(&str) -> HttpRequest,
         sent: Option<&Cell<bool>>,
     ) -> Result<HttpResponse, Error> {
         let mut token = self.access_token(None).await?;
@@ -171,8 +198,18 @@ impl<H: Http, C: Clock> Client<H, C> {
             if let Some(s) = sent {
                 s.set(true);
             }
-            let result = self.http.send(build(&token), self.opts.request_timeout_ms).await;
-            match retry::decide(&self.opts.retry, kind, retries, slept, &result, can_refresh && !refreshed) {
+            let result = self
+                .http
+                .send(build(&token), self.opts.request_timeout_ms)
+                .await;
+            match retry::decide(
+                &self.opts.retry,
+                kind,
+                retries,
+                slept,
+                &result,
+                can_refresh && !refreshed,
+            ) {
                 Next::Done => {
                     return match result {
                         Ok(r) if r.is_success() => Ok(r),
@@ -194,10 +231,21 @@ impl<H: Http, C: Clock> Client<H, C> {
     }
 
     /// Places the call: exactly one create-call POST, or none with an error.
-    pub async fn place_call(&self, call: &PlaceCall, cancel: impl Future<Output = ()>) -> Result<ConversationId, Error> {
+    pub async fn place_call(
+        &self,
+        call: &PlaceCall,
+        cancel: impl Future<Output = ()>,
+    ) -> Result<ConversationId, Error> {
         let sent = Cell::new(false);
         let work = async {
-            let resp = self.send_with_retries(RequestKind::CreateCall, Attempt::CreateCall, |t| call.request(&self.opts.endpoints, t), Some(&sent)).await?;
+            let resp = self
+                .send_with_retries(
+                    RequestKind::CreateCall,
+                    Attempt::CreateCall,
+                    &|t| call.request(&self.opts.endpoints, t),
+                    Some(&sent),
+                )
+                .await?;
             call::parse_create_response(&resp)
         };
         match race(work, cancel).await {
@@ -214,10 +262,24 @@ impl<H: Http, C: Clock> Client<H, C> {
     /// answering, the generic conversation is read once more for its SIP/Q.850
     /// causes (busy vs no answer); if that read fails the status stands as is.
     pub async fn get_call(&self, id: &ConversationId) -> Result<(CallStatus, String), Error> {
-        let resp = self.send_with_retries(RequestKind::Idempotent, Attempt::Other, |t| call::get_call_request(&self.opts.endpoints, t, id), None).await?;
+        let resp = self
+            .send_with_retries(
+                RequestKind::Idempotent,
+                Attempt::Other,
+                &|t| call::get_call_request(&self.opts.endpoints, t, id),
+                None,
+            )
+            .await?;
         let mut snap = Snapshot::parse(&resp.body)?;
         if snap.needs_reasons() {
-            let conv = self.send_with_retries(RequestKind::Idempotent, Attempt::Other, |t| call::get_conversation_request(&self.opts.endpoints, t, id), None).await;
+            let conv = self
+                .send_with_retries(
+                    RequestKind::Idempotent,
+                    Attempt::Other,
+                    &|t| call::get_conversation_request(&self.opts.endpoints, t, id),
+                    None,
+                )
+                .await;
             if let Some(other) = conv.ok().and_then(|r| Snapshot::parse(&r.body).ok()) {
                 snap.merge_reasons(&other);
             }
@@ -227,14 +289,14 @@ impl<H: Http, C: Clock> Client<H, C> {
 
     /// Polls until the call reaches `wait.until` (or ends), calling `on_update`
     /// with each changed status. Polls share the token's budget with every other
-    /// wait on this client.
+    /// wait on this client. Returns the last status and its raw JSON.
     pub async fn wait_for_call(
         &self,
         id: &ConversationId,
         wait: WaitFor,
         mut on_update: impl FnMut(&CallStatus, &str),
         cancel: impl Future<Output = ()>,
-    ) -> Result<CallStatus, Error> {
+    ) -> Result<(CallStatus, String), Error> {
         self.active_waits.set(self.active_waits.get() + 1);
         let _guard = WaitGuard(&self.active_waits);
         let deadline = self.clock.now_ms().saturating_add(wait.timeout_ms);
@@ -248,31 +310,55 @@ impl<H: Http, C: Clock> Client<H, C> {
                     last = fp;
                 }
                 if status.reached(wait.until) {
-                    return Ok(status);
+                    return Ok((status, raw));
                 }
                 let now = self.clock.now_ms();
                 if now >= deadline {
                     return Err(Error::new(
                         ErrorCode::Timeout,
-                        &["the call did not reach '", wait.until.as_str(), "' in time (last phase: ", status.phase.as_str(), "); it may still be in progress"],
+                        &[
+                            "the call did not reach '",
+                            wait.until.as_str(),
+                            "' in time (last phase: ",
+                            status.phase.as_str(),
+                            "); it may still be in progress",
+                        ],
                     ));
                 }
-                let interval = self.budget.borrow().poll_interval_ms(self.opts.poll_interval_ms, self.active_waits.get());
-                self.clock.sleep(next_poll_delay(interval, now, deadline)).await;
+                let interval = self
+                    .budget
+                    .borrow()
+                    .poll_interval_ms(self.opts.poll_interval_ms, self.active_waits.get());
+                self.clock
+                    .sleep(next_poll_delay(interval, now, deadline))
+                    .await;
             }
         };
-        race(work, cancel).await.unwrap_or_else(|()| Err(aborted("waitForCall")))
+        race(work, cancel)
+            .await
+            .unwrap_or_else(|()| Err(aborted("waitForCall")))
     }
 
     /// Hangs up every leg of the call.
-    pub async fn hang_up(&self, id: &ConversationId, cancel: impl Future<Output = ()>) -> Result<(), Error> {
-        let work = self.send_with_retries(RequestKind::Idempotent, Attempt::Other, |t| call::hang_up_request(&self.opts.endpoints, t, id), None);
-        race(work, cancel).await.unwrap_or_else(|()| Err(aborted("hangUp"))).map(|_| ())
+    pub async fn hang_up(
+        &self,
+        id: &ConversationId,
+        cancel: impl Future<Output = ()>,
+    ) -> Result<(), Error> {
+        let build = |t: &str| call::hang_up_request(&self.opts.endpoints, t, id);
+        let work = self.send_with_retries(RequestKind::Idempotent, Attempt::Other, &build, None);
+        race(work, cancel)
+            .await
+            .unwrap_or_else(|()| Err(aborted("hangUp")))
+            .map(|_| ())
     }
 }
 
 fn aborted(what: &str) -> Error {
-    Error::new(ErrorCode::Aborted, &[what, " was aborted by its AbortSignal"])
+    Error::new(
+        ErrorCode::Aborted,
+        &[what, " was aborted by its AbortSignal"],
+    )
 }
 
 /// The PKCE code exchange (`finishLogin`): one token request, no secret.
@@ -285,7 +371,11 @@ pub async fn exchange_code<H: Http>(
     verifier: &str,
     timeout_ms: u64,
 ) -> Result<auth::Token, Error> {
-    let req = crate::pkce::code_exchange_request(endpoints, client_id, redirect_uri, code, verifier);
-    let resp = http.send(req, timeout_ms).await.map_err(|e| Error::from_transport(e, Attempt::Token))?;
+    let req =
+        crate::pkce::code_exchange_request(endpoints, client_id, redirect_uri, code, verifier);
+    let resp = http
+        .send(req, timeout_ms)
+        .await
+        .map_err(|e| Error::from_transport(e, Attempt::Token))?;
     auth::parse_token_response(&resp)
 }

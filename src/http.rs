@@ -29,13 +29,21 @@ pub struct HttpRequest {
 // Requests carry `Authorization` headers: never print them.
 impl std::fmt::Debug for HttpRequest {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("HttpRequest").field("method", &self.method).field("url", &self.url).finish_non_exhaustive()
+        f.debug_struct("HttpRequest")
+            .field("method", &self.method)
+            .field("url", &self.url)
+            .finish_non_exhaustive()
     }
 }
 
 impl HttpRequest {
     pub fn new(method: Method, url: String) -> HttpRequest {
-        HttpRequest { method, url, headers: vec![("Accept".into(), "application/json".into())], body: None }
+        HttpRequest {
+            method,
+            url,
+            headers: vec![("Accept".into(), "application/json".into())],
+            body: None,
+        }
     }
 
     pub fn header(mut self, name: &str, value: &str) -> HttpRequest {
@@ -48,7 +56,8 @@ impl HttpRequest {
     }
 
     pub fn json(mut self, body: String) -> HttpRequest {
-        self.headers.push(("Content-Type".into(), "application/json".into()));
+        self.headers
+            .push(("Content-Type".into(), "application/json".into()));
         self.body = Some(body);
         self
     }
@@ -63,7 +72,10 @@ impl HttpRequest {
             body.push('=');
             body.push_str(&form_encode(v));
         }
-        self.headers.push(("Content-Type".into(), "application/x-www-form-urlencoded".into()));
+        self.headers.push((
+            "Content-Type".into(),
+            "application/x-www-form-urlencoded".into(),
+        ));
         self.body = Some(body);
         self
     }
@@ -79,7 +91,10 @@ pub struct HttpResponse {
 impl HttpResponse {
     /// First header named `name`, case-insensitively.
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
     }
 
     pub fn is_success(&self) -> bool {
@@ -168,12 +183,23 @@ mod tests {
         assert_eq!(form_encode(s), "a%20b%26c%3Dd%2F%C3%A9~_.-%2B");
         assert_eq!(form_decode(&form_encode(s)), s);
         assert_eq!(form_decode("a+b%zz%4"), "a b%zz%4");
-        assert_eq!(parse_query("code=x%2By&state=&flag"), vec![("code".into(), "x+y".into()), ("state".into(), "".into()), ("flag".into(), "".into())]);
+        assert_eq!(
+            parse_query("code=x%2By&state=&flag"),
+            vec![
+                ("code".into(), "x+y".into()),
+                ("state".into(), "".into()),
+                ("flag".into(), "".into())
+            ]
+        );
     }
 
     #[test]
     fn retry_after_reads_whole_seconds_only() {
-        let r = |v: &str| HttpResponse { status: 429, headers: vec![("retry-after".into(), v.into())], body: String::new() };
+        let r = |v: &str| HttpResponse {
+            status: 429,
+            headers: vec![("retry-after".into(), v.into())],
+            body: String::new(),
+        };
         assert_eq!(r("3").retry_after_ms(), Some(3000));
         assert_eq!(r(" 0 ").retry_after_ms(), Some(0));
         assert_eq!(r("Wed, 21 Oct 2026 07:28:00 GMT").retry_after_ms(), None);

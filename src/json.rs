@@ -5,8 +5,6 @@
 //! so no float parsing or formatting code is linked. Input is bounded in depth, and
 //! every malformed input is an `Err`, never a panic.
 
-use std::fmt::Write as _;
-
 /// Deepest nesting accepted; Genesys documents are a handful of levels deep.
 const MAX_DEPTH: usize = 64;
 
@@ -134,12 +132,37 @@ pub fn write_str(out: &mut String, s: &str) {
             '\r' => out.push_str("\\r"),
             '\t' => out.push_str("\\t"),
             c if (c as u32) < 0x20 => {
-                let _ = write!(out, "\\u{:04x}", c as u32);
+                const HEX: &[u8; 16] = b"0123456789abcdef";
+                out.push_str("\\u00");
+                out.push(HEX[(c as usize) >> 4] as char);
+                out.push(HEX[(c as usize) & 15] as char);
             }
             c => out.push(c),
         }
     }
     out.push('"');
+}
+
+/// Appends `n` in decimal. (`core::fmt` would cost kilobytes in the wasm.)
+pub fn push_u64(out: &mut String, mut n: u64) {
+    let mut buf = [0u8; 20];
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    buf[i..].iter().for_each(|&b| out.push(b as char));
+}
+
+/// `n` in decimal, as a new string.
+pub fn u64_string(n: u64) -> String {
+    let mut s = String::new();
+    push_u64(&mut s, n);
+    s
 }
 
 /// Builds a JSON object member by member, skipping absent optional values, so
@@ -177,7 +200,7 @@ impl ObjectWriter {
 
     pub fn num(&mut self, k: &str, v: u64) -> &mut Self {
         self.key(k);
-        let _ = write!(self.out, "{v}");
+        push_u64(&mut self.out, v);
         self
     }
 
@@ -209,7 +232,8 @@ struct Parser<'a> {
 impl Parser<'_> {
     fn err(&self, what: &str) -> String {
         let mut m = String::from(what);
-        let _ = write!(m, " at byte {}", self.i);
+        m.push_str(" at byte ");
+        push_u64(&mut m, self.i as u64);
         m
     }
 
@@ -323,9 +347,8 @@ impl Parser<'_> {
                 return Err(self.err("invalid number"));
             }
         }
-        // The slice is ASCII digits and signs only, so this cannot fail.
-        let text = std::str::from_utf8(&self.s[start..self.i]).unwrap_or("0");
-        Ok(Json::Num(text.to_string()))
+        let text: String = self.s[start..self.i].iter().map(|&b| b as char).collect();
+        Ok(Json::Num(text))
     }
 
     fn hex4(&mut self) -> Result<u32, String> {
@@ -354,9 +377,10 @@ impl Parser<'_> {
                 }
                 self.i += 1;
             }
-            // The input came from a &str and we stopped on an ASCII byte, so the
-            // run is valid UTF-8.
-            out.push_str(std::str::from_utf8(&self.s[start..self.i]).map_err(|_| self.err("invalid UTF-8"))?);
+            // SAFETY: `self.s` is the bytes of a `&str` and the run starts and ends
+            // at ASCII bytes (or the end), which are always char boundaries.
+            // (`from_utf8` would re-validate and cost bytes in the wasm.)
+            out.push_str(unsafe { std::str::from_utf8_unchecked(&self.s[start..self.i]) });
             match self.s.get(self.i) {
                 Some(b'"') => {
                     self.i += 1;
@@ -479,6 +503,16 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn decimal_formatting_matches_std() {
+        for n in [0, 7, 10, 99, 12_345, u64::MAX] {
+            assert_eq!(u64_string(n), n.to_string());
+        }
+        let mut s = String::new();
+        write_str(&mut s, "\u{1}\u{1f}");
+        assert_eq!(s, r#""\u0001\u001f""#);
     }
 
     #[test]

@@ -12,6 +12,7 @@ pub mod error;
 pub mod flow;
 pub mod http;
 pub mod json;
+pub mod options;
 pub mod pkce;
 pub mod poll;
 pub mod region;

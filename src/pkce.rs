@@ -57,21 +57,59 @@ pub fn code_from_callback(callback_url: &str, expected_state: &str) -> Result<St
     let query = query.split('#').next().unwrap_or("");
     let params = parse_query(query);
     let get = |k: &str| params.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
-    if let Some(err) = get("error") {
-        return Err(Error::new(ErrorCode::AuthFailed, &["sign-in failed: ", err, " ", get("error_description").unwrap_or("")]));
+    code_from_params(
+        get("code"),
+        get("state"),
+        get("error"),
+        get("error_description"),
+        expected_state,
+    )
+}
+
+/// The same decision from already-decoded parameters (the wasm shell decodes
+/// with the platform's `URL`, which costs no bytes).
+pub fn code_from_params(
+    code: Option<&str>,
+    state: Option<&str>,
+    error: Option<&str>,
+    error_description: Option<&str>,
+    expected_state: &str,
+) -> Result<String, Error> {
+    if let Some(err) = error {
+        return Err(Error::new(
+            ErrorCode::AuthFailed,
+            &[
+                "sign-in failed: ",
+                err,
+                " ",
+                error_description.unwrap_or(""),
+            ],
+        ));
     }
-    if get("state") != Some(expected_state) {
+    if state != Some(expected_state) {
         return Err(Error::invalid_input(&["the sign-in callback's state does not match the one this page started with; start the sign-in again"]));
     }
-    match get("code") {
+    match code {
         Some(code) if !code.is_empty() => Ok(code.to_string()),
-        _ => Err(Error::invalid_input(&["the sign-in callback URL has no code parameter"])),
+        _ => Err(Error::invalid_input(&[
+            "the sign-in callback URL has no code parameter",
+        ])),
     }
 }
 
 /// The code exchange: no secret, no Basic header; the verifier proves the caller.
-pub fn code_exchange_request(endpoints: &Endpoints, client_id: &str, redirect_uri: &str, code: &str, verifier: &str) -> HttpRequest {
-    HttpRequest::new(Method::Post, [endpoints.login_base.as_str(), "/oauth/token"].concat()).form(&[
+pub fn code_exchange_request(
+    endpoints: &Endpoints,
+    client_id: &str,
+    redirect_uri: &str,
+    code: &str,
+    verifier: &str,
+) -> HttpRequest {
+    HttpRequest::new(
+        Method::Post,
+        [endpoints.login_base.as_str(), "/oauth/token"].concat(),
+    )
+    .form(&[
         ("grant_type", "authorization_code"),
         ("code", code),
         ("code_verifier", verifier),
@@ -89,20 +127,33 @@ mod tests {
     fn rfc7636_appendix_b_vector() {
         let verifier = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
         let digest: [u8; 32] = Sha256::digest(verifier.as_bytes()).into();
-        assert_eq!(challenge_from_digest(&digest), "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM");
+        assert_eq!(
+            challenge_from_digest(&digest),
+            "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
+        );
     }
 
     #[test]
     fn verifier_has_the_allowed_length_and_alphabet() {
         let v = verifier_from_random(&[0xAB; 96]);
         assert_eq!(v.len(), 128);
-        assert!(v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'));
+        assert!(v
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'));
     }
 
     #[test]
     fn authorize_url_carries_every_parameter_encoded() {
         let e = Endpoints::for_region("mypurecloud.ie").unwrap();
-        let url = authorize_url(&e, &LoginRequest { client_id: "cid", redirect_uri: "http://127.0.0.1:8080/agent.html", challenge: "ch", state: "s t" });
+        let url = authorize_url(
+            &e,
+            &LoginRequest {
+                client_id: "cid",
+                redirect_uri: "http://127.0.0.1:8080/agent.html",
+                challenge: "ch",
+                state: "s t",
+            },
+        );
         assert_eq!(
             url,
             "https://login.mypurecloud.ie/oauth/authorize?client_id=cid&redirect_uri=http%3A%2F%2F127.0.0.1%3A8080%2Fagent.html&response_type=code&code_challenge=ch&code_challenge_method=S256&state=s%20t"
@@ -111,10 +162,26 @@ mod tests {
 
     #[test]
     fn callback_parsing() {
-        assert_eq!(code_from_callback("http://x/cb?code=abc&state=s1", "s1").unwrap(), "abc");
-        assert_eq!(code_from_callback("http://x/cb?state=s1&code=a%2Bb#frag", "s1").unwrap(), "a+b");
-        assert_eq!(code_from_callback("http://x/cb?code=abc&state=other", "s1").unwrap_err().code.as_str(), "invalid_input");
-        let e = code_from_callback("http://x/cb?error=access_denied&error_description=user+cancelled&state=s1", "s1").unwrap_err();
+        assert_eq!(
+            code_from_callback("http://x/cb?code=abc&state=s1", "s1").unwrap(),
+            "abc"
+        );
+        assert_eq!(
+            code_from_callback("http://x/cb?state=s1&code=a%2Bb#frag", "s1").unwrap(),
+            "a+b"
+        );
+        assert_eq!(
+            code_from_callback("http://x/cb?code=abc&state=other", "s1")
+                .unwrap_err()
+                .code
+                .as_str(),
+            "invalid_input"
+        );
+        let e = code_from_callback(
+            "http://x/cb?error=access_denied&error_description=user+cancelled&state=s1",
+            "s1",
+        )
+        .unwrap_err();
         assert_eq!(e.code.as_str(), "auth_failed");
         assert!(e.message.contains("user cancelled"));
         assert!(code_from_callback("http://x/cb?state=s1", "s1").is_err());

@@ -27,19 +27,29 @@ pub struct RateBudget {
 
 impl RateBudget {
     pub fn new(limit: u32, window_ms: u64) -> RateBudget {
-        RateBudget { limit: limit.max(1), window_ms: window_ms + WINDOW_GUARD_MS, sent: VecDeque::new() }
+        RateBudget {
+            limit: limit.max(1),
+            window_ms: window_ms + WINDOW_GUARD_MS,
+            sent: VecDeque::new(),
+        }
     }
 
     /// Milliseconds to wait before a send at `now_ms` fits; 0 means send now
     /// (and the caller must then [`record`](Self::record) it).
     pub fn wait_ms(&mut self, now_ms: u64) -> u64 {
-        while self.sent.front().is_some_and(|&t| t + self.window_ms <= now_ms) {
+        while self
+            .sent
+            .front()
+            .is_some_and(|&t| t + self.window_ms <= now_ms)
+        {
             self.sent.pop_front();
         }
         if (self.sent.len() as u32) < self.limit {
             0
         } else {
-            self.sent.front().map_or(0, |&oldest| oldest + self.window_ms - now_ms)
+            self.sent
+                .front()
+                .map_or(0, |&oldest| oldest + self.window_ms - now_ms)
         }
     }
 
@@ -81,8 +91,14 @@ mod tests {
             }
         }
         for (i, &t) in sends.iter().enumerate() {
-            let in_window = sends[i..].iter().filter(|&&u| u < t + 10_000 + WINDOW_GUARD_MS).count();
-            assert!(in_window <= 5, "{in_window} sends in the window starting at {t}");
+            let in_window = sends[i..]
+                .iter()
+                .filter(|&&u| u < t + 10_000 + WINDOW_GUARD_MS)
+                .count();
+            assert!(
+                in_window <= 5,
+                "{in_window} sends in the window starting at {t}"
+            );
         }
         // …and it does not stall: 23 sends at 5 per 11 s take four windows.
         assert!(now < 5 * 11_000, "{now}");

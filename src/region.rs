@@ -39,8 +39,14 @@ impl Endpoints {
     /// (`eu_west_1`), or a host such as `https://api.mypurecloud.ie/`.
     pub fn for_region(region: &str) -> Result<Endpoints, Error> {
         let r = region.trim();
-        let r = r.strip_prefix("https://").unwrap_or(r).trim_end_matches('/');
-        let r = r.strip_prefix("api.").or_else(|| r.strip_prefix("login.")).unwrap_or(r);
+        let r = r
+            .strip_prefix("https://")
+            .unwrap_or(r)
+            .trim_end_matches('/');
+        let r = r
+            .strip_prefix("api.")
+            .or_else(|| r.strip_prefix("login."))
+            .unwrap_or(r);
         let env = REGIONS
             .iter()
             .find(|(name, env)| r.eq_ignore_ascii_case(env) || r.eq_ignore_ascii_case(name))
@@ -52,21 +58,34 @@ impl Endpoints {
                     "'; use an environment such as 'mypurecloud.com' or 'mypurecloud.ie', or give apiBase and loginBase",
                 ])
             })?;
-        Ok(Endpoints { api_base: ["https://api.", env].concat(), login_base: ["https://login.", env].concat() })
+        Ok(Endpoints {
+            api_base: ["https://api.", env].concat(),
+            login_base: ["https://login.", env].concat(),
+        })
     }
 
     /// From explicit base URLs (e.g. the simulator's `http://127.0.0.1:8089` for both).
     pub fn custom(api_base: &str, login_base: &str) -> Result<Endpoints, Error> {
-        Ok(Endpoints { api_base: base_url(api_base, "apiBase")?, login_base: base_url(login_base, "loginBase")? })
+        Ok(Endpoints {
+            api_base: base_url(api_base, "apiBase")?,
+            login_base: base_url(login_base, "loginBase")?,
+        })
     }
 }
 
 fn base_url(url: &str, field: &str) -> Result<String, Error> {
     let u = url.trim().trim_end_matches('/');
-    let rest = u.strip_prefix("https://").or_else(|| u.strip_prefix("http://"));
+    let rest = u
+        .strip_prefix("https://")
+        .or_else(|| u.strip_prefix("http://"));
     match rest {
         Some(host) if !host.is_empty() && !host.contains(['?', '#', ' ']) => Ok(u.to_string()),
-        _ => Err(Error::invalid_input(&[field, " must be an http(s) URL such as https://api.mypurecloud.com, got '", url, "'"])),
+        _ => Err(Error::invalid_input(&[
+            field,
+            " must be an http(s) URL such as https://api.mypurecloud.com, got '",
+            url,
+            "'",
+        ])),
     }
 }
 
@@ -77,9 +96,21 @@ mod tests {
     #[test]
     fn every_region_spelling_resolves() {
         for (name, env) in REGIONS {
-            let want = Endpoints { api_base: format!("https://api.{env}"), login_base: format!("https://login.{env}") };
-            for spelling in [env.to_string(), name.to_string(), format!("https://api.{env}/"), format!("login.{env}")] {
-                assert_eq!(Endpoints::for_region(&spelling).unwrap(), want, "{spelling}");
+            let want = Endpoints {
+                api_base: format!("https://api.{env}"),
+                login_base: format!("https://login.{env}"),
+            };
+            for spelling in [
+                env.to_string(),
+                name.to_string(),
+                format!("https://api.{env}/"),
+                format!("login.{env}"),
+            ] {
+                assert_eq!(
+                    Endpoints::for_region(&spelling).unwrap(),
+                    want,
+                    "{spelling}"
+                );
             }
         }
     }

@@ -37,7 +37,10 @@ pub struct RetryPolicy {
 
 impl Default for RetryPolicy {
     fn default() -> Self {
-        RetryPolicy { max_retry_ms: 30_000, max_transient_retries: 3 }
+        RetryPolicy {
+            max_retry_ms: 30_000,
+            max_transient_retries: 3,
+        }
     }
 }
 
@@ -59,7 +62,9 @@ pub fn decide(
     let backoff = || 500u64 << retries.min(4);
     match result {
         Ok(r) if r.is_success() => Next::Done,
-        Ok(r) if r.status == 401 && can_refresh && kind != RequestKind::Token => Next::RefreshTokenThenRetry,
+        Ok(r) if r.status == 401 && can_refresh && kind != RequestKind::Token => {
+            Next::RefreshTokenThenRetry
+        }
         Ok(r) if r.status == 429 => {
             let wait = r.retry_after_ms().unwrap_or(DEFAULT_RETRY_AFTER_MS);
             if within_budget(wait) {
@@ -69,8 +74,16 @@ pub fn decide(
             }
         }
         _ if kind == RequestKind::CreateCall => Next::Done,
-        Ok(r) if matches!(r.status, 502..=504) && retries < policy.max_transient_retries && within_budget(backoff()) => Next::RetryIn(backoff()),
-        Err(TransportError::Network(_) | TransportError::Timeout) if retries < policy.max_transient_retries && within_budget(backoff()) => {
+        Ok(r)
+            if matches!(r.status, 502..=504)
+                && retries < policy.max_transient_retries
+                && within_budget(backoff()) =>
+        {
+            Next::RetryIn(backoff())
+        }
+        Err(TransportError::Network(_) | TransportError::Timeout)
+            if retries < policy.max_transient_retries && within_budget(backoff()) =>
+        {
             Next::RetryIn(backoff())
         }
         _ => Next::Done,
@@ -83,14 +96,27 @@ mod tests {
     use RequestKind::*;
 
     fn status(code: u16, retry_after: Option<&str>) -> Result<HttpResponse, TransportError> {
-        let headers = retry_after.map(|v| vec![("Retry-After".to_string(), v.to_string())]).unwrap_or_default();
-        Ok(HttpResponse { status: code, headers, body: String::new() })
+        let headers = retry_after
+            .map(|v| vec![("Retry-After".to_string(), v.to_string())])
+            .unwrap_or_default();
+        Ok(HttpResponse {
+            status: code,
+            headers,
+            body: String::new(),
+        })
     }
 
     #[test]
     fn create_call_is_never_repeated_when_genesys_may_have_acted() {
         let p = RetryPolicy::default();
-        for r in [status(500, None), status(502, None), status(503, Some("1")), status(504, None), Err(TransportError::Timeout), Err(TransportError::Network("reset".into()))] {
+        for r in [
+            status(500, None),
+            status(502, None),
+            status(503, Some("1")),
+            status(504, None),
+            Err(TransportError::Timeout),
+            Err(TransportError::Network("reset".into())),
+        ] {
             assert_eq!(decide(&p, CreateCall, 0, 0, &r, true), Next::Done, "{r:?}");
         }
     }
@@ -98,38 +124,86 @@ mod tests {
     #[test]
     fn create_call_retries_429_and_refreshes_on_401() {
         let p = RetryPolicy::default();
-        assert_eq!(decide(&p, CreateCall, 0, 0, &status(429, Some("2")), true), Next::RetryIn(2_000));
-        assert_eq!(decide(&p, CreateCall, 0, 0, &status(401, None), true), Next::RefreshTokenThenRetry);
-        assert_eq!(decide(&p, CreateCall, 1, 0, &status(401, None), false), Next::Done);
+        assert_eq!(
+            decide(&p, CreateCall, 0, 0, &status(429, Some("2")), true),
+            Next::RetryIn(2_000)
+        );
+        assert_eq!(
+            decide(&p, CreateCall, 0, 0, &status(401, None), true),
+            Next::RefreshTokenThenRetry
+        );
+        assert_eq!(
+            decide(&p, CreateCall, 1, 0, &status(401, None), false),
+            Next::Done
+        );
     }
 
     #[test]
     fn retry_after_is_bounded_by_the_total_budget() {
-        let p = RetryPolicy { max_retry_ms: 10_000, max_transient_retries: 3 };
-        assert_eq!(decide(&p, Idempotent, 0, 0, &status(429, Some("10")), false), Next::RetryIn(10_000));
-        assert_eq!(decide(&p, Idempotent, 1, 1, &status(429, Some("10")), false), Next::Done);
-        assert_eq!(decide(&p, Idempotent, 0, 0, &status(429, None), false), Next::RetryIn(DEFAULT_RETRY_AFTER_MS));
-        assert_eq!(decide(&p, Idempotent, 0, 0, &status(429, Some("60")), false), Next::Done);
+        let p = RetryPolicy {
+            max_retry_ms: 10_000,
+            max_transient_retries: 3,
+        };
+        assert_eq!(
+            decide(&p, Idempotent, 0, 0, &status(429, Some("10")), false),
+            Next::RetryIn(10_000)
+        );
+        assert_eq!(
+            decide(&p, Idempotent, 1, 1, &status(429, Some("10")), false),
+            Next::Done
+        );
+        assert_eq!(
+            decide(&p, Idempotent, 0, 0, &status(429, None), false),
+            Next::RetryIn(DEFAULT_RETRY_AFTER_MS)
+        );
+        assert_eq!(
+            decide(&p, Idempotent, 0, 0, &status(429, Some("60")), false),
+            Next::Done
+        );
     }
 
     #[test]
     fn reads_retry_gateway_errors_and_network_failures_with_backoff() {
         let p = RetryPolicy::default();
-        assert_eq!(decide(&p, Idempotent, 0, 0, &status(503, None), false), Next::RetryIn(500));
-        assert_eq!(decide(&p, Idempotent, 1, 500, &status(502, None), false), Next::RetryIn(1_000));
-        assert_eq!(decide(&p, Token, 2, 1_500, &Err(TransportError::Timeout), false), Next::RetryIn(2_000));
-        assert_eq!(decide(&p, Idempotent, 3, 3_500, &status(504, None), false), Next::Done);
-        assert_eq!(decide(&p, Idempotent, 0, 0, &status(500, None), false), Next::Done);
-        assert_eq!(decide(&p, Idempotent, 0, 0, &Err(TransportError::Aborted), false), Next::Done);
+        assert_eq!(
+            decide(&p, Idempotent, 0, 0, &status(503, None), false),
+            Next::RetryIn(500)
+        );
+        assert_eq!(
+            decide(&p, Idempotent, 1, 500, &status(502, None), false),
+            Next::RetryIn(1_000)
+        );
+        assert_eq!(
+            decide(&p, Token, 2, 1_500, &Err(TransportError::Timeout), false),
+            Next::RetryIn(2_000)
+        );
+        assert_eq!(
+            decide(&p, Idempotent, 3, 3_500, &status(504, None), false),
+            Next::Done
+        );
+        assert_eq!(
+            decide(&p, Idempotent, 0, 0, &status(500, None), false),
+            Next::Done
+        );
+        assert_eq!(
+            decide(&p, Idempotent, 0, 0, &Err(TransportError::Aborted), false),
+            Next::Done
+        );
     }
 
     #[test]
     fn client_errors_are_final() {
         let p = RetryPolicy::default();
         for code in [400, 403, 404, 409] {
-            assert_eq!(decide(&p, Idempotent, 0, 0, &status(code, None), true), Next::Done);
+            assert_eq!(
+                decide(&p, Idempotent, 0, 0, &status(code, None), true),
+                Next::Done
+            );
         }
         // A token request answered 401 is a credential problem, not a stale token.
-        assert_eq!(decide(&p, Token, 0, 0, &status(401, None), true), Next::Done);
+        assert_eq!(
+            decide(&p, Token, 0, 0, &status(401, None), true),
+            Next::Done
+        );
     }
 }

@@ -148,7 +148,10 @@ impl Leg {
             w.raw("disconnectReasons", &arr);
         }
         if self.error_code.is_some() || self.error_message.is_some() {
-            let e = ObjectWriter::new().opt_str("code", self.error_code.as_deref()).opt_str("message", self.error_message.as_deref()).finish();
+            let e = ObjectWriter::new()
+                .opt_str("code", self.error_code.as_deref())
+                .opt_str("message", self.error_message.as_deref())
+                .finish();
             w.raw("errorInfo", &e);
         }
         w.finish()
@@ -171,22 +174,41 @@ impl Snapshot {
     /// `v2.users.{id}.conversations.calls` event) or a `Conversation`
     /// (`GET /api/v2/conversations/{id}`, where state lives in `participants[].calls[]`).
     pub fn parse(body: &str) -> Result<Snapshot, Error> {
-        let v = Json::parse(body).map_err(|e| Error::bad_response(&["conversation is not JSON: ", &e].concat(), Attempt::Other))?;
-        let conversation_id = s(&v, "id").ok_or_else(|| Error::bad_response("conversation has no id", Attempt::Other))?;
+        let v = Json::parse(body).map_err(|e| {
+            Error::bad_response(&["conversation is not JSON: ", &e].concat(), Attempt::Other)
+        })?;
+        let conversation_id = s(&v, "id")
+            .ok_or_else(|| Error::bad_response("conversation has no id", Attempt::Other))?;
         let participants = match v.get("participants") {
             None | Some(Json::Null) => &[][..],
             Some(Json::Arr(a)) => a.as_slice(),
-            Some(_) => return Err(Error::bad_response("participants is not a list", Attempt::Other)),
+            Some(_) => {
+                return Err(Error::bad_response(
+                    "participants is not a list",
+                    Attempt::Other,
+                ))
+            }
         };
-        let mut legs: Vec<Leg> = participants.iter().filter(|p| p.as_object().is_some()).map(parse_leg).collect();
+        let mut legs: Vec<Leg> = participants
+            .iter()
+            .filter(|p| p.as_object().is_some())
+            .map(parse_leg)
+            .collect();
         // Some shapes carry no customer/external purpose; fall back to the first
         // non-user leg with a phone address.
         if !legs.iter().any(|l| l.role == Role::Customer) {
-            if let Some(l) = legs.iter_mut().find(|l| l.role == Role::Other && l.user_id.is_none() && l.address.as_deref().is_some_and(|a| a.starts_with("tel:"))) {
+            if let Some(l) = legs.iter_mut().find(|l| {
+                l.role == Role::Other
+                    && l.user_id.is_none()
+                    && l.address.as_deref().is_some_and(|a| a.starts_with("tel:"))
+            }) {
                 l.role = Role::Customer;
             }
         }
-        Ok(Snapshot { conversation_id, legs })
+        Ok(Snapshot {
+            conversation_id,
+            legs,
+        })
     }
 
     pub fn leg(&self, role: Role) -> Option<&Leg> {
@@ -197,7 +219,11 @@ impl Snapshot {
     /// `Conversation` read of the same call, matching legs by participant id.
     pub fn merge_reasons(&mut self, other: &Snapshot) {
         for leg in &mut self.legs {
-            if let Some(o) = other.legs.iter().find(|o| o.participant_id == leg.participant_id) {
+            if let Some(o) = other
+                .legs
+                .iter()
+                .find(|o| o.participant_id == leg.participant_id)
+            {
                 if leg.disconnect_reasons.is_empty() {
                     leg.disconnect_reasons = o.disconnect_reasons.clone();
                 }
@@ -212,50 +238,107 @@ impl Snapshot {
     /// cause yet: only then is the extra `GET /api/v2/conversations/{id}` worth it.
     pub fn needs_reasons(&self) -> bool {
         match self.leg(Role::Customer) {
-            Some(f) => f.is_ended() && f.connected_time.is_none() && f.disconnect_reasons.is_empty() && f.disconnect_type.as_deref() != Some("client"),
+            Some(f) => {
+                f.is_ended()
+                    && f.connected_time.is_none()
+                    && f.disconnect_reasons.is_empty()
+                    && f.disconnect_type.as_deref() != Some("client")
+            }
             None => false,
         }
     }
 }
 
 fn parse_leg(p: &Json) -> Leg {
-    // Conversation shape: the media state is on the participant's last call.
+    let mut leg = Leg {
+        participant_id: String::new(),
+        role: Role::Other,
+        purpose: None,
+        state: None,
+        address: None,
+        name: None,
+        user_id: None,
+        direction: None,
+        start_time: None,
+        connected_time: None,
+        end_time: None,
+        disconnect_type: None,
+        disconnect_reasons: Vec::new(),
+        error_code: None,
+        error_message: None,
+    };
     let calls = p.get("calls").and_then(Json::as_array).unwrap_or(&[]);
-    let last_call = calls.last();
-    let from_call = |k: &str| last_call.and_then(|c| s(c, k));
-    let user_id = p.get("user").and_then(|u| s(u, "id")).or_else(|| s(p, "userId"));
-    let purpose = s(p, "purpose");
-    let role = match (purpose.as_deref(), &user_id) {
+    // Conversation shape: media state lives on the participant's last call; the
+    // participant's own fields (CallConversation shape) are read after and win.
+    // One pass over each object's members keeps this small in the wasm.
+    for (obj, is_call) in calls
+        .last()
+        .map(|c| (c, true))
+        .into_iter()
+        .chain([(p, false)])
+    {
+        for (k, v) in obj.as_object().unwrap_or(&[]) {
+            if k == "errorInfo" {
+                leg.error_code = v.str_at("code").map(str::to_string).or(leg.error_code);
+                leg.error_message = v
+                    .str_at("message")
+                    .map(str::to_string)
+                    .or(leg.error_message);
+                continue;
+            }
+            if k == "user" {
+                leg.user_id = v.str_at("id").map(str::to_string).or(leg.user_id);
+                continue;
+            }
+            if is_call && k == "other" {
+                leg.address = v
+                    .str_at("addressNormalized")
+                    .map(str::to_string)
+                    .or(leg.address);
+                continue;
+            }
+            let Some(text) = v.as_str() else { continue };
+            let slot = match (k.as_str(), is_call) {
+                ("state", _) => &mut leg.state,
+                ("direction", _) => &mut leg.direction,
+                ("connectedTime", _) => &mut leg.connected_time,
+                ("disconnectType", _) => &mut leg.disconnect_type,
+                ("disconnectedTime", true) | ("endTime", false) => &mut leg.end_time,
+                ("id", false) => {
+                    leg.participant_id = text.to_string();
+                    continue;
+                }
+                ("purpose", false) => &mut leg.purpose,
+                ("address", false) => &mut leg.address,
+                ("name", false) => &mut leg.name,
+                ("userId", false) if leg.user_id.is_none() => &mut leg.user_id,
+                ("startTime", false) => &mut leg.start_time,
+                _ => continue,
+            };
+            *slot = Some(text.to_string());
+        }
+    }
+    leg.role = match (leg.purpose.as_deref(), &leg.user_id) {
         (_, Some(_)) | (Some("agent" | "user"), _) => Role::Agent,
         (Some("customer" | "external"), None) => Role::Customer,
         _ => Role::Other,
     };
-    let mut disconnect_reasons = Vec::new();
     for c in calls {
-        for r in c.get("disconnectReasons").and_then(Json::as_array).unwrap_or(&[]) {
+        for r in c
+            .get("disconnectReasons")
+            .and_then(Json::as_array)
+            .unwrap_or(&[])
+        {
             if let Some(kind) = s(r, "type") {
-                disconnect_reasons.push(DisconnectReason { kind, code: r.get("code").and_then(Json::as_u64), phrase: s(r, "phrase") });
+                leg.disconnect_reasons.push(DisconnectReason {
+                    kind,
+                    code: r.get("code").and_then(Json::as_u64),
+                    phrase: s(r, "phrase"),
+                });
             }
         }
     }
-    let error = p.get("errorInfo").or_else(|| last_call.and_then(|c| c.get("errorInfo")));
-    Leg {
-        participant_id: s(p, "id").unwrap_or_default(),
-        role,
-        purpose,
-        state: s(p, "state").or_else(|| from_call("state")),
-        address: s(p, "address").or_else(|| last_call.and_then(|c| c.get("other")).and_then(|o| s(o, "addressNormalized"))),
-        name: s(p, "name"),
-        user_id,
-        direction: s(p, "direction").or_else(|| from_call("direction")),
-        start_time: s(p, "startTime"),
-        connected_time: s(p, "connectedTime").or_else(|| from_call("connectedTime")),
-        end_time: s(p, "endTime").or_else(|| from_call("disconnectedTime")),
-        disconnect_type: s(p, "disconnectType").or_else(|| from_call("disconnectType")),
-        disconnect_reasons,
-        error_code: error.and_then(|e| s(e, "code")),
-        error_message: error.and_then(|e| s(e, "message")),
-    }
+    leg
 }
 
 /// The normalized status handed to pages and the edge.
@@ -269,7 +352,11 @@ pub struct CallStatus {
 impl CallStatus {
     pub fn derive(snapshot: Snapshot) -> CallStatus {
         let (phase, outcome) = derive_phase(&snapshot);
-        CallStatus { snapshot, phase, outcome }
+        CallStatus {
+            snapshot,
+            phase,
+            outcome,
+        }
     }
 
     /// Whether the call has reached `until` (or can no longer reach it).
@@ -283,11 +370,21 @@ impl CallStatus {
         f.push('|');
         f.push_str(self.outcome.map_or("", Outcome::as_str));
         for l in &self.snapshot.legs {
-            for part in [Some(l.participant_id.as_str()), l.state.as_deref(), l.disconnect_type.as_deref(), l.connected_time.as_deref(), l.end_time.as_deref()] {
+            for part in [
+                Some(l.participant_id.as_str()),
+                l.state.as_deref(),
+                l.disconnect_type.as_deref(),
+                l.connected_time.as_deref(),
+                l.end_time.as_deref(),
+            ] {
                 f.push('|');
                 f.push_str(part.unwrap_or(""));
             }
-            f.push_str(if l.disconnect_reasons.is_empty() { "" } else { "r" });
+            f.push_str(if l.disconnect_reasons.is_empty() {
+                ""
+            } else {
+                "r"
+            });
         }
         f
     }
@@ -297,7 +394,8 @@ impl CallStatus {
     /// handler leaves it out of what visitors see.
     pub fn to_json(&self, raw: Option<&str>) -> String {
         let mut w = ObjectWriter::new();
-        w.str("conversationId", &self.snapshot.conversation_id).str("phase", self.phase.as_str());
+        w.str("conversationId", &self.snapshot.conversation_id)
+            .str("phase", self.phase.as_str());
         w.opt_str("outcome", self.outcome.map(Outcome::as_str));
         if let Some(a) = self.snapshot.leg(Role::Agent) {
             w.raw("agent", &a.to_json());
@@ -308,7 +406,12 @@ impl CallStatus {
         let agent = self.snapshot.leg(Role::Agent).map(|l| &l.participant_id);
         let customer = self.snapshot.leg(Role::Customer).map(|l| &l.participant_id);
         let mut others = String::from("[");
-        for l in self.snapshot.legs.iter().filter(|l| Some(&l.participant_id) != agent && Some(&l.participant_id) != customer) {
+        for l in self
+            .snapshot
+            .legs
+            .iter()
+            .filter(|l| Some(&l.participant_id) != agent && Some(&l.participant_id) != customer)
+        {
             if others.len() > 1 {
                 others.push(',');
             }
@@ -336,12 +439,18 @@ fn derive_phase(snap: &Snapshot) -> (Phase, Option<Outcome>) {
     }
     match agent {
         Some(a) if a.is_ended() => {
-            let outcome = if a.disconnect_type.as_deref() == Some("client") { Outcome::Canceled } else { Outcome::AgentUnavailable };
+            let outcome = if a.disconnect_type.as_deref() == Some("client") {
+                Outcome::Canceled
+            } else {
+                Outcome::AgentUnavailable
+            };
             (Phase::Ended, Some(outcome))
         }
         Some(a) if a.state_is("dialing") || a.state_is("connected") => (Phase::Dialing, None),
         Some(_) => (Phase::ContactingAgent, None),
-        None if !snap.legs.is_empty() && snap.legs.iter().all(Leg::is_ended) => (Phase::Ended, Some(Outcome::Failed)),
+        None if !snap.legs.is_empty() && snap.legs.iter().all(Leg::is_ended) => {
+            (Phase::Ended, Some(Outcome::Failed))
+        }
         None => (Phase::ContactingAgent, None),
     }
 }
@@ -355,7 +464,9 @@ fn far_outcome(far: &Leg, agent: Option<&Leg>) -> Outcome {
             ("sip", Some(486 | 600 | 603)) | ("q850", Some(17 | 21)) => Some(Outcome::Busy),
             ("sip", Some(408 | 480)) | ("q850", Some(18 | 19)) => Some(Outcome::NoAnswer),
             ("sip", Some(487)) => Some(Outcome::Canceled),
-            ("sip", Some(400..=699)) | ("q850", Some(1..=127)) if r.code != Some(16) => Some(Outcome::Failed),
+            ("sip", Some(400..=699)) | ("q850", Some(1..=127)) if r.code != Some(16) => {
+                Some(Outcome::Failed)
+            }
             _ => None,
         };
         if let Some(o) = by_code {
@@ -367,7 +478,9 @@ fn far_outcome(far: &Leg, agent: Option<&Leg>) -> Outcome {
         Some("client") => Outcome::Canceled,
         Some("peer") if agent_hung_up => Outcome::Canceled,
         Some("transfer.noanswer" | "timeout") => Outcome::NoAnswer,
-        Some("endpoint.donotdisturb" | "endpoint.dnd" | "transfer.donotdisturb" | "transfer.dnd") => Outcome::Busy,
+        Some(
+            "endpoint.donotdisturb" | "endpoint.dnd" | "transfer.donotdisturb" | "transfer.dnd",
+        ) => Outcome::Busy,
         _ if agent_hung_up => Outcome::Canceled,
         _ => Outcome::Failed,
     }
@@ -381,7 +494,9 @@ mod tests {
 
     fn call(agent_rest: &str, far: Option<&str>) -> String {
         let far = far.map(|f| format!(r#",{{"id":"pc","purpose":"customer","address":"tel:+13175550100","direction":"outbound"{f}}}"#)).unwrap_or_default();
-        format!(r#"{{"id":"c1","participants":[{AGENT}{agent_rest}}}{far}],"recordingState":"none","selfUri":"/api/v2/conversations/calls/c1"}}"#)
+        format!(
+            r#"{{"id":"c1","participants":[{AGENT}{agent_rest}}}{far}],"recordingState":"none","selfUri":"/api/v2/conversations/calls/c1"}}"#
+        )
     }
 
     fn status(body: &str) -> CallStatus {
@@ -392,65 +507,161 @@ mod tests {
     fn every_simulator_scenario_derives_the_documented_phase_and_outcome() {
         use Outcome::*;
         use Phase::*;
-        let reasons = |code: u32| format!(r#","calls":[{{"state":"disconnected","disconnectReasons":[{{"type":"sip","code":{code},"phrase":"x"}}]}}]"#);
+        let reasons = |code: u32| {
+            format!(
+                r#","calls":[{{"state":"disconnected","disconnectReasons":[{{"type":"sip","code":{code},"phrase":"x"}}]}}]"#
+            )
+        };
         let cases: Vec<(&str, String, Phase, Option<Outcome>)> = vec![
-            ("agent station ringing", call(r#","state":"contacting""#, None), ContactingAgent, None),
-            ("agent answered, far leg not yet there", call(r#","state":"connected""#, None), Dialing, None),
-            ("far end ringing", call(r#","state":"connected""#, Some(r#","state":"dialing""#)), Dialing, None),
-            ("far end alerting (unknown sequence)", call(r#","state":"connected""#, Some(r#","state":"alerting""#)), Dialing, None),
-            ("answered", call(r#","state":"connected""#, Some(r#","state":"connected","connectedTime":"t""#)), Connected, None),
+            (
+                "agent station ringing",
+                call(r#","state":"contacting""#, None),
+                ContactingAgent,
+                None,
+            ),
+            (
+                "agent answered, far leg not yet there",
+                call(r#","state":"connected""#, None),
+                Dialing,
+                None,
+            ),
+            (
+                "far end ringing",
+                call(r#","state":"connected""#, Some(r#","state":"dialing""#)),
+                Dialing,
+                None,
+            ),
+            (
+                "far end alerting (unknown sequence)",
+                call(r#","state":"connected""#, Some(r#","state":"alerting""#)),
+                Dialing,
+                None,
+            ),
+            (
+                "answered",
+                call(
+                    r#","state":"connected""#,
+                    Some(r#","state":"connected","connectedTime":"t""#),
+                ),
+                Connected,
+                None,
+            ),
             (
                 "+100 far end hung up after answering",
-                call(r#","state":"disconnected","disconnectType":"peer""#, Some(r#","state":"disconnected","connectedTime":"t","endTime":"t2","disconnectType":"endpoint""#)),
+                call(
+                    r#","state":"disconnected","disconnectType":"peer""#,
+                    Some(
+                        r#","state":"disconnected","connectedTime":"t","endTime":"t2","disconnectType":"endpoint""#,
+                    ),
+                ),
                 Ended,
                 Some(Completed),
             ),
             (
                 "+101 busy (sip 486)",
-                call(r#","state":"disconnected""#, Some(&format!(r#","state":"disconnected","disconnectType":"endpoint"{}"#, reasons(486)))),
+                call(
+                    r#","state":"disconnected""#,
+                    Some(&format!(
+                        r#","state":"disconnected","disconnectType":"endpoint"{}"#,
+                        reasons(486)
+                    )),
+                ),
                 Ended,
                 Some(Busy),
             ),
             (
                 "+102 no answer (sip 480)",
-                call(r#","state":"disconnected""#, Some(&format!(r#","state":"disconnected","disconnectType":"endpoint"{}"#, reasons(480)))),
+                call(
+                    r#","state":"disconnected""#,
+                    Some(&format!(
+                        r#","state":"disconnected","disconnectType":"endpoint"{}"#,
+                        reasons(480)
+                    )),
+                ),
                 Ended,
                 Some(NoAnswer),
             ),
             (
                 "+103 unreachable (sip 404)",
-                call(r#","state":"disconnected""#, Some(&format!(r#","state":"disconnected","disconnectType":"error"{}"#, reasons(404)))),
+                call(
+                    r#","state":"disconnected""#,
+                    Some(&format!(
+                        r#","state":"disconnected","disconnectType":"error"{}"#,
+                        reasons(404)
+                    )),
+                ),
                 Ended,
                 Some(Failed),
             ),
-            ("+105 station never answers", call(r#","state":"disconnected","disconnectType":"transfer.noanswer""#, None), Ended, Some(AgentUnavailable)),
             (
-                "Otto has no station",
-                call(r#","state":"disconnected","disconnectType":"error","errorInfo":{"code":"station.unavailable","message":"no station"}"#, None),
+                "+105 station never answers",
+                call(
+                    r#","state":"disconnected","disconnectType":"transfer.noanswer""#,
+                    None,
+                ),
                 Ended,
                 Some(AgentUnavailable),
             ),
-            ("we hung up while the agent rang", call(r#","state":"disconnected","disconnectType":"client""#, None), Ended, Some(Canceled)),
+            (
+                "Otto has no station",
+                call(
+                    r#","state":"disconnected","disconnectType":"error","errorInfo":{"code":"station.unavailable","message":"no station"}"#,
+                    None,
+                ),
+                Ended,
+                Some(AgentUnavailable),
+            ),
+            (
+                "we hung up while the agent rang",
+                call(r#","state":"disconnected","disconnectType":"client""#, None),
+                Ended,
+                Some(Canceled),
+            ),
             (
                 "we hung up while the far end rang",
-                call(r#","state":"disconnected","disconnectType":"client""#, Some(r#","state":"disconnected","disconnectType":"peer""#)),
+                call(
+                    r#","state":"disconnected","disconnectType":"client""#,
+                    Some(r#","state":"disconnected","disconnectType":"peer""#),
+                ),
                 Ended,
                 Some(Canceled),
             ),
             (
                 "we hung up after answer",
-                call(r#","state":"disconnected","disconnectType":"client""#, Some(r#","state":"disconnected","connectedTime":"t","disconnectType":"peer""#)),
+                call(
+                    r#","state":"disconnected","disconnectType":"client""#,
+                    Some(r#","state":"disconnected","connectedTime":"t","disconnectType":"peer""#),
+                ),
                 Ended,
                 Some(Completed),
             ),
             (
                 "far end ended, cause unknown",
-                call(r#","state":"disconnected""#, Some(r#","state":"terminated","disconnectType":"endpoint""#)),
+                call(
+                    r#","state":"disconnected""#,
+                    Some(r#","state":"terminated","disconnectType":"endpoint""#),
+                ),
                 Ended,
                 Some(Failed),
             ),
-            ("transfer.noanswer without reasons", call(r#","state":"connected""#, Some(r#","state":"disconnected","disconnectType":"transfer.noanswer""#)), Ended, Some(NoAnswer)),
-            ("dnd", call(r#","state":"connected""#, Some(r#","state":"disconnected","disconnectType":"endpoint.donotdisturb""#)), Ended, Some(Busy)),
+            (
+                "transfer.noanswer without reasons",
+                call(
+                    r#","state":"connected""#,
+                    Some(r#","state":"disconnected","disconnectType":"transfer.noanswer""#),
+                ),
+                Ended,
+                Some(NoAnswer),
+            ),
+            (
+                "dnd",
+                call(
+                    r#","state":"connected""#,
+                    Some(r#","state":"disconnected","disconnectType":"endpoint.donotdisturb""#),
+                ),
+                Ended,
+                Some(Busy),
+            ),
         ];
         for (name, body, phase, outcome) in cases {
             let st = status(&body);
@@ -460,10 +671,18 @@ mod tests {
 
     #[test]
     fn q850_causes_classify_too() {
-        for (code, want) in [(17, Outcome::Busy), (19, Outcome::NoAnswer), (18, Outcome::NoAnswer), (1, Outcome::Failed), (16, Outcome::Failed)] {
+        for (code, want) in [
+            (17, Outcome::Busy),
+            (19, Outcome::NoAnswer),
+            (18, Outcome::NoAnswer),
+            (1, Outcome::Failed),
+            (16, Outcome::Failed),
+        ] {
             let body = call(
                 r#","state":"disconnected""#,
-                Some(&format!(r#","state":"disconnected","calls":[{{"disconnectReasons":[{{"type":"q850","code":{code}}}]}}]"#)),
+                Some(&format!(
+                    r#","state":"disconnected","calls":[{{"disconnectReasons":[{{"type":"q850","code":{code}}}]}}]"#
+                )),
             );
             assert_eq!(status(&body).outcome, Some(want), "q850 {code}");
         }
@@ -479,8 +698,14 @@ mod tests {
           "otherMediaUris":[],"recordingState":"none","selfUri":"/api/v2/conversations/calls/516266f7-57d5-4548-b173-0d15e6c3d350"}"#;
         let st = status(body);
         assert_eq!(st.phase, Phase::Connected);
-        assert_eq!(st.snapshot.leg(Role::Agent).unwrap().user_id.as_deref(), Some("c25cd065"));
-        assert_eq!(st.snapshot.leg(Role::Other).unwrap().purpose.as_deref(), Some("ivr"));
+        assert_eq!(
+            st.snapshot.leg(Role::Agent).unwrap().user_id.as_deref(),
+            Some("c25cd065")
+        );
+        assert_eq!(
+            st.snapshot.leg(Role::Other).unwrap().purpose.as_deref(),
+            Some("ivr")
+        );
         let json = st.to_json(None);
         assert!(json.contains(r#""otherLegs":[{"participantId":"0fe05fff","role":"other","purpose":"ivr","state":"terminated""#), "{json}");
     }
@@ -495,7 +720,10 @@ mod tests {
         let st = status(body);
         assert_eq!(st.phase, Phase::Connected);
         let c = st.snapshot.leg(Role::Customer).unwrap();
-        assert_eq!(c.connected_time.as_deref(), Some("2026-11-23T10:00:09.800Z"));
+        assert_eq!(
+            c.connected_time.as_deref(),
+            Some("2026-11-23T10:00:09.800Z")
+        );
     }
 
     #[test]
@@ -505,14 +733,24 @@ mod tests {
           {"id":"pc","purpose":"customer","address":"tel:+13175550101","calls":[{"state":"disconnected","disconnectType":"endpoint","disconnectedTime":"t9","disconnectReasons":[{"type":"sip","code":486,"phrase":"Busy Here"}]}]}]}"#;
         let st = status(body);
         assert_eq!((st.phase, st.outcome), (Phase::Ended, Some(Outcome::Busy)));
-        assert_eq!(st.snapshot.leg(Role::Customer).unwrap().end_time.as_deref(), Some("t9"));
+        assert_eq!(
+            st.snapshot.leg(Role::Customer).unwrap().end_time.as_deref(),
+            Some("t9")
+        );
     }
 
     #[test]
     fn merging_reasons_turns_failed_into_busy() {
-        let mut snap = Snapshot::parse(&call(r#","state":"disconnected""#, Some(r#","state":"disconnected","disconnectType":"endpoint""#))).unwrap();
+        let mut snap = Snapshot::parse(&call(
+            r#","state":"disconnected""#,
+            Some(r#","state":"disconnected","disconnectType":"endpoint""#),
+        ))
+        .unwrap();
         assert!(snap.needs_reasons());
-        assert_eq!(CallStatus::derive(snap.clone()).outcome, Some(Outcome::Failed));
+        assert_eq!(
+            CallStatus::derive(snap.clone()).outcome,
+            Some(Outcome::Failed)
+        );
         let conv = Snapshot::parse(r#"{"id":"c1","participants":[{"id":"pc","purpose":"customer","calls":[{"state":"disconnected","disconnectReasons":[{"type":"sip","code":486}]}]}]}"#).unwrap();
         snap.merge_reasons(&conv);
         assert!(!snap.needs_reasons());
@@ -521,21 +759,40 @@ mod tests {
 
     #[test]
     fn unknown_enum_values_and_fields_pass_through() {
-        let body = call(r#","state":"parked","futureField":{"x":[1,2]}"#, Some(r#","state":"quantum-entangled","disconnectType":"brand.new""#));
+        let body = call(
+            r#","state":"parked","futureField":{"x":[1,2]}"#,
+            Some(r#","state":"quantum-entangled","disconnectType":"brand.new""#),
+        );
         let st = status(&body);
         assert_eq!(st.phase, Phase::Dialing);
         assert!(st.to_json(None).contains(r#""state":"quantum-entangled""#));
-        let ended = call(r#","state":"disconnected""#, Some(r#","state":"terminated","disconnectType":"brand.new""#));
+        let ended = call(
+            r#","state":"disconnected""#,
+            Some(r#","state":"terminated","disconnectType":"brand.new""#),
+        );
         assert_eq!(status(&ended).outcome, Some(Outcome::Failed));
     }
 
     #[test]
     fn malformed_conversations_are_bad_response_not_panics() {
-        for bad in ["", "[]", "{}", r#"{"id":"c","participants":{}}"#, "{\"id\":"] {
-            assert_eq!(Snapshot::parse(bad).unwrap_err().code.as_str(), "bad_response", "{bad}");
+        for bad in [
+            "",
+            "[]",
+            "{}",
+            r#"{"id":"c","participants":{}}"#,
+            "{\"id\":",
+        ] {
+            assert_eq!(
+                Snapshot::parse(bad).unwrap_err().code.as_str(),
+                "bad_response",
+                "{bad}"
+            );
         }
         // Wrong member types are tolerated: fields are simply absent.
-        let odd = Snapshot::parse(r#"{"id":"c","participants":[1,"x",{"id":5,"state":true,"user":"u","calls":7}]}"#).unwrap();
+        let odd = Snapshot::parse(
+            r#"{"id":"c","participants":[1,"x",{"id":5,"state":true,"user":"u","calls":7}]}"#,
+        )
+        .unwrap();
         assert_eq!(odd.legs.len(), 1);
         assert_eq!(CallStatus::derive(odd).phase, Phase::ContactingAgent);
     }
@@ -548,21 +805,36 @@ mod tests {
 
     #[test]
     fn fingerprint_changes_only_when_the_call_changes() {
-        let a = status(&call(r#","state":"connected""#, Some(r#","state":"dialing""#)));
-        let a2 = status(&call(r#","state":"connected","muted":true"#, Some(r#","state":"dialing","held":false"#)));
-        let b = status(&call(r#","state":"connected""#, Some(r#","state":"connected","connectedTime":"t""#)));
+        let a = status(&call(
+            r#","state":"connected""#,
+            Some(r#","state":"dialing""#),
+        ));
+        let a2 = status(&call(
+            r#","state":"connected","muted":true"#,
+            Some(r#","state":"dialing","held":false"#),
+        ));
+        let b = status(&call(
+            r#","state":"connected""#,
+            Some(r#","state":"connected","connectedTime":"t""#),
+        ));
         assert_eq!(a.fingerprint(), a2.fingerprint());
         assert_ne!(a.fingerprint(), b.fingerprint());
     }
 
     #[test]
     fn status_json_is_valid_and_embeds_raw_only_on_request() {
-        let body = call(r#","state":"connected""#, Some(r#","state":"connected","connectedTime":"t""#));
+        let body = call(
+            r#","state":"connected""#,
+            Some(r#","state":"connected","connectedTime":"t""#),
+        );
         let st = status(&body);
         let with = Json::parse(&st.to_json(Some(&body))).unwrap();
         assert_eq!(with.str_at("phase"), Some("connected"));
         assert_eq!(with.get("raw").and_then(|r| r.str_at("id")), Some("c1"));
-        assert_eq!(with.get("customer").and_then(|c| c.str_at("address")), Some("tel:+13175550100"));
+        assert_eq!(
+            with.get("customer").and_then(|c| c.str_at("address")),
+            Some("tel:+13175550100")
+        );
         assert!(Json::parse(&st.to_json(None)).unwrap().get("raw").is_none());
     }
 }

@@ -43,7 +43,10 @@ impl Drop for LockGuard<'_> {
 
 /// Runs `work` until it finishes or `cancel` completes, whichever is first.
 /// `Err(())` means cancelled (and `work` has been dropped, cancelling its IO).
-pub async fn race<T>(work: impl Future<Output = T>, cancel: impl Future<Output = ()>) -> Result<T, ()> {
+pub async fn race<T>(
+    work: impl Future<Output = T>,
+    cancel: impl Future<Output = ()>,
+) -> Result<T, ()> {
     let mut work = std::pin::pin!(work);
     let mut cancel = std::pin::pin!(cancel);
     std::future::poll_fn(move |cx: &mut Context<'_>| {

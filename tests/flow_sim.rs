@@ -224,7 +224,8 @@ async fn every_test_number_reaches_its_outcome() {
                     never(),
                 )
                 .await
-                .unwrap();
+                .unwrap()
+                .0;
             (st, phases)
         }
     });
@@ -267,7 +268,8 @@ async fn connected_call_is_hung_up_through_the_api() {
             never(),
         )
         .await
-        .unwrap();
+        .unwrap()
+        .0;
     assert_eq!(st.phase, Phase::Connected);
     c.hang_up(&id, never()).await.unwrap();
     let (st, _) = c.get_call(&id).await.unwrap();
@@ -290,7 +292,8 @@ async fn connected_call_is_hung_up_through_the_api() {
         never(),
     )
     .await
-    .unwrap();
+    .unwrap()
+    .0;
     c.hang_up(&id, never()).await.unwrap();
     assert_eq!(
         c.get_call(&id).await.unwrap().0.outcome,
@@ -345,6 +348,7 @@ async fn agent_signed_in_with_pkce_dials_with_their_own_token() {
         c.wait_for_call(&id, UNTIL_ENDED, |_, _| {}, never())
             .await
             .unwrap()
+            .0
             .outcome,
         Some(Outcome::Completed)
     );
@@ -518,7 +522,8 @@ async fn reads_retry_gateway_errors() {
     let st = c
         .wait_for_call(&id, UNTIL_ENDED, |_, _| {}, never())
         .await
-        .unwrap();
+        .unwrap()
+        .0;
     assert_eq!(st.outcome, Some(Outcome::Completed));
     assert_eq!(
         count(
@@ -638,7 +643,9 @@ async fn concurrent_waits_stay_inside_the_token_budget() {
         let c = &c;
         async move {
             let id = c.place_call(call, never()).await?;
-            c.wait_for_call(&id, UNTIL_ENDED, |_, _| {}, never()).await
+            c.wait_for_call(&id, UNTIL_ENDED, |_, _| {}, never())
+                .await
+                .map(|(s, _)| s)
         }
     });
     for r in join_all(runs.collect()).await {

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Builds the wasm package twice from one compile: pkg/ (--target web: browsers,
+# workerd, Deno; JS minified) and pkg-node/ (--target nodejs: require() in Node),
+# both shrunk with wasm-opt -Oz from npm's binaryen, then prints the sizes.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+CRATE=genesys_click_to_call
+cargo build --release --target wasm32-unknown-unknown --lib --quiet
+WASM=target/wasm32-unknown-unknown/release/$CRATE.wasm
+OPT_FLAGS=(-Oz --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext --enable-mutable-globals --enable-multivalue --enable-reference-types)
+for target in web nodejs; do
+  out=pkg; [ "$target" = nodejs ] && out=pkg-node
+  rm -rf "$out"
+  wasm-bindgen --target "$target" --out-dir "$out" "$WASM"
+  node_modules/.bin/wasm-opt "${OPT_FLAGS[@]}" "$out/${CRATE}_bg.wasm" -o "$out/${CRATE}_bg.wasm"
+done
+# Ship the browser package's JS minified, as a production bundle would be (the
+# .d.ts keeps the types and docs); Node's copy stays readable.
+for js in pkg/genesys_click_to_call.js pkg/snippets/*/src/wasm/*.js; do
+  node_modules/.bin/esbuild "$js" --minify --format=esm --log-level=warning --outfile="$js.min" && mv "$js.min" "$js"
+done
+# pkg-node is CommonJS even if a parent package.json says "type": "module".
+echo '{ "type": "commonjs" }' > pkg-node/package.json
+scripts/size.sh
