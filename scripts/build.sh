@@ -12,13 +12,14 @@ for target in web nodejs; do
   out=pkg; [ "$target" = nodejs ] && out=pkg-node
   rm -rf "$out"
   wasm-bindgen --target "$target" --out-dir "$out" "$WASM"
-  node_modules/.bin/wasm-opt "${OPT_FLAGS[@]}" "$out/${CRATE}_bg.wasm" -o "$out/${CRATE}_bg.wasm"
+  # The metadata sections are only needed until wasm-opt has validated the module.
+  node_modules/.bin/wasm-opt "${OPT_FLAGS[@]}" --strip-producers --strip-target-features "$out/${CRATE}_bg.wasm" -o "$out/${CRATE}_bg.wasm"
 done
-# Ship the browser package's JS minified, as a production bundle would be (the
-# .d.ts keeps the types and docs); Node's copy stays readable.
-for js in pkg/genesys_click_to_call.js pkg/snippets/*/src/wasm/*.js; do
-  node_modules/.bin/esbuild "$js" --minify --format=esm --log-level=warning --outfile="$js.min" && mv "$js.min" "$js"
-done
+# Ship the browser package's JS as one minified file, as a production bundle
+# would be (the .d.ts keeps the types and docs); Node's copy stays readable.
+node_modules/.bin/esbuild pkg/${CRATE}.js --bundle --minify --format=esm --log-level=warning --outfile=pkg/${CRATE}.min.js
+mv pkg/${CRATE}.min.js pkg/${CRATE}.js
+rm -rf pkg/snippets
 # pkg-node is CommonJS even if a parent package.json says "type": "module".
 echo '{ "type": "commonjs" }' > pkg-node/package.json
 scripts/size.sh

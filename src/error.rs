@@ -200,7 +200,7 @@ impl Error {
             429 => (ErrorCode::RateLimited, ["Genesys rate limit reached; wait for retryAfterMs before trying again", "", "", "", ""]),
             500..=599 if attempt == Attempt::CreateCall => (
                 ErrorCode::OutcomeUnknown,
-                ["Genesys failed while handling the call request (HTTP error after it was received); the call may have been placed. ", CHECK_BEFORE_REDIAL, "", "", ""],
+                ["Genesys failed while handling the call request; the call may have been placed. ", CHECK_BEFORE_REDIAL, "", "", ""],
             ),
             500..=599 => (ErrorCode::ServerError, ["Genesys had a server error (", m, "); try again shortly", "", ""]),
             400..=499 => (ErrorCode::InvalidInput, ["Genesys rejected the request: ", m, "", "", ""]),
@@ -259,7 +259,7 @@ fn mentions(haystack: &str, needle: &str) -> bool {
         .any(|w| w == needle.as_bytes())
 }
 
-const CHECK_BEFORE_REDIAL: &str =
+pub const CHECK_BEFORE_REDIAL: &str =
     "Check the agent's active calls (or the conversation list) before dialling again, so the customer is not called twice.";
 
 impl std::fmt::Display for Error {

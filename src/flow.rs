@@ -133,7 +133,11 @@ impl<H: Http, C: Clock> Client<H, C> {
             return Ok(t);
         }
         let req = auth::client_credentials_request(&self.opts.endpoints, client_id, secret);
-        let resp = self.send_token_request(req).await?;
+        // Boxed: send_with_retries itself awaits access_token for API requests.
+        let build = |_: &str| req.clone();
+        let send: std::pin::Pin<Box<dyn Future<Output = Result<HttpResponse, Error>> + '_>> =
+            Box::pin(self.send_with_retries(RequestKind::Token, Attempt::Token, &build, None));
+        let resp = send.await?;
         let token = auth::parse_token_response(&resp)?;
         let value = token.access_token.clone();
         *self.token.borrow_mut() = Some(CachedToken::new(token, self.clock.now_ms()));
@@ -153,34 +157,10 @@ impl<H: Http, C: Clock> Client<H, C> {
         }
     }
 
-    /// The token request under the retry rules (5xx, network, 429; no budget,
-    /// since the login host is not the API host).
-    async fn send_token_request(&self, req: HttpRequest) -> Result<HttpResponse, Error> {
-        let (mut retries, mut slept) = (0u32, 0u64);
-        loop {
-            let result = self
-                .http
-                .send(req.clone(), self.opts.request_timeout_ms)
-                .await;
-            match retry::decide(
-                &self.opts.retry,
-                RequestKind::Token,
-                retries,
-                slept,
-                &result,
-                false,
-            ) {
-                Next::RetryIn(ms) => {
-                    self.clock.sleep(ms).await;
-                    slept += ms;
-                    retries += 1;
-                }
-                _ => return result.map_err(|e| Error::from_transport(e, Attempt::Token)),
-            }
-        }
-    }
-
-    /// Sends an API request built by `build(token)` under the retry rules.
+    /// Sends a request built by `build(token)` under the retry rules. API
+    /// requests carry the cached token and take a budget slot; the token
+    /// request (`RequestKind::Token`) does neither, and its non-2xx answers are
+    /// returned for `parse_token_response` to classify.
     /// `sent` is set just before the first byte of the request leaves.
     async fn send_with_retries(
         &self,
@@ -190,11 +170,19 @@ impl<H: Http, C: Clock> Client<H, C> {
         build: &dyn Fn(&str) -> HttpRequest,
         sent: Option<&Cell<bool>>,
     ) -> Result<HttpResponse, Error> {
-        let mut token = self.access_token(None).await?;
-        let can_refresh = matches!(self.opts.credentials, Credentials::ClientCredentials { .. });
+        let api = kind != RequestKind::Token;
+        let mut token = if api {
+            self.access_token(None).await?
+        } else {
+            String::new()
+        };
+        let can_refresh =
+            api && matches!(self.opts.credentials, Credentials::ClientCredentials { .. });
         let (mut retries, mut slept, mut refreshed) = (0u32, 0u64, false);
         loop {
-            self.budget_slot().await;
+            if api {
+                self.budget_slot().await;
+            }
             if let Some(s) = sent {
                 s.set(true);
             }
@@ -212,7 +200,7 @@ impl<H: Http, C: Clock> Client<H, C> {
             ) {
                 Next::Done => {
                     return match result {
-                        Ok(r) if r.is_success() => Ok(r),
+                        Ok(r) if r.is_success() || !api => Ok(r),
                         Ok(r) => Err(Error::from_response(&r, attempt)),
                         Err(e) => Err(Error::from_transport(e, attempt)),
                     }
@@ -252,7 +240,7 @@ impl<H: Http, C: Clock> Client<H, C> {
             Ok(r) => r,
             Err(()) if sent.get() => Err(Error::new(
                 ErrorCode::OutcomeUnknown,
-                &["placeCall was aborted after the call request was sent; the call may have been placed. Check the agent's calls before dialling again."],
+                &["placeCall was aborted after the call request was sent; the call may have been placed. ", crate::error::CHECK_BEFORE_REDIAL],
             )),
             Err(()) => Err(aborted("placeCall")),
         }

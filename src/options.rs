@@ -83,7 +83,7 @@ pub fn client_options(v: &Json, in_browser: bool) -> Result<ClientOptions, Error
             if in_browser {
                 // The secret would be readable by every visitor of the page.
                 return Err(Error::invalid_input(&[
-                    "clientCredentials must not be used in a browser: anyone could read the secret. Use the edge handler, or sign the agent in with startLogin (PKCE) and pass { accessToken }",
+                    "clientCredentials must not be used in a browser, where anyone can read the secret: use the edge handler, or startLogin (PKCE) and { accessToken }",
                 ]));
             }
             check_keys(

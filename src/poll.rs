@@ -7,8 +7,6 @@
 //! rest for call creation and hang-ups. When the budget is tight the intervals
 //! stretch instead of failing.
 
-use std::collections::VecDeque;
-
 /// Genesys' documented limit: 300 requests per OAuth token per minute.
 pub const GENESYS_REQUESTS_PER_MINUTE: u32 = 300;
 /// Share of the budget that polling may use.
@@ -22,7 +20,9 @@ pub const WINDOW_GUARD_MS: u64 = 1_000;
 pub struct RateBudget {
     limit: u32,
     window_ms: u64,
-    sent: VecDeque<u64>,
+    /// Send times inside the current window, oldest first (at most `limit`;
+    /// a Vec is plenty and smaller in the wasm than a VecDeque).
+    sent: Vec<u64>,
 }
 
 impl RateBudget {
@@ -30,31 +30,26 @@ impl RateBudget {
         RateBudget {
             limit: limit.max(1),
             window_ms: window_ms + WINDOW_GUARD_MS,
-            sent: VecDeque::new(),
+            sent: Vec::new(),
         }
     }
 
     /// Milliseconds to wait before a send at `now_ms` fits; 0 means send now
     /// (and the caller must then [`record`](Self::record) it).
     pub fn wait_ms(&mut self, now_ms: u64) -> u64 {
-        while self
-            .sent
-            .front()
-            .is_some_and(|&t| t + self.window_ms <= now_ms)
-        {
-            self.sent.pop_front();
-        }
+        let window = self.window_ms;
+        self.sent.retain(|&t| t + window > now_ms);
         if (self.sent.len() as u32) < self.limit {
             0
         } else {
             self.sent
-                .front()
-                .map_or(0, |&oldest| oldest + self.window_ms - now_ms)
+                .first()
+                .map_or(0, |&oldest| oldest + window - now_ms)
         }
     }
 
     pub fn record(&mut self, now_ms: u64) {
-        self.sent.push_back(now_ms);
+        self.sent.push(now_ms);
     }
 
     /// The poll interval that keeps `concurrent_waits` pollers within their share.

@@ -1,7 +1,8 @@
 // The fetch half of the wasm transport: JS says this in far fewer bytes than
 // wasm plus web-sys bindings. Rust decides everything; this only moves bytes.
-// Resolves [status, retryAfter, correlationId, body]; rejects with an Error
-// whose name is "TimeoutError" when our own timer fired.
+// Resolves [status, retryAfter, correlationId, body]; rejects with a string:
+// "timeout" (our timer fired), "aborted" (the caller's signal), or the
+// network error's message.
 export async function send(method, url, headers, body, timeoutMs, signal) {
   const timer = new AbortController();
   const t = setTimeout(() => timer.abort(), timeoutMs);
@@ -13,12 +14,7 @@ export async function send(method, url, headers, body, timeoutMs, signal) {
     const text = await r.text();
     return [r.status, r.headers.get("retry-after"), r.headers.get("inin-correlation-id"), text];
   } catch (e) {
-    if (timer.signal.aborted && !signal.aborted) {
-      const err = new Error("timeout");
-      err.name = "TimeoutError";
-      throw err;
-    }
-    throw e;
+    throw signal.aborted ? "aborted" : timer.signal.aborted ? "timeout" : String(e?.message ?? e);
   } finally {
     clearTimeout(t);
     signal.removeEventListener("abort", onAbort);

@@ -56,14 +56,6 @@ extern "C" {
 
 pub struct FetchHttp;
 
-fn network(e: &JsValue) -> TransportError {
-    let msg = js_sys::Reflect::get(e, &"message".into())
-        .ok()
-        .and_then(|m| m.as_string())
-        .unwrap_or_default();
-    TransportError::Network(msg)
-}
-
 impl Http for FetchHttp {
     async fn send(
         &self,
@@ -74,7 +66,8 @@ impl Http for FetchHttp {
         for (k, v) in &req.headers {
             headers.push(&js_sys::Array::of2(&k.into(), &v.into()));
         }
-        let controller = AbortController::new().map_err(|e| network(&e))?;
+        let controller = AbortController::new()
+            .map_err(|_| TransportError::Network("AbortController is unavailable".into()))?;
         let signal = controller.signal();
         let _abort = AbortOnDrop(controller);
         let out = send(
@@ -86,15 +79,11 @@ impl Http for FetchHttp {
             &signal,
         )
         .await
-        .map_err(|e| {
-            let name = js_sys::Reflect::get(&e, &"name".into())
-                .ok()
-                .and_then(|n| n.as_string());
-            match name.as_deref() {
-                Some("TimeoutError") => TransportError::Timeout,
-                Some("AbortError") => TransportError::Aborted,
-                _ => network(&e),
-            }
+        // transport.js rejects with "timeout", "aborted" or the network message.
+        .map_err(|e| match e.as_string().as_deref() {
+            Some("timeout") => TransportError::Timeout,
+            Some("aborted") => TransportError::Aborted,
+            other => TransportError::Network(other.unwrap_or_default().to_string()),
         })?;
         let out: js_sys::Array = out.unchecked_into();
         let mut headers = Vec::new();
