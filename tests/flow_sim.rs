@@ -282,18 +282,20 @@ async fn connected_call_is_hung_up_through_the_api() {
         .place_call(&on_behalf("+13175550102", ADA), never())
         .await
         .unwrap();
-    c.wait_for_call(
-        &id,
-        WaitFor {
-            until: Phase::Dialing,
-            timeout_ms: 10_000,
-        },
-        |_, _| {},
-        never(),
-    )
-    .await
-    .unwrap()
-    .0;
+    let ringing = c
+        .wait_for_call(
+            &id,
+            WaitFor {
+                until: Phase::Dialing,
+                timeout_ms: 10_000,
+            },
+            |_, _| {},
+            never(),
+        )
+        .await
+        .unwrap()
+        .0;
+    assert_eq!(ringing.phase, Phase::Dialing);
     c.hang_up(&id, never()).await.unwrap();
     assert_eq!(
         c.get_call(&id).await.unwrap().0.outcome,
