@@ -20,6 +20,12 @@ done
 node_modules/.bin/esbuild pkg/${CRATE}.js --bundle --minify --format=esm --log-level=warning --outfile=pkg/${CRATE}.min.js
 mv pkg/${CRATE}.min.js pkg/${CRATE}.js
 rm -rf pkg/snippets
+# pkg-node: wasm-bindgen's CommonJS glue would require() the ESM snippet, which
+# Node refuses; bundle both into one CommonJS file (kept readable).
+sed -i -E 's/require\(String\.raw`([^`]*)`\)/require("\1")/' pkg-node/${CRATE}.js
+node_modules/.bin/esbuild pkg-node/${CRATE}.js --bundle --platform=node --format=cjs --log-level=warning --outfile=pkg-node/${CRATE}.cjs.js
+mv pkg-node/${CRATE}.cjs.js pkg-node/${CRATE}.js
+rm -rf pkg-node/snippets
 # pkg-node is CommonJS even if a parent package.json says "type": "module".
 echo '{ "type": "commonjs" }' > pkg-node/package.json
 scripts/size.sh

@@ -21,6 +21,6 @@ pub mod status;
 pub mod sync;
 
 #[cfg(target_arch = "wasm32")]
-mod wasm;
+pub mod wasm;
 
 pub use error::{Error, ErrorCode};

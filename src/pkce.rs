@@ -118,7 +118,8 @@ pub fn code_exchange_request(
     ])
 }
 
-#[cfg(test)]
+// sha2 is a host-only dev-dependency (the wasm build hashes with WebCrypto).
+#[cfg(all(test, not(target_arch = "wasm32")))]
 mod tests {
     use super::*;
     use sha2::{Digest, Sha256};

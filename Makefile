@@ -1,0 +1,50 @@
+# The two commands a newcomer needs: `make demo` and `make test`.
+# Each installs what it needs first (scripts/setup.sh, idempotent).
+SHELL := /bin/bash
+.ONESHELL:
+.SHELLFLAGS := -euo pipefail -c
+SIM_PORT ?= 8089
+
+.PHONY: setup build size test test-host test-wasm-node test-wasm-browser test-example lint demo sim
+
+setup:
+	scripts/setup.sh
+
+## Build pkg/ (browsers, workerd, Deno) and pkg-node/ (Node), print the package size.
+build: setup
+	scripts/build.sh
+
+size:
+	scripts/size.sh
+
+lint:
+	cargo fmt --all -- --check
+	cargo clippy --workspace --all-targets -- -D warnings
+	cargo clippy --target wasm32-unknown-unknown --all-targets -- -D warnings
+
+## Host tests: the core, genesys-sim, and the client flow against genesys-sim over loopback.
+test-host:
+	cargo test --workspace
+
+test-wasm-node:
+	scripts/test-wasm.sh node
+
+## Headless Chromium; fails (never skips) when Chromium or its driver is missing.
+test-wasm-browser:
+	scripts/test-wasm.sh browser
+
+test-example:
+	scripts/test-example.sh
+
+## Everything, from a fresh clone.
+test: setup
+	@scripts/test-all.sh
+
+## The simulator alone, in the foreground.
+sim:
+	cargo run -q -p genesys-sim --release -- --listen 127.0.0.1:$(SIM_PORT)
+
+## Until the page (issue #5) and the edge handler (issue #4) land, the demo is the
+## simulator plus the Node example: it prints what to run.
+demo: setup
+	scripts/demo.sh

@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# `make test`: every suite in order, stopping at the first failure, then one
+# closing line that tallies the tests that ran across all of them.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+step() { echo "== $*"; "$@" 2>&1 | tee -a "$log"; }
+step make --no-print-directory lint
+step cargo test --workspace
+step scripts/build.sh
+step scripts/size.sh --check
+step scripts/test-wasm.sh node
+step scripts/test-wasm.sh browser
+step scripts/test-example.sh
+passed=$(grep -Eo 'test result: ok\. [0-9]+ passed' "$log" | awk '{ s += $4 } END { print s + 0 }')
+examples=$(grep -c '^README example: ok$' "$log" || true)
+echo "all suites: $((passed + examples)) passed, 0 failed"

@@ -1,0 +1,373 @@
+//! The wasm exports, for real: in Node and in headless Chromium, against a
+//! running genesys-sim (scripts/test-wasm.sh starts it and passes its URL, and
+//! for the browser an agent's PKCE token, at compile time).
+#![cfg(target_arch = "wasm32")]
+
+use genesys_click_to_call::wasm::{finish_login, start_login, GenesysClient};
+use js_sys::{Function, Promise, Reflect, JSON};
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::JsFuture;
+use wasm_bindgen_test::*;
+
+const SIM: Option<&str> = option_env!("GENESYS_SIM_URL");
+/// Only for the browser run: a user token for Ada, from a PKCE sign-in.
+const ADA_TOKEN: Option<&str> = option_env!("GENESYS_SIM_ADA_TOKEN");
+/// Set by scripts/test-wasm.sh for the Chromium run, so a runner that quietly
+/// fell back to Node would fail instead of passing.
+const EXPECT_BROWSER: bool = option_env!("GENESYS_EXPECT_BROWSER").is_some();
+const ADA: &str = "0b5e2f7a-6c1d-4e8f-9a3b-2c4d6e8f0a01";
+
+#[wasm_bindgen(inline_js = r#"
+export const inBrowser = () => typeof document !== "undefined";
+export async function simLog(base) {
+  return (await (await fetch(base + "/__sim/requests")).json()).requests;
+}
+export async function simFault(base, spec) {
+  const r = await fetch(base + "/__sim/faults", { method: "POST", body: JSON.stringify(spec) });
+  if (r.status !== 201) throw new Error("fault not armed: " + r.status);
+}
+// Submits the simulated sign-in page's form for `userId`; returns the redirect.
+export async function signIn(authorizeUrl, userId) {
+  const [base, query] = authorizeUrl.split("?");
+  const r = await fetch(base, { method: "POST", headers: { "content-type": "application/x-www-form-urlencoded" },
+                                body: query + "&userId=" + encodeURIComponent(userId), redirect: "manual" });
+  return r.headers.get("location");
+}
+export function abortAfter(ms) { const c = new AbortController(); setTimeout(() => c.abort(), ms); return c.signal; }
+"#)]
+extern "C" {
+    #[wasm_bindgen(js_name = inBrowser)]
+    fn in_browser() -> bool;
+    #[wasm_bindgen(js_name = simLog)]
+    async fn sim_log(base: &str) -> JsValue;
+    #[wasm_bindgen(js_name = simFault, catch)]
+    async fn sim_fault(base: &str, spec: JsValue) -> Result<JsValue, JsValue>;
+    #[wasm_bindgen(js_name = signIn)]
+    async fn sign_in(authorize_url: &str, user_id: &str) -> JsValue;
+    #[wasm_bindgen(js_name = abortAfter)]
+    fn abort_after(ms: u32) -> JsValue;
+}
+
+fn sim() -> &'static str {
+    SIM.expect(
+        "GENESYS_SIM_URL was not set at compile time: run these tests through scripts/test-wasm.sh",
+    )
+}
+
+fn js(json: &str) -> JsValue {
+    JSON::parse(json).unwrap()
+}
+
+fn get(v: &JsValue, path: &str) -> JsValue {
+    path.split('.').fold(v.clone(), |o, k| {
+        Reflect::get(&o, &k.into()).unwrap_or(JsValue::UNDEFINED)
+    })
+}
+
+fn text(v: &JsValue, path: &str) -> String {
+    get(v, path).as_string().unwrap_or_default()
+}
+
+async fn ok(p: Promise) -> JsValue {
+    match JsFuture::from(p).await {
+        Ok(v) => v,
+        Err(e) => panic!("rejected: {} {}", text(&e, "code"), text(&e, "message")),
+    }
+}
+
+async fn err(p: Promise) -> JsValue {
+    let e = JsFuture::from(p).await.expect_err("expected a rejection");
+    assert_eq!(text(&e, "name"), "GenesysError");
+    assert!(e.is_instance_of::<js_sys::Error>());
+    e
+}
+
+/// A client the way this environment should use one: client credentials on a
+/// server runtime (Node), the agent's own token in a page (Chromium).
+fn client() -> (GenesysClient, Option<&'static str>) {
+    assert_eq!(
+        in_browser(),
+        EXPECT_BROWSER,
+        "running in the wrong environment"
+    );
+    let (auth, on_behalf) = if in_browser() {
+        let token = ADA_TOKEN.expect("GENESYS_SIM_ADA_TOKEN was not set at compile time: run through scripts/test-wasm.sh browser");
+        (format!(r#"{{"accessToken":"{token}"}}"#), None)
+    } else {
+        (
+            r#"{"clientCredentials":{"clientId":"sim-edge","clientSecret":"sim-edge-secret"}}"#
+                .to_string(),
+            Some(ADA),
+        )
+    };
+    let opts = js(&format!(
+        r#"{{"apiBase":"{}","auth":{auth},"pollIntervalMs":50}}"#,
+        sim()
+    ));
+    (
+        GenesysClient::new(opts).unwrap_or_else(|e| panic!("{}", text(&e, "message"))),
+        on_behalf,
+    )
+}
+
+fn call_options(number: &str, on_behalf: Option<&str>) -> JsValue {
+    match on_behalf {
+        Some(u) => js(&format!(
+            r#"{{"phoneNumber":"{number}","onBehalfOfUserId":"{u}"}}"#
+        )),
+        None => js(&format!(r#"{{"phoneNumber":"{number}"}}"#)),
+    }
+}
+
+#[wasm_bindgen_test]
+async fn place_call_and_follow_it_to_completed_with_on_update() {
+    let (c, on_behalf) = client();
+    let placed = ok(c.place_call(call_options("+13175550100", on_behalf))).await;
+    let id = text(&placed, "conversationId");
+    assert_eq!(id.len(), 36);
+
+    let phases = js_sys::Array::new();
+    let seen = phases.clone();
+    let on_update = Closure::<dyn FnMut(JsValue)>::new(move |s: JsValue| {
+        seen.push(&get(&s, "phase"));
+    });
+    let opts = js(r#"{"until":"ended","timeoutMs":30000}"#);
+    Reflect::set(
+        &opts,
+        &"onUpdate".into(),
+        on_update.as_ref().unchecked_ref::<Function>(),
+    )
+    .unwrap();
+    let status = ok(c.wait_for_call(&id, opts)).await;
+
+    assert_eq!(
+        (text(&status, "phase"), text(&status, "outcome")),
+        ("ended".into(), "completed".into())
+    );
+    assert_eq!(text(&status, "conversationId"), id);
+    assert_eq!(text(&status, "customer.address"), "tel:+13175550100");
+    assert_eq!(text(&status, "agent.userId"), ADA);
+    assert_eq!(
+        text(&status, "raw.id"),
+        id,
+        "the raw CallConversation is passed through"
+    );
+    let seen: Vec<String> = phases.iter().filter_map(|p| p.as_string()).collect();
+    assert!(
+        seen.contains(&"connected".to_string()) && seen.last().map(String::as_str) == Some("ended"),
+        "{seen:?}"
+    );
+    // getCall reads the same call once.
+    let again = ok(c.get_call(&id, JsValue::UNDEFINED)).await;
+    assert_eq!(text(&again, "outcome"), "completed");
+}
+
+#[wasm_bindgen_test]
+async fn busy_number_ends_with_outcome_busy() {
+    let (c, on_behalf) = client();
+    let id = text(
+        &ok(c.place_call(call_options("+13175550101", on_behalf))).await,
+        "conversationId",
+    );
+    let status = ok(c.wait_for_call(&id, JsValue::UNDEFINED)).await;
+    assert_eq!(text(&status, "outcome"), "busy");
+    assert_eq!(
+        get(&status, "customer.disconnectReasons.0.code").as_f64(),
+        Some(486.0)
+    );
+}
+
+#[wasm_bindgen_test]
+async fn abort_signal_stops_a_wait_and_hang_up_ends_the_call() {
+    let (c, on_behalf) = client();
+    let id = text(
+        &ok(c.place_call(call_options("+13175550104", on_behalf))).await,
+        "conversationId",
+    );
+    let opts = js(r#"{"until":"ended"}"#);
+    Reflect::set(&opts, &"signal".into(), &abort_after(300)).unwrap();
+    let e = err(c.wait_for_call(&id, opts)).await;
+    assert_eq!(text(&e, "code"), "aborted");
+    let connected =
+        ok(c.wait_for_call(&id, js(r#"{"until":"connected","timeoutMs":10000}"#))).await;
+    assert_eq!(text(&connected, "phase"), "connected");
+    ok(c.hang_up(&id, JsValue::UNDEFINED)).await;
+    let after = ok(c.get_call(&id, JsValue::UNDEFINED)).await;
+    assert_eq!(
+        (text(&after, "phase"), text(&after, "outcome")),
+        ("ended".into(), "completed".into())
+    );
+    assert_eq!(text(&after, "agent.disconnectType"), "client");
+}
+
+#[wasm_bindgen_test]
+async fn bad_input_is_rejected_before_any_request() {
+    let (c, on_behalf) = client();
+    for (opts, needle) in [
+        (
+            call_options("555-0100", on_behalf),
+            "phoneNumber must be an E.164",
+        ),
+        (
+            js(r#"{"phonenumber":"+13175550100"}"#),
+            "unknown option 'phonenumber'",
+        ),
+        (JsValue::from_str("+13175550100"), "options object"),
+    ] {
+        let e = err(c.place_call(opts)).await;
+        assert_eq!(text(&e, "code"), "invalid_input");
+        assert!(
+            text(&e, "message").contains(needle),
+            "{}",
+            text(&e, "message")
+        );
+    }
+    let e = err(c.wait_for_call("../../users/me", JsValue::UNDEFINED)).await;
+    assert_eq!(text(&e, "code"), "invalid_input");
+    let e = GenesysClient::new(js(r#"{"auth":{"accessToken":"t"}}"#))
+        .err()
+        .expect("no region");
+    assert_eq!(text(&e, "code"), "invalid_input");
+}
+
+#[wasm_bindgen_test]
+async fn genesys_errors_carry_code_status_and_context_id() {
+    let bad = GenesysClient::new(js(&format!(
+        r#"{{"apiBase":"{}","auth":{{"accessToken":"not-a-token"}}}}"#,
+        sim()
+    )))
+    .unwrap();
+    let e = err(bad.place_call(js(r#"{"phoneNumber":"+13175550100"}"#))).await;
+    assert_eq!(text(&e, "code"), "auth_failed");
+    assert_eq!(get(&e, "status").as_f64(), Some(401.0));
+    assert_eq!(
+        text(&e, "contextId").len(),
+        36,
+        "Genesys' correlation id is passed on"
+    );
+}
+
+#[wasm_bindgen_test]
+async fn a_5xx_after_the_post_is_outcome_unknown_with_exactly_one_post() {
+    let (c, on_behalf) = client();
+    let number = if in_browser() {
+        "+15550007001"
+    } else {
+        "+15550007002"
+    };
+    let path = if on_behalf.is_some() {
+        "/api/v2/conversations/calls/user/*"
+    } else {
+        "/api/v2/conversations/calls"
+    };
+    sim_fault(
+        sim(),
+        js(&format!(
+            r#"{{"method":"POST","path":"{path}","when":"after","status":503}}"#
+        )),
+    )
+    .await
+    .unwrap();
+    let e = err(c.place_call(call_options(number, on_behalf))).await;
+    assert_eq!(text(&e, "code"), "outcome_unknown");
+    let log: js_sys::Array = sim_log(sim()).await.unchecked_into();
+    let posts = log
+        .iter()
+        .filter(|e| text(e, "phoneNumber") == number)
+        .count();
+    assert_eq!(posts, 1, "never dialled twice");
+}
+
+#[wasm_bindgen_test]
+async fn environment_specific_auth_rules() {
+    let creds = format!(
+        r#"{{"apiBase":"{}","auth":{{"clientCredentials":{{"clientId":"sim-edge","clientSecret":"wrong"}}}}}}"#,
+        sim()
+    );
+    if in_browser() {
+        // A secret must never be used from a page.
+        let e = GenesysClient::new(js(&creds))
+            .err()
+            .expect("refused in a browser");
+        assert_eq!(text(&e, "code"), "invalid_input");
+        assert!(text(&e, "message").contains("must not be used in a browser"));
+    } else {
+        let c = GenesysClient::new(js(&creds)).unwrap();
+        let e = err(c.place_call(call_options("+13175550100", Some(ADA)))).await;
+        assert_eq!(text(&e, "code"), "auth_failed");
+        assert!(
+            !text(&e, "message").contains("wrong"),
+            "the secret never appears in an error"
+        );
+        // Client credentials without onBehalfOfUserId: the right mode is named.
+        let good = client().0;
+        let e = err(good.place_call(call_options("+13175550100", None))).await;
+        assert_eq!(text(&e, "code"), "user_context_required");
+    }
+}
+
+#[wasm_bindgen_test]
+async fn pkce_sign_in_then_the_agent_dials_with_their_own_token() {
+    let login = js(&format!(
+        r#"{{"apiBase":"{}","clientId":"sim-browser","redirectUri":"http://127.0.0.1:8080/agent.html"}}"#,
+        sim()
+    ));
+    let started = ok(start_login(login.clone())).await;
+    let url = text(&started, "url");
+    assert!(
+        url.contains("code_challenge_method=S256") && url.contains("response_type=code"),
+        "{url}"
+    );
+    assert_eq!(text(&started, "codeVerifier").len(), 128);
+    let finish_with = |callback: &str| {
+        js(&format!(
+            r#"{{"apiBase":"{}","clientId":"sim-browser","redirectUri":"http://127.0.0.1:8080/agent.html","callbackUrl":"{callback}","codeVerifier":"{}","state":"{}"}}"#,
+            sim(),
+            text(&started, "codeVerifier"),
+            text(&started, "state")
+        ))
+    };
+    // The callback is checked before any request: state, errors, malformed URLs.
+    let e = err(finish_login(finish_with(
+        "http://127.0.0.1:8080/agent.html?code=x&state=forged",
+    )))
+    .await;
+    assert_eq!(text(&e, "code"), "invalid_input");
+    let e = err(finish_login(finish_with(&format!(
+        "http://127.0.0.1:8080/agent.html?error=access_denied&state={}",
+        text(&started, "state")
+    ))))
+    .await;
+    assert_eq!(text(&e, "code"), "auth_failed");
+    let e = err(finish_login(finish_with("not a url"))).await;
+    assert_eq!(text(&e, "code"), "invalid_input");
+    if in_browser() {
+        // A test page cannot read the sign-in page's cross-origin redirect; the
+        // browser run dials with a PKCE token obtained the same way (client()).
+        return;
+    }
+    let callback = sign_in(&url, ADA).await.as_string().expect("a redirect");
+    let finish = finish_with(&callback);
+    let token = ok(finish_login(finish.clone())).await;
+    assert_eq!(text(&token, "tokenType"), "bearer");
+    let c = GenesysClient::new(js(&format!(
+        r#"{{"apiBase":"{}","auth":{{"accessToken":"{}"}},"pollIntervalMs":50}}"#,
+        sim(),
+        text(&token, "accessToken")
+    )))
+    .unwrap();
+    let id = text(
+        &ok(c.place_call(js(r#"{"phoneNumber":"+13175550100"}"#))).await,
+        "conversationId",
+    );
+    assert_eq!(
+        text(
+            &ok(c.wait_for_call(&id, JsValue::UNDEFINED)).await,
+            "outcome"
+        ),
+        "completed"
+    );
+    // The code was single-use.
+    let e = err(finish_login(finish)).await;
+    assert_eq!(text(&e, "code"), "auth_failed");
+}
