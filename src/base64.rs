@@ -35,6 +35,24 @@ pub fn encode_url(input: &[u8]) -> String {
     encode_with(input, URL, false)
 }
 
+/// Decodes unpadded base64url; `None` for any other character or a bad length.
+pub fn decode_url(s: &str) -> Option<Vec<u8>> {
+    let val = |c: u8| URL.iter().position(|&x| x == c).map(|p| p as u32);
+    if s.len() % 4 == 1 {
+        return None;
+    }
+    let mut out = Vec::with_capacity(s.len() * 3 / 4);
+    for chunk in s.as_bytes().chunks(4) {
+        let mut n = 0u32;
+        for (i, &c) in chunk.iter().enumerate() {
+            n |= val(c)? << (18 - 6 * i);
+        }
+        let bytes = [(n >> 16) as u8, (n >> 8) as u8, n as u8];
+        out.extend_from_slice(&bytes[..chunk.len() - 1]);
+    }
+    Some(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -56,5 +74,16 @@ mod tests {
         }
         assert_eq!(encode_url(&[0xfb, 0xff]), "-_8");
         assert_eq!(encode(&[0xfb, 0xff]), "+/8=");
+    }
+
+    #[test]
+    fn base64url_decodes_what_it_encodes() {
+        for len in 0..40 {
+            let data: Vec<u8> = (0..len).map(|i| (i * 37 + 11) as u8).collect();
+            assert_eq!(decode_url(&encode_url(&data)), Some(data));
+        }
+        assert_eq!(decode_url("a"), None);
+        assert_eq!(decode_url("ab+/"), None);
+        assert_eq!(decode_url("a=="), None);
     }
 }

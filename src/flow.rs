@@ -106,6 +106,26 @@ impl<H: Http, C: Clock> Client<H, C> {
         &self.opts
     }
 
+    /// The transport, for requests outside Genesys (the edge's Turnstile check).
+    #[cfg(any(not(target_arch = "wasm32"), feature = "edge"))]
+    pub fn http(&self) -> &H {
+        &self.http
+    }
+
+    #[cfg(any(not(target_arch = "wasm32"), feature = "edge"))]
+    pub fn clock(&self) -> &C {
+        &self.clock
+    }
+
+    /// The poll interval when `watchers` streams share this client's budget.
+    #[cfg(any(not(target_arch = "wasm32"), feature = "edge"))]
+    pub fn poll_interval_ms(&self, watchers: u32) -> u64 {
+        self.budget.borrow().poll_interval_ms(
+            self.opts.poll_interval_ms,
+            watchers + self.active_waits.get(),
+        )
+    }
+
     /// A usable access token. Client-credentials tokens are fetched once per
     /// lifetime for all concurrent callers (single-flight) and renewed shortly
     /// before expiry; `refused` names a token Genesys just rejected with 401.

@@ -8,6 +8,9 @@
 pub mod auth;
 pub mod base64;
 pub mod call;
+// Not in the browser build: the edge handler is built separately (`--features edge`).
+#[cfg(any(not(target_arch = "wasm32"), feature = "edge"))]
+pub mod edge;
 pub mod error;
 pub mod flow;
 pub mod http;

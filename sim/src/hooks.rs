@@ -240,6 +240,25 @@ pub async fn reset(State(sim): State<Shared>) -> Response {
     json_response(200, json!({"reset": true}))
 }
 
+/// A stand-in for Cloudflare Turnstile's siteverify, for edge tests: succeeds
+/// only for secret `sim-turnstile-secret` and token `sim-turnstile-pass`.
+pub async fn turnstile(body: String) -> Response {
+    let form: Vec<(String, String)> = body
+        .split('&')
+        .filter_map(|kv| kv.split_once('='))
+        .map(|(k, v)| (k.to_string(), v.replace('+', " ")))
+        .collect();
+    let get = |k: &str| form.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
+    let ok = get("secret") == Some("sim-turnstile-secret")
+        && get("response") == Some("sim-turnstile-pass");
+    let codes: Vec<&str> = if ok {
+        vec![]
+    } else {
+        vec!["invalid-input-response"]
+    };
+    json_response(200, json!({"success": ok, "error-codes": codes}))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

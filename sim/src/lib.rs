@@ -193,6 +193,7 @@ pub fn app(cfg: Config) -> Router {
                 .delete(hooks::clear_faults),
         )
         .route("/__sim/reset", post(hooks::reset))
+        .route("/__sim/turnstile/siteverify", post(hooks::turnstile))
         .fallback(api::not_found)
         .method_not_allowed_fallback(api::method_not_allowed)
         .layer(axum::middleware::from_fn_with_state(

@@ -1,0 +1,13 @@
+//! The edge handler's logic: a public-internet front for placing calls on
+//! behalf of one configured agent. Pure, host-tested Rust; the runtime entry
+//! files in `edge/` and the `wasm::edge` exports only translate.
+
+pub mod config;
+pub mod handle;
+pub mod limits;
+pub mod policy;
+pub mod service;
+pub mod sha256;
+
+pub use config::{EdgeConfig, Misconfigured};
+pub use service::{EdgeRequest, EdgeResponse, EdgeService};

@@ -1,0 +1,187 @@
+//! Shared by the host suites that drive the real client against genesys-sim:
+//! a reqwest transport, a tokio clock, and helpers for the simulator's hooks.
+#![allow(dead_code)]
+
+use std::future::Future;
+use std::pin::Pin;
+use std::task::Poll;
+use std::time::{Duration, Instant};
+
+use genesys_click_to_call::auth::{ClientSecret, Credentials};
+use genesys_click_to_call::call::{EntityId, PlaceCall, E164};
+use genesys_click_to_call::flow::{Client, ClientOptions, Clock, Http, WaitFor};
+use genesys_click_to_call::http::{HttpRequest, HttpResponse, TransportError};
+use genesys_click_to_call::region::Endpoints;
+use genesys_click_to_call::status::Phase;
+use genesys_sim::{start, Config, Running};
+use serde_json::Value;
+
+pub const ADA: &str = "0b5e2f7a-6c1d-4e8f-9a3b-2c4d6e8f0a01";
+pub const OTTO: &str = "0b5e2f7a-6c1d-4e8f-9a3b-2c4d6e8f0a02";
+
+/// The host transport: reqwest, no redirects, per-request timeout.
+pub struct Reqwest(pub reqwest::Client);
+
+impl Http for Reqwest {
+    async fn send(
+        &self,
+        req: HttpRequest,
+        timeout_ms: u64,
+    ) -> Result<HttpResponse, TransportError> {
+        let method = reqwest::Method::from_bytes(req.method.as_str().as_bytes()).unwrap();
+        let mut rb = self
+            .0
+            .request(method, &req.url)
+            .timeout(Duration::from_millis(timeout_ms));
+        for (k, v) in &req.headers {
+            rb = rb.header(k, v);
+        }
+        if let Some(b) = req.body {
+            rb = rb.body(b);
+        }
+        let map = |e: reqwest::Error| {
+            if e.is_timeout() {
+                TransportError::Timeout
+            } else {
+                TransportError::Network(e.to_string())
+            }
+        };
+        let r = rb.send().await.map_err(map)?;
+        let status = r.status().as_u16();
+        let headers = r
+            .headers()
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_str().unwrap_or("").to_string()))
+            .collect();
+        let body = r.text().await.map_err(map)?;
+        Ok(HttpResponse {
+            status,
+            headers,
+            body,
+        })
+    }
+}
+
+pub struct TokioClock(pub Instant);
+
+impl Clock for TokioClock {
+    fn now_ms(&self) -> u64 {
+        self.0.elapsed().as_millis() as u64
+    }
+    async fn sleep(&self, ms: u64) {
+        tokio::time::sleep(Duration::from_millis(ms)).await
+    }
+}
+
+pub type TestClient = Client<Reqwest, TokioClock>;
+
+pub fn reqwest() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+pub async fn sim(f: impl FnOnce(&mut Config)) -> Running {
+    let mut cfg = Config {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        time_scale: 0.02,
+        quiet: true,
+        ..Config::default()
+    };
+    f(&mut cfg);
+    start(cfg).await.unwrap()
+}
+
+pub fn options(sim: &Running, creds: Credentials) -> ClientOptions {
+    let mut o = ClientOptions::new(Endpoints::custom(&sim.url(), &sim.url()).unwrap(), creds);
+    o.poll_interval_ms = 20;
+    o
+}
+
+pub fn edge_creds(secret: &str) -> Credentials {
+    Credentials::ClientCredentials {
+        client_id: "sim-edge".into(),
+        client_secret: ClientSecret::new(secret.into()),
+    }
+}
+
+pub fn client(o: ClientOptions) -> TestClient {
+    Client::new(Reqwest(reqwest()), TokioClock(Instant::now()), o)
+}
+
+pub fn on_behalf(number: &str, agent: &str) -> PlaceCall {
+    let mut c = PlaceCall::new(E164::parse(number, "phoneNumber").unwrap());
+    c.on_behalf_of = Some(EntityId::parse(agent, "onBehalfOfUserId").unwrap());
+    c
+}
+
+pub fn never() -> std::future::Pending<()> {
+    std::future::pending()
+}
+
+pub const UNTIL_ENDED: WaitFor = WaitFor {
+    until: Phase::Ended,
+    timeout_ms: 20_000,
+};
+
+pub async fn log(sim: &Running) -> Vec<Value> {
+    let v: Value = serde_json::from_str(
+        &reqwest()
+            .get(format!("{}/__sim/requests", sim.url()))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap(),
+    )
+    .unwrap();
+    v["requests"].as_array().unwrap().clone()
+}
+
+pub async fn fault(sim: &Running, spec: &str) {
+    let r = reqwest()
+        .post(format!("{}/__sim/faults", sim.url()))
+        .body(spec.to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+}
+
+pub fn count(log: &[Value], method: &str, prefix: &str, status: Option<u64>) -> usize {
+    log.iter()
+        .filter(|e| {
+            e["method"] == method
+                && e["path"].as_str().unwrap().starts_with(prefix)
+                && status.is_none_or(|s| e["status"] == s)
+        })
+        .count()
+}
+
+pub const CREATE: &str = "/api/v2/conversations/calls/user/";
+
+/// Polls every future in `futs` together on this task (the client is single-threaded by design).
+pub async fn join_all<F: Future>(futs: Vec<F>) -> Vec<F::Output> {
+    let mut futs: Vec<Pin<Box<F>>> = futs.into_iter().map(Box::pin).collect();
+    let mut out: Vec<Option<F::Output>> = futs.iter().map(|_| None).collect();
+    std::future::poll_fn(|cx| {
+        let mut pending = false;
+        for (f, o) in futs.iter_mut().zip(out.iter_mut()) {
+            if o.is_none() {
+                match f.as_mut().poll(cx) {
+                    Poll::Ready(v) => *o = Some(v),
+                    Poll::Pending => pending = true,
+                }
+            }
+        }
+        if pending {
+            Poll::Pending
+        } else {
+            Poll::Ready(())
+        }
+    })
+    .await;
+    out.into_iter().map(Option::unwrap).collect()
+}
