@@ -5,7 +5,7 @@ SHELL := /bin/bash
 .SHELLFLAGS := -euo pipefail -c
 SIM_PORT ?= 8089
 
-.PHONY: setup build size test test-host test-wasm-node test-wasm-browser test-example lint demo sim
+.PHONY: setup build size test test-host test-wasm-node test-wasm-browser test-example test-edge lint demo sim edge
 
 setup:
 	scripts/setup.sh
@@ -21,6 +21,7 @@ lint:
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets -- -D warnings
 	cargo clippy --target wasm32-unknown-unknown --all-targets -- -D warnings
+	cargo clippy --target wasm32-unknown-unknown --lib --features edge --target-dir target/edge -- -D warnings
 
 ## Host tests: the core, genesys-sim, and the client flow against genesys-sim over loopback.
 test-host:
@@ -36,6 +37,10 @@ test-wasm-browser:
 test-example:
 	scripts/test-example.sh
 
+## The edge handler in workerd (Miniflare) and Deno against genesys-sim; needs `make build`.
+test-edge:
+	scripts/test-edge.sh
+
 ## Everything, from a fresh clone.
 test: setup
 	@scripts/test-all.sh
@@ -44,7 +49,10 @@ test: setup
 sim:
 	cargo run -q -p genesys-sim --release -- --listen 127.0.0.1:$(SIM_PORT)
 
-## Until the page (issue #5) and the edge handler (issue #4) land, the demo is the
-## simulator plus the Node example: it prints what to run.
+## genesys-sim + the edge handler in workerd (the page, www/, is issue #5); prints what to open and run.
 demo: setup
 	scripts/demo.sh
+
+## The edge handler alone in workerd, against a simulator already running on SIM_PORT.
+edge:
+	GENESYS_SIM_URL=http://127.0.0.1:$(SIM_PORT) node edge/dev.mjs

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Builds the wasm package twice from one compile: pkg/ (--target web: browsers,
+# Builds the wasm packages: pkg/ (--target web: browsers,
 # workerd, Deno; JS minified) and pkg-node/ (--target nodejs: require() in Node),
 # both shrunk with wasm-opt -Oz from npm's binaryen, then prints the sizes.
 set -euo pipefail
@@ -28,4 +28,11 @@ mv pkg-node/${CRATE}.cjs.js pkg-node/${CRATE}.js
 rm -rf pkg-node/snippets
 # pkg-node is CommonJS even if a parent package.json says "type": "module".
 echo '{ "type": "commonjs" }' > pkg-node/package.json
+# pkg-edge: the same crate with the edge handler's exports, for workerd and
+# Deno (edge/worker.js, edge/deno.js). Its own target dir, so switching
+# features does not rebuild the browser package each time.
+cargo build --release --target wasm32-unknown-unknown --lib --features edge --target-dir target/edge --quiet
+rm -rf pkg-edge
+wasm-bindgen --target web --out-dir pkg-edge target/edge/wasm32-unknown-unknown/release/$CRATE.wasm
+node_modules/.bin/wasm-opt "${OPT_FLAGS[@]}" --strip-producers --strip-target-features "pkg-edge/${CRATE}_bg.wasm" -o "pkg-edge/${CRATE}_bg.wasm"
 scripts/size.sh

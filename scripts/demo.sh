@@ -1,24 +1,46 @@
 #!/usr/bin/env bash
-# The demo as it stands: genesys-sim in the foreground on $SIM_PORT (default
-# 8089), with what to try against it. The web page and the edge handler are
-# not built yet (see the README's status section).
+# `make demo`: genesys-sim on $SIM_PORT (8089) and the edge handler in workerd
+# on $EDGE_PORT (8787), configured to dial the simulator's test range on behalf
+# of Ada. Prints what to try; Ctrl-C or SIGTERM stops both (no orphaned workerd).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SIM_PORT=${SIM_PORT:-8089}
+EDGE_PORT=${EDGE_PORT:-8787}
+WWW_PORT=${WWW_PORT:-8080}
 scripts/build.sh >/dev/null
 cargo build -q --release -p genesys-sim
-url="http://127.0.0.1:$SIM_PORT"
+sim_url="http://127.0.0.1:$SIM_PORT"
+edge_url="http://127.0.0.1:$EDGE_PORT"
+
+pids=()
+stop() {
+  trap - INT TERM EXIT
+  for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+}
+trap stop INT TERM EXIT
+
+target/release/genesys-sim --listen "127.0.0.1:$SIM_PORT" --quiet &
+pids+=($!)
+# Ready when it accepts connections (any HTTP answer will do).
+for _ in $(seq 50); do curl -s -o /dev/null "$sim_url/v1" && break; sleep 0.1; done
+GENESYS_SIM_URL=$sim_url EDGE_PORT=$EDGE_PORT WWW_PORT=$WWW_PORT node edge/dev.mjs > >(grep -v '^{"correlationId' >&2) &
+pids+=($!)
+for _ in $(seq 100); do curl -s "$edge_url/v1/healthz" -o /dev/null && break; sleep 0.1; done
+
 cat <<MSG
 
-  genesys-sim (a local Genesys Cloud org) is starting on $url
-  Open $url/oauth/authorize?client_id=sim-browser&redirect_uri=http://127.0.0.1:8080/&response_type=code&code_challenge=E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM&code_challenge_method=S256&state=demo
-  to see its sign-in page.
+  genesys-sim (a local Genesys Cloud org):  $sim_url
+  edge handler (workerd):                   $edge_url
 
-  In another terminal, place a call and watch it:
-      GENESYS_SIM_URL=$url node examples/node-call.mjs
+  Place a call as a visitor would, then watch it:
+      curl -s -X POST $edge_url/v1/calls -H 'content-type: application/json' -d '{"phoneNumber":"+13175550100"}'
+      curl -N $edge_url/v1/calls/<handle>/events
 
-  The visitor page and the edge handler are not part of the demo yet.
-  Stop with Ctrl-C.
+  Or from Node with the library itself:
+      GENESYS_SIM_URL=$sim_url node examples/node-call.mjs
+
+  The demo page (www/) is not built yet. Stop with Ctrl-C.
 
 MSG
-exec target/release/genesys-sim --listen "127.0.0.1:$SIM_PORT"
+wait -n "${pids[@]}"

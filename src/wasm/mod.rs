@@ -3,6 +3,8 @@
 //! the result — or the one error type, in [`to_js_error`] — to JS.
 
 mod alloc;
+#[cfg(feature = "edge")]
+pub mod edge;
 mod transport;
 
 #[global_allocator]

@@ -9,8 +9,11 @@ export async function send(method, url, headers, body, timeoutMs, signal) {
   const onAbort = () => timer.abort();
   signal.addEventListener("abort", onAbort);
   try {
-    // Genesys never redirects an API or token request; following one could leak a token.
-    const r = await fetch(url, { method, headers, body: body ?? undefined, signal: timer.signal, redirect: "error" });
+    // Genesys never redirects an API or token request; following one could leak
+    // a token. ("manual", because workerd refuses "error"; browsers answer an
+    // opaque redirect with status 0.)
+    const r = await fetch(url, { method, headers, body: body ?? undefined, signal: timer.signal, redirect: "manual" });
+    if (r.type === "opaqueredirect" || (r.status >= 300 && r.status < 400)) throw "unexpected redirect from " + url;
     const text = await r.text();
     return [r.status, r.headers.get("retry-after"), r.headers.get("inin-correlation-id"), text];
   } catch (e) {

@@ -1,0 +1,12 @@
+// Deno entry: deno run --allow-net --allow-read=. --allow-env edge/deno.js
+// Listens on EDGE_HOST:EDGE_PORT (default 127.0.0.1:8787); configuration is the
+// same environment variables as on Workers.
+import { initSync } from "../pkg-edge/genesys_click_to_call.js";
+import { handle } from "./handler.js";
+
+initSync({ module: await Deno.readFile(new URL("../pkg-edge/genesys_click_to_call_bg.wasm", import.meta.url)) });
+const env = Deno.env.toObject();
+Deno.serve(
+  { hostname: env.EDGE_HOST ?? "127.0.0.1", port: Number(env.EDGE_PORT ?? 8787) },
+  (request, info) => handle(request, env, info.remoteAddr.hostname),
+);

@@ -1,0 +1,52 @@
+// Smoke test: the same edge module under Deno (edge/deno.js), over real HTTP,
+// against a live genesys-sim. Run by scripts/test-edge.sh.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { createServer } from "node:net";
+
+const SIM = process.env.GENESYS_SIM_URL;
+if (!SIM) throw new Error("GENESYS_SIM_URL is not set: run through scripts/test-edge.sh");
+const ORIGIN = "http://127.0.0.1:8080";
+let deno, base;
+
+const freePort = () => new Promise((resolve) => {
+  const s = createServer().listen(0, "127.0.0.1", () => { const { port } = s.address(); s.close(() => resolve(port)); });
+});
+
+before(async () => {
+  const port = await freePort();
+  base = `http://127.0.0.1:${port}`;
+  deno = spawn("node_modules/.bin/deno", ["run", "--allow-net=127.0.0.1", "--allow-read=.", "--allow-env", "edge/deno.js"], {
+    env: {
+      PATH: process.env.PATH, HOME: process.env.HOME, DENO_NO_UPDATE_CHECK: "1",
+      EDGE_PORT: String(port), GENESYS_API_BASE: SIM, GENESYS_CLIENT_ID: "sim-edge", GENESYS_CLIENT_SECRET: "sim-edge-secret",
+      GENESYS_AGENT_USER_ID: "0b5e2f7a-6c1d-4e8f-9a3b-2c4d6e8f0a01", ALLOWED_ORIGINS: ORIGIN, ALLOWED_DIAL_PREFIXES: "+1317555",
+      HANDLE_SIGNING_KEY: "deno-test-signing-key-0123456789abcdef0123", GENESYS_REQUESTS_PER_MINUTE: "20000", POLL_INTERVAL_MS: "25",
+    },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let output = "";
+  deno.stdout.on("data", (d) => (output += d));
+  deno.stderr.on("data", (d) => (output += d));
+  for (let i = 0; i < 100; i++) {
+    try { if ((await fetch(`${base}/v1/healthz`)).ok) return; } catch {}
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`deno edge did not start:\n${output}`);
+});
+after(() => deno?.kill());
+
+test("deno: a call streams to completed; policy and CORS hold", async () => {
+  // Its own number: the workerd suite runs at the same time against the same simulator.
+  const r = await fetch(`${base}/v1/calls`, { method: "POST", headers: { origin: ORIGIN, "content-type": "application/json" }, body: '{"phoneNumber":"+13175550142"}' });
+  assert.equal(r.status, 201);
+  const { eventsUrl } = await r.json();
+  const sse = await (await fetch(base + eventsUrl, { headers: { origin: ORIGIN } })).text();
+  const last = sse.split("\n\n").filter((e) => e.startsWith("event: status")).map((e) => JSON.parse(e.split("data: ")[1])).at(-1);
+  assert.deepEqual([last.phase, last.outcome], ["ended", "completed"]);
+  const premium = await fetch(`${base}/v1/calls`, { method: "POST", headers: { "content-type": "application/json" }, body: '{"phoneNumber":"+19005550100"}' });
+  assert.equal(premium.status, 403);
+  const foreign = await fetch(`${base}/v1/calls`, { method: "POST", headers: { origin: "https://evil.example", "content-type": "application/json" }, body: '{"phoneNumber":"+13175550100"}' });
+  assert.equal(foreign.status, 403);
+});

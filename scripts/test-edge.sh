@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# The edge handler in its real runtimes against a live genesys-sim: workerd
+# (through Miniflare, edge/test/worker.test.mjs) and a Deno smoke test
+# (edge/test/deno.test.mjs). Fails loudly when a runtime is missing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+[ -f pkg-edge/genesys_click_to_call_bg.wasm ] || { echo "FAIL: pkg-edge/ is missing: run scripts/build.sh" >&2; exit 1; }
+for tool in workerd deno; do
+  [ -x "node_modules/.bin/$tool" ] || { echo "FAIL: $tool is not installed (npm ci); the edge suites cannot run" >&2; exit 1; }
+done
+scripts/with-sim.sh --time-scale 0.05 --rate-limit 100000 -- node --test --test-reporter=spec edge/test/
