@@ -541,3 +541,98 @@ async fn turnstile_fails_closed() {
     assert_eq!(create_posts(&s).await, 1);
     tokio::time::sleep(Duration::from_millis(10)).await;
 }
+
+/// A stand-in for Cloudflare's bindings: a store shared between "isolates"
+/// and a limiter that allows `allow` hits in all.
+struct FakePlatform<'a> {
+    store: &'a RefCell<Vec<(String, String)>>,
+    allow: std::cell::Cell<u32>,
+}
+
+impl genesys_click_to_call::edge::service::Platform for FakePlatform<'_> {
+    async fn limit(
+        &self,
+        which: genesys_click_to_call::edge::service::Limit,
+        _: &str,
+    ) -> Option<bool> {
+        if which != genesys_click_to_call::edge::service::Limit::PerAddress {
+            return None;
+        }
+        let left = self.allow.get();
+        self.allow.set(left.saturating_sub(1));
+        Some(left > 0)
+    }
+    async fn recall(&self, key: &str) -> Option<String> {
+        assert!(
+            !key.contains("203.0.113"),
+            "the visitor's address is not stored in the clear"
+        );
+        self.store
+            .borrow()
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.clone())
+    }
+    async fn remember(&self, key: &str, value: &str, ttl_secs: u64) {
+        assert_eq!(ttl_secs, 86_400);
+        self.store
+            .borrow_mut()
+            .push((key.to_string(), value.to_string()));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bound_platform_limiter_and_shared_idempotency_store_are_used() {
+    let s = fast_sim().await;
+    let store = RefCell::new(Vec::new());
+    let vars = |k: &str| -> Option<String> {
+        let v = match k {
+            "GENESYS_API_BASE" => s.url(),
+            "GENESYS_CLIENT_ID" => "sim-edge".into(),
+            "GENESYS_CLIENT_SECRET" => SECRET.into(),
+            "GENESYS_AGENT_USER_ID" => ADA.into(),
+            "ALLOWED_ORIGINS" => ORIGIN.into(),
+            "ALLOWED_DIAL_PREFIXES" => "+1317555".into(),
+            "HANDLE_SIGNING_KEY" => "edge-test-signing-key-0123456789abcdef".into(),
+            "RATE_LIMIT_PER_IP" => "100/60".into(),
+            _ => return None,
+        };
+        Some(v)
+    };
+    let isolate = |allow| {
+        EdgeService::with_platform(
+            Reqwest(reqwest()),
+            TokioClock(Instant::now()),
+            FakePlatform {
+                store: &store,
+                allow: std::cell::Cell::new(allow),
+            },
+            vars,
+        )
+    };
+    let first = isolate(5);
+    let key = || EdgeRequest {
+        idempotency_key: Some("kv-key-1".into()),
+        ..dial("+13175550104")
+    };
+    let a = first.handle(key()).await;
+    assert_eq!(a.status, 201);
+    // Another isolate (empty memory) replays from the shared store: no second call.
+    let second = isolate(5);
+    let b = second.handle(key()).await;
+    assert_eq!(
+        (b.status, json(&b)["handle"].clone()),
+        (201, json(&a)["handle"].clone())
+    );
+    assert_eq!(create_posts(&s).await, 1);
+    // The bound limiter decides, even though the memory limit (100/60) would allow.
+    // Different numbers, so neither the per-number limit nor the concurrency cap can be what refuses.
+    let strict = isolate(1);
+    assert_eq!(strict.handle(dial("+13175550100")).await.status, 201);
+    let r = strict.handle(dial("+13175550101")).await;
+    assert_eq!(
+        (r.status, json(&r)["code"].as_str()),
+        (429, Some("rate_limited"))
+    );
+    assert!(r.log.contains("per-ip limit"), "{}", r.log);
+}

@@ -168,6 +168,47 @@ test("a 5xx after the POST is outcome_unknown with exactly one POST; a 429 is ra
   assert.equal(limited.headers.get("retry-after"), "60");
 });
 
+test("Cloudflare bindings: KV idempotency across isolates, the fleet-wide rate limiter", async () => {
+  const options = (name) => ({
+    name,
+    modules: true,
+    scriptPath: "edge/worker.js",
+    modulesRules: [
+      { type: "ESModule", include: ["**/*.js"] },
+      { type: "CompiledWasm", include: ["**/*.wasm"] },
+    ],
+    compatibilityDate: "2026-04-26",
+    bindings: { ...vars, RATE_LIMIT_PER_IP: "100/60" },
+    kvNamespaces: { IDEMPOTENCY_KV: "idempotency-shared" },
+    ratelimits: { CALL_RATE_LIMITER: { simple: { limit: 2, period: 60 } } },
+  });
+  const fleet = new Miniflare({ workers: [options("isolate-a"), options("isolate-b")] });
+  workers.push(fleet);
+  const [a, b] = [await fleet.getWorker("isolate-a"), await fleet.getWorker("isolate-b")];
+  const post = async (w, number, ip, key) => {
+    const headers = { "content-type": "application/json", origin: ORIGIN, "cf-connecting-ip": ip };
+    if (key) headers["idempotency-key"] = key;
+    const r = await w.fetch("http://edge.test/v1/calls", { method: "POST", headers, body: JSON.stringify({ phoneNumber: number }) });
+    const text = await r.text();
+    seen.push(text);
+    return { status: r.status, json: JSON.parse(text) };
+  };
+  // The same click reaching two isolates: the second replays from KV, no second call.
+  const first = await post(a, "+13175550133", "203.0.113.80", "kv-click");
+  const second = await post(b, "+13175550133", "203.0.113.80", "kv-click");
+  assert.equal(first.status, 201);
+  assert.equal(second.status, 201);
+  assert.equal(second.json.handle, first.json.handle);
+  assert.equal(await postsTo("+13175550133"), 1);
+  // The bound limiter (2 per minute) refuses the third call, though memory allows 100.
+  const ip = "203.0.113.81";
+  assert.equal((await post(a, "+13175550134", ip)).status, 201);
+  assert.equal((await post(a, "+13175550135", ip)).status, 201);
+  const third = await post(a, "+13175550136", ip);
+  assert.equal(third.status, 429);
+  assert.equal(third.json.code, "rate_limited");
+});
+
 test("missing configuration is a 500 naming the variable", async () => {
   const broken = worker({ ...vars, GENESYS_CLIENT_SECRET: "" });
   const r = await call("/v1/healthz", { on: broken });

@@ -28,6 +28,39 @@ const ACTIVE_CALL_MAX_MS: u64 = 15 * 60 * 1000;
 /// An SSE comment is sent when nothing changed for this long.
 pub const HEARTBEAT_MS: u64 = 15_000;
 
+/// Which platform rate limiter a check is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Limit {
+    PerAddress,
+    PerNumber,
+}
+
+/// What the runtime may offer beyond one isolate's memory: Cloudflare's
+/// rate-limiting bindings (shared by the whole fleet) and a KV namespace for
+/// Idempotency-Keys. Each method answers `None` when nothing is bound, and the
+/// service then uses its in-memory equivalent.
+#[allow(async_fn_in_trait)]
+pub trait Platform {
+    /// `Some(allowed)` from a bound limiter.
+    async fn limit(&self, which: Limit, key: &str) -> Option<bool>;
+    /// A stored idempotency record (a handle, or "" for an unknown outcome).
+    async fn recall(&self, key: &str) -> Option<String>;
+    async fn remember(&self, key: &str, value: &str, ttl_secs: u64);
+}
+
+/// Nothing bound: memory only (tests, Deno, Workers without bindings).
+pub struct MemoryOnly;
+
+impl Platform for MemoryOnly {
+    async fn limit(&self, _: Limit, _: &str) -> Option<bool> {
+        None
+    }
+    async fn recall(&self, _: &str) -> Option<String> {
+        None
+    }
+    async fn remember(&self, _: &str, _: &str, _: u64) {}
+}
+
 /// A request as the runtime shell hands it over.
 #[derive(Debug, Clone, Default)]
 pub struct EdgeRequest {
@@ -53,9 +86,10 @@ pub struct EdgeResponse {
     pub log: String,
 }
 
-struct Running<H, C> {
+struct Running<H, C, P> {
     cfg: EdgeConfig,
     client: Client<H, C>,
+    platform: P,
     per_ip: RefCell<SlidingLimiter>,
     per_number: RefCell<SlidingLimiter>,
     active: RefCell<ActiveCalls>,
@@ -63,8 +97,8 @@ struct Running<H, C> {
     streams: Cell<u32>,
 }
 
-pub struct EdgeService<H, C> {
-    setup: Result<Running<H, C>, Misconfigured>,
+pub struct EdgeService<H, C, P = MemoryOnly> {
+    setup: Result<Running<H, C, P>, Misconfigured>,
     requests: Cell<u64>,
 }
 
@@ -105,8 +139,23 @@ fn ok(status: u16, body: String) -> Outcome {
     }
 }
 
-impl<H: Http, C: Clock> EdgeService<H, C> {
-    pub fn new(http: H, clock: C, env: impl Fn(&str) -> Option<String>) -> EdgeService<H, C> {
+impl<H: Http, C: Clock> EdgeService<H, C, MemoryOnly> {
+    pub fn new(
+        http: H,
+        clock: C,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> EdgeService<H, C, MemoryOnly> {
+        EdgeService::with_platform(http, clock, MemoryOnly, env)
+    }
+}
+
+impl<H: Http, C: Clock, P: Platform> EdgeService<H, C, P> {
+    pub fn with_platform(
+        http: H,
+        clock: C,
+        platform: P,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> EdgeService<H, C, P> {
         let setup = EdgeConfig::from_env(env).map(|cfg| {
             let creds = Credentials::ClientCredentials {
                 client_id: cfg.client_id.clone(),
@@ -124,6 +173,7 @@ impl<H: Http, C: Clock> EdgeService<H, C> {
                 streams: Cell::new(0),
                 cfg,
                 client,
+                platform,
             }
         });
         EdgeService {
@@ -260,7 +310,7 @@ impl<H: Http, C: Clock> EdgeService<H, C> {
     }
 }
 
-impl<H: Http, C: Clock> Running<H, C> {
+impl<H: Http, C: Clock, P: Platform> Running<H, C, P> {
     fn now(&self) -> u64 {
         self.client.clock().now_ms()
     }
@@ -369,7 +419,7 @@ impl<H: Http, C: Clock> Running<H, C> {
             }
         }
         let now = self.now();
-        if let Err(wait) = self.per_ip.borrow_mut().hit(ip, now) {
+        if let Err(wait) = self.check_limit(Limit::PerAddress, ip, now).await {
             self.forget_key(ip, key);
             return rate_limited(
                 wait,
@@ -393,7 +443,7 @@ impl<H: Http, C: Clock> Running<H, C> {
                 );
             }
         }
-        if let Err(wait) = self.per_number.borrow_mut().hit(digits, now) {
+        if let Err(wait) = self.check_limit(Limit::PerNumber, digits, now).await {
             self.forget_key(ip, key);
             return rate_limited(
                 wait,
@@ -441,6 +491,9 @@ impl<H: Http, C: Clock> Running<H, C> {
                     .add(digits, id.as_str(), self.now());
                 if let Some(k) = key {
                     self.idempotency.borrow_mut().finish(ip, k, &h, self.now());
+                    self.platform
+                        .remember(&self.shared_key(ip, k), &h, IDEMPOTENCY_TTL_MS / 1000)
+                        .await;
                 }
                 let mut o = ok(201, handle_body(&h));
                 o.detail = ["placed ", id.as_str(), " to ", digits].concat();
@@ -451,6 +504,9 @@ impl<H: Http, C: Clock> Running<H, C> {
                     if e.code == ErrorCode::OutcomeUnknown {
                         // The call may exist: the key must never dial again.
                         self.idempotency.borrow_mut().finish(ip, k, "", self.now());
+                        self.platform
+                            .remember(&self.shared_key(ip, k), "", IDEMPOTENCY_TTL_MS / 1000)
+                            .await;
                     } else {
                         self.idempotency.borrow_mut().abandon(ip, k);
                     }
@@ -465,10 +521,19 @@ impl<H: Http, C: Clock> Running<H, C> {
     async fn replay(&self, ip: &str, key: &str) -> Option<Outcome> {
         // A double click arrives while the first request is still placing the call: wait for it.
         for _ in 0..600 {
-            let state =
+            let mut state =
                 self.idempotency
                     .borrow_mut()
                     .begin(ip, key, self.now(), IDEMPOTENCY_TTL_MS);
+            if state == Idem::New {
+                // Another isolate may have placed it: ask the shared store, if bound.
+                if let Some(h) = self.platform.recall(&self.shared_key(ip, key)).await {
+                    self.idempotency
+                        .borrow_mut()
+                        .finish(ip, key, &h, self.now());
+                    state = Idem::Done(h);
+                }
+            }
             match state {
                 Idem::New => return None,
                 Idem::Done(h) if h.is_empty() => {
@@ -494,6 +559,30 @@ impl<H: Http, C: Clock> Running<H, C> {
             "The same request is still being handled.",
             "idempotency key still pending",
         ))
+    }
+
+    /// A bound platform limiter decides when there is one; memory otherwise.
+    async fn check_limit(&self, which: Limit, key: &str, now: u64) -> Result<(), u64> {
+        let (namespaced, memory) = match which {
+            Limit::PerAddress => (["ip:", key].concat(), &self.per_ip),
+            Limit::PerNumber => (["number:", key].concat(), &self.per_number),
+        };
+        match self.platform.limit(which, &namespaced).await {
+            Some(true) => Ok(()),
+            // The binding does not say when; its periods are 10 or 60 s.
+            Some(false) => Err(60_000),
+            None => memory.borrow_mut().hit(key, now),
+        }
+    }
+
+    /// The shared-store key for an Idempotency-Key: keyed by HMAC, so neither
+    /// the visitor's address nor their key is stored in the clear.
+    fn shared_key(&self, ip: &str, key: &str) -> String {
+        let mac = hmac_sha256(
+            &self.cfg.signing_key,
+            [ip, "\u{0}", key].concat().as_bytes(),
+        );
+        ["idem:", &crate::base64::encode_url(&mac[..18])].concat()
     }
 
     fn forget_key(&self, ip: &str, key: Option<&str>) {

@@ -4,19 +4,86 @@
 
 use std::rc::Rc;
 
-use js_sys::{Promise, Reflect};
+use js_sys::{Function, Object, Promise, Reflect};
 use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::JsFuture;
 
 use super::promise;
 use super::transport::{FetchHttp, JsClock};
 use crate::edge::config::{BODY_LIMIT, VARIABLES};
+use crate::edge::service::{Limit, Platform};
 use crate::edge::{EdgeRequest, EdgeService};
 use crate::json::{write_str, ObjectWriter};
+
+/// Cloudflare bindings, when the Worker has them: `CALL_RATE_LIMITER` and
+/// `NUMBER_RATE_LIMITER` (rate-limiting bindings, fleet-wide) and
+/// `IDEMPOTENCY_KV` (a KV namespace). Missing bindings fall back to memory.
+struct Bindings {
+    env: JsValue,
+}
+
+impl Bindings {
+    fn binding(&self, name: &str) -> Option<JsValue> {
+        Reflect::get(&self.env, &name.into())
+            .ok()
+            .filter(|b| b.is_object())
+    }
+
+    /// Calls `binding.method(args…)` and awaits the promise it returns.
+    async fn call(&self, name: &str, method: &str, args: &[JsValue]) -> Option<JsValue> {
+        let b = self.binding(name)?;
+        let f: Function = Reflect::get(&b, &method.into()).ok()?.dyn_into().ok()?;
+        let list = js_sys::Array::new();
+        for a in args {
+            list.push(a);
+        }
+        let p: Promise = f.apply(&b, &list).ok()?.dyn_into().ok()?;
+        JsFuture::from(p).await.ok()
+    }
+}
+
+fn object(pairs: &[(&str, JsValue)]) -> JsValue {
+    let o = Object::new();
+    for (k, v) in pairs {
+        let _ = Reflect::set(&o, &(*k).into(), v);
+    }
+    o.into()
+}
+
+impl Platform for Bindings {
+    async fn limit(&self, which: Limit, key: &str) -> Option<bool> {
+        let name = match which {
+            Limit::PerAddress => "CALL_RATE_LIMITER",
+            Limit::PerNumber => "NUMBER_RATE_LIMITER",
+        };
+        let out = self
+            .call(name, "limit", &[object(&[("key", key.into())])])
+            .await?;
+        Reflect::get(&out, &"success".into()).ok()?.as_bool()
+    }
+
+    async fn recall(&self, key: &str) -> Option<String> {
+        self.call("IDEMPOTENCY_KV", "get", &[key.into()])
+            .await?
+            .as_string()
+    }
+
+    async fn remember(&self, key: &str, value: &str, ttl_secs: u64) {
+        let options = object(&[("expirationTtl", (ttl_secs as f64).into())]);
+        let _ = self
+            .call(
+                "IDEMPOTENCY_KV",
+                "put",
+                &[key.into(), value.into(), options],
+            )
+            .await;
+    }
+}
 
 /// One per isolate: the token cache, limits and idempotency keys live here.
 #[wasm_bindgen]
 pub struct EdgeHandler {
-    svc: Rc<EdgeService<FetchHttp, JsClock>>,
+    svc: Rc<EdgeService<FetchHttp, JsClock, Bindings>>,
 }
 
 fn string_member(obj: &JsValue, key: &str) -> Option<String> {
@@ -35,7 +102,8 @@ impl EdgeHandler {
             .iter()
             .filter_map(|k| string_member(&env, k).map(|v| (*k, v)))
             .collect();
-        let svc = EdgeService::new(FetchHttp, JsClock, move |k| {
+        let bindings = Bindings { env };
+        let svc = EdgeService::with_platform(FetchHttp, JsClock, bindings, move |k| {
             vars.iter().find(|(n, _)| *n == k).map(|(_, v)| v.clone())
         });
         EdgeHandler { svc: Rc::new(svc) }
