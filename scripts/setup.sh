@@ -31,4 +31,11 @@ if [ ! -x node_modules/.bin/wasm-opt ] || [ package-lock.json -nt node_modules/.
   say "installing npm packages from package-lock.json"
   npm ci --no-audit --no-fund --loglevel=error
 fi
+# Deno lives outside package-lock.json: its package lists optional builds for
+# every platform, which this registry does not all carry, and npm ci would refuse.
+DENO_VERSION=2.9.0
+if [ "$(.tools/node_modules/.bin/deno --version 2>/dev/null | head -1 | awk '{print $2}')" != "$DENO_VERSION" ]; then
+  say "installing deno $DENO_VERSION into .tools/ (the edge handler's Deno test)"
+  npm install --prefix .tools --no-save --no-audit --no-fund --loglevel=error "deno@$DENO_VERSION"
+fi
 say "ready: $(rustc --version | cut -d' ' -f1-2), wasm-bindgen $WASM_BINDGEN_VERSION, $(chromium --version 2>/dev/null | head -1), node $(node --version)"

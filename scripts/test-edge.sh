@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ -f pkg-edge/genesys_click_to_call_bg.wasm ] || { echo "FAIL: pkg-edge/ is missing: run scripts/build.sh" >&2; exit 1; }
-for tool in workerd deno; do
-  [ -x "node_modules/.bin/$tool" ] || { echo "FAIL: $tool is not installed (npm ci); the edge suites cannot run" >&2; exit 1; }
+for tool in node_modules/.bin/workerd .tools/node_modules/.bin/deno; do
+  [ -x "$tool" ] || { echo "FAIL: $tool is not installed (run scripts/setup.sh); the edge suites cannot run" >&2; exit 1; }
 done
 scripts/with-sim.sh --time-scale 0.05 --rate-limit 100000 -- node --test --test-reporter=spec edge/test/

@@ -17,7 +17,7 @@ const freePort = () => new Promise((resolve) => {
 before(async () => {
   const port = await freePort();
   base = `http://127.0.0.1:${port}`;
-  deno = spawn("node_modules/.bin/deno", ["run", "--allow-net=127.0.0.1", "--allow-read=.", "--allow-env", "edge/deno.js"], {
+  deno = spawn(".tools/node_modules/.bin/deno", ["run", "--allow-net=127.0.0.1", "--allow-read=.", "--allow-env", "edge/deno.js"], {
     env: {
       PATH: process.env.PATH, HOME: process.env.HOME, DENO_NO_UPDATE_CHECK: "1",
       EDGE_PORT: String(port), GENESYS_API_BASE: SIM, GENESYS_CLIENT_ID: "sim-edge", GENESYS_CLIENT_SECRET: "sim-edge-secret",

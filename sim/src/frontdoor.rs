@@ -37,6 +37,15 @@ pub async fn frontdoor(State(sim): State<Shared>, req: Request, next: Next) -> R
     let cors_ok = origin
         .as_deref()
         .is_some_and(|o| cors_allowed(&sim, &path, o));
+    let ex = Exchange {
+        sim: sim.clone(),
+        corr: corr.clone(),
+        cors_origin: origin.clone().filter(|_| cors_ok),
+        method: method.clone(),
+        path: path.clone(),
+        started,
+        is_hook,
+    };
     if method == Method::OPTIONS && req.headers().contains_key("access-control-request-method") {
         let mut r = if cors_ok {
             StatusCode::NO_CONTENT.into_response()
@@ -50,18 +59,7 @@ pub async fn frontdoor(State(sim): State<Shared>, req: Request, next: Next) -> R
                 req.headers(),
             );
         }
-        return finish(
-            &sim,
-            r,
-            &corr,
-            cors_ok.then_some(origin.as_deref()).flatten(),
-            &method,
-            &path,
-            None,
-            None,
-            started,
-            is_hook,
-        );
+        return ex.finish(r, None, None);
     }
 
     let (parts, body) = req.into_parts();
@@ -74,36 +72,14 @@ pub async fn frontdoor(State(sim): State<Shared>, req: Request, next: Next) -> R
                 "The request body is larger than the 1 MB limit.",
                 &corr,
             );
-            return finish(
-                &sim,
-                r,
-                &corr,
-                cors_ok.then_some(origin.as_deref()).flatten(),
-                &method,
-                &path,
-                None,
-                None,
-                started,
-                is_hook,
-            );
+            return ex.finish(r, None, None);
         }
     };
     if is_hook {
         let mut req = Request::from_parts(parts, Body::from(bytes));
         req.extensions_mut().insert(Corr(corr.clone()));
         let r = next.run(req).await;
-        return finish(
-            &sim,
-            r,
-            &corr,
-            cors_ok.then_some(origin.as_deref()).flatten(),
-            &method,
-            &path,
-            None,
-            None,
-            started,
-            true,
-        );
+        return ex.finish(r, None, None);
     }
 
     let mut log = LogInfo {
@@ -141,35 +117,11 @@ pub async fn frontdoor(State(sim): State<Shared>, req: Request, next: Next) -> R
                     );
                     r.headers_mut()
                         .insert("retry-after", HeaderValue::from(retry_after));
-                    return finish(
-                        &sim,
-                        r,
-                        &corr,
-                        cors_ok.then_some(origin.as_deref()).flatten(),
-                        &method,
-                        &path,
-                        Some(log),
-                        None,
-                        started,
-                        false,
-                    );
+                    return ex.finish(r, Some(log), None);
                 }
                 principal = Some(p);
             }
-            Err(r) => {
-                return finish(
-                    &sim,
-                    r,
-                    &corr,
-                    cors_ok.then_some(origin.as_deref()).flatten(),
-                    &method,
-                    &path,
-                    Some(log),
-                    None,
-                    started,
-                    false,
-                )
-            }
+            Err(r) => return ex.finish(r, Some(log), None),
         }
     }
 
@@ -189,18 +141,7 @@ pub async fn frontdoor(State(sim): State<Shared>, req: Request, next: Next) -> R
     if let Some(f) = before {
         tokio::time::sleep(Duration::from_millis(f.delay_ms)).await;
         if let Some(r) = fault_response(&f.action, &corr, &mut dropped) {
-            return finish(
-                &sim,
-                r,
-                &corr,
-                cors_ok.then_some(origin.as_deref()).flatten(),
-                &method,
-                &path,
-                Some(log),
-                Some(dropped),
-                started,
-                false,
-            );
+            return ex.finish(r, Some(log), Some(dropped));
         }
     }
 
@@ -217,18 +158,7 @@ pub async fn frontdoor(State(sim): State<Shared>, req: Request, next: Next) -> R
             r = replaced;
         }
     }
-    finish(
-        &sim,
-        r,
-        &corr,
-        cors_ok.then_some(origin.as_deref()).flatten(),
-        &method,
-        &path,
-        Some(log),
-        Some(dropped),
-        started,
-        false,
-    )
+    ex.finish(r, Some(log), Some(dropped))
 }
 
 struct LogInfo {
@@ -468,80 +398,90 @@ fn fault_response(action: &FaultAction, corr: &str, dropped: &mut bool) -> Optio
     }
 }
 
-#[allow(clippy::too_many_arguments)]
-fn finish(
-    sim: &Shared,
-    mut r: Response,
-    corr: &str,
-    cors_origin: Option<&str>,
-    method: &Method,
-    path: &str,
-    log: Option<LogInfo>,
-    dropped: Option<bool>,
+/// One request's context, for answering it and logging it the same way on
+/// every path (preflight, cap, auth, rate limit, fault, handler).
+struct Exchange {
+    sim: Shared,
+    corr: String,
+    cors_origin: Option<String>,
+    method: Method,
+    path: String,
     started: Instant,
     is_hook: bool,
-) -> Response {
-    let h = r.headers_mut();
-    if let Ok(v) = HeaderValue::from_str(corr) {
-        h.insert("inin-correlation-id", v);
-    }
-    if let Some(o) = cors_origin.and_then(|o| HeaderValue::from_str(o).ok()) {
-        h.insert("access-control-allow-origin", o);
-        h.insert(
-            "access-control-expose-headers",
-            HeaderValue::from_static("ININ-Correlation-Id, Retry-After"),
-        );
-        h.append("vary", HeaderValue::from_static("Origin"));
-    }
-    if is_hook {
-        return r;
-    }
-    let status = r.status().as_u16();
-    let dropped = dropped.unwrap_or(false);
-    let info = log.unwrap_or(LogInfo {
-        client_id: None,
-        phone_number: None,
-        fault: None,
-        seq: 0,
-    });
-    if !sim.cfg.quiet {
-        eprintln!(
-            "{} {} {} {} {}ms client={} corr={}",
-            iso(std::time::SystemTime::now()),
-            method,
-            path,
-            if dropped {
-                "dropped".to_string()
-            } else {
-                status.to_string()
-            },
-            started.elapsed().as_millis(),
-            info.client_id.as_deref().unwrap_or("-"),
-            corr
-        );
-    }
-    let mut inner = sim.lock();
-    let existing = (info.seq > 0)
-        .then(|| inner.log.iter_mut().rev().find(|e| e["seq"] == info.seq))
-        .flatten();
-    let e = match existing {
-        Some(e) => e,
-        None => {
-            inner.seq += 1;
-            let seq = inner.seq;
-            let e = entry(seq, sim, method, path, &info);
-            push(&mut inner, e);
-            inner.log.back_mut().expect("just pushed")
-        }
-    };
-    e["status"] = json!(status);
-    e["correlationId"] = json!(corr);
-    if dropped {
-        e["dropped"] = json!(true);
-    }
-    r
 }
 
+impl Exchange {
+    fn finish(&self, mut r: Response, log: Option<LogInfo>, dropped: Option<bool>) -> Response {
+        let (sim, corr, cors_origin, method, path, started, is_hook) = (
+            &self.sim,
+            self.corr.as_str(),
+            self.cors_origin.as_deref(),
+            &self.method,
+            self.path.as_str(),
+            self.started,
+            self.is_hook,
+        );
+        let h = r.headers_mut();
+        if let Ok(v) = HeaderValue::from_str(corr) {
+            h.insert("inin-correlation-id", v);
+        }
+        if let Some(o) = cors_origin.and_then(|o| HeaderValue::from_str(o).ok()) {
+            h.insert("access-control-allow-origin", o);
+            h.insert(
+                "access-control-expose-headers",
+                HeaderValue::from_static("ININ-Correlation-Id, Retry-After"),
+            );
+            h.append("vary", HeaderValue::from_static("Origin"));
+        }
+        if is_hook {
+            return r;
+        }
+        let status = r.status().as_u16();
+        let dropped = dropped.unwrap_or(false);
+        let info = log.unwrap_or(LogInfo {
+            client_id: None,
+            phone_number: None,
+            fault: None,
+            seq: 0,
+        });
+        if !sim.cfg.quiet {
+            eprintln!(
+                "{} {} {} {} {}ms client={} corr={}",
+                iso(std::time::SystemTime::now()),
+                method,
+                path,
+                if dropped {
+                    "dropped".to_string()
+                } else {
+                    status.to_string()
+                },
+                started.elapsed().as_millis(),
+                info.client_id.as_deref().unwrap_or("-"),
+                corr
+            );
+        }
+        let mut inner = sim.lock();
+        let existing = (info.seq > 0)
+            .then(|| inner.log.iter_mut().rev().find(|e| e["seq"] == info.seq))
+            .flatten();
+        let e = match existing {
+            Some(e) => e,
+            None => {
+                inner.seq += 1;
+                let seq = inner.seq;
+                let e = entry(seq, sim, method, path, &info);
+                push(&mut inner, e);
+                inner.log.back_mut().expect("just pushed")
+            }
+        };
+        e["status"] = json!(status);
+        e["correlationId"] = json!(corr);
+        if dropped {
+            e["dropped"] = json!(true);
+        }
+        r
+    }
+}
 /// A token-endpoint error for requests the OAuth handlers reject early.
 pub fn invalid_request(desc: &str) -> Response {
     oauth_error(400, "invalid_request", desc)
