@@ -3,31 +3,21 @@
 // the demo page's origin. Stops cleanly (workerd included) on Ctrl-C/SIGTERM.
 // Usage: GENESYS_SIM_URL=http://127.0.0.1:8089 node edge/dev.mjs
 import { Miniflare } from "miniflare";
+import { workerOptions } from "./workerd-options.mjs";
 
 const sim = process.env.GENESYS_SIM_URL ?? "http://127.0.0.1:8089";
 const port = Number(process.env.EDGE_PORT ?? 8787);
 const origins = process.env.ALLOWED_ORIGINS ?? `http://127.0.0.1:${process.env.WWW_PORT ?? 8080},http://localhost:${process.env.WWW_PORT ?? 8080}`;
-const mf = new Miniflare({
-  modules: true,
-  scriptPath: "edge/worker.js",
-  modulesRules: [
-    { type: "ESModule", include: ["**/*.js"] },
-    { type: "CompiledWasm", include: ["**/*.wasm"] },
-  ],
-  compatibilityDate: "2026-04-26",
-  host: "127.0.0.1",
-  port,
-  bindings: {
-    GENESYS_API_BASE: sim,
-    GENESYS_CLIENT_ID: "sim-edge",
-    GENESYS_CLIENT_SECRET: "sim-edge-secret",
-    GENESYS_AGENT_USER_ID: "0b5e2f7a-6c1d-4e8f-9a3b-2c4d6e8f0a01",
-    ALLOWED_ORIGINS: origins,
-    ALLOWED_DIAL_PREFIXES: process.env.ALLOWED_DIAL_PREFIXES ?? "+1317555",
-    HANDLE_SIGNING_KEY: process.env.HANDLE_SIGNING_KEY ?? "dev-only-signing-key-" + Math.random().toString(36).slice(2).padEnd(16, "0"),
-    RATE_LIMIT_PER_IP: process.env.RATE_LIMIT_PER_IP ?? "20/600",
-  },
-});
+const mf = new Miniflare(workerOptions({
+  GENESYS_API_BASE: sim,
+  GENESYS_CLIENT_ID: "sim-edge",
+  GENESYS_CLIENT_SECRET: "sim-edge-secret",
+  GENESYS_AGENT_USER_ID: "0b5e2f7a-6c1d-4e8f-9a3b-2c4d6e8f0a01",
+  ALLOWED_ORIGINS: origins,
+  ALLOWED_DIAL_PREFIXES: process.env.ALLOWED_DIAL_PREFIXES ?? "+1317555",
+  HANDLE_SIGNING_KEY: process.env.HANDLE_SIGNING_KEY ?? "dev-only-signing-key-" + Math.random().toString(36).slice(2).padEnd(16, "0"),
+  RATE_LIMIT_PER_IP: process.env.RATE_LIMIT_PER_IP ?? "20/600",
+}, { host: "127.0.0.1", port }));
 const url = await mf.ready;
 console.log(`edge handler (workerd) listening on ${url.origin} → genesys-sim at ${sim}`);
 const stop = async () => { await mf.dispose(); process.exit(0); };

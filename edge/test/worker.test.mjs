@@ -4,6 +4,7 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { Miniflare } from "miniflare";
+import { workerOptions } from "../workerd-options.mjs";
 
 const SIM = process.env.GENESYS_SIM_URL;
 if (!SIM) throw new Error("GENESYS_SIM_URL is not set: run through scripts/test-edge.sh");
@@ -27,16 +28,7 @@ const vars = {
 
 const workers = [];
 function worker(bindings) {
-  const mf = new Miniflare({
-    modules: true,
-    scriptPath: "edge/worker.js",
-    modulesRules: [
-      { type: "ESModule", include: ["**/*.js"] },
-      { type: "CompiledWasm", include: ["**/*.wasm"] },
-    ],
-    compatibilityDate: "2026-04-26",
-    bindings,
-  });
+  const mf = new Miniflare(workerOptions(bindings));
   workers.push(mf);
   return mf;
 }
@@ -169,16 +161,8 @@ test("a 5xx after the POST is outcome_unknown with exactly one POST; a 429 is ra
 });
 
 test("Cloudflare bindings: KV idempotency across isolates, the fleet-wide rate limiter", async () => {
-  const options = (name) => ({
+  const options = (name) => workerOptions({ ...vars, RATE_LIMIT_PER_IP: "100/60" }, {
     name,
-    modules: true,
-    scriptPath: "edge/worker.js",
-    modulesRules: [
-      { type: "ESModule", include: ["**/*.js"] },
-      { type: "CompiledWasm", include: ["**/*.wasm"] },
-    ],
-    compatibilityDate: "2026-04-26",
-    bindings: { ...vars, RATE_LIMIT_PER_IP: "100/60" },
     kvNamespaces: { IDEMPOTENCY_KV: "idempotency-shared" },
     ratelimits: { CALL_RATE_LIMITER: { simple: { limit: 2, period: 60 } } },
   });

@@ -201,7 +201,7 @@ fn create_call(sim: &Shared, p: &Principal, corr: &str, agent: User, body: &str)
             .calls
             .values()
             .max_by_key(|c| c.elapsed())
-            .map(|c| c.id.clone())
+            .map(|c| c.spec.id.clone())
         {
             inner.calls.remove(&oldest);
         }
@@ -222,7 +222,8 @@ fn with_call<T>(
 ) -> Option<T> {
     let mut inner = sim.lock();
     let call = inner.calls.get_mut(id)?;
-    let visible = call.owner == p.owner() || p.user_id.as_deref() == Some(call.agent_id.as_str());
+    let visible =
+        call.spec.owner == p.owner() || p.user_id.as_deref() == Some(call.spec.agent_id.as_str());
     visible.then(|| f(call))
 }
 

@@ -71,21 +71,11 @@ const NO_STATION_FAIL_S: f64 = 0.5;
 
 #[derive(Debug, Clone)]
 pub struct Call {
-    pub id: String,
-    /// Who may see it: the creating OAuth client or user.
-    pub owner: String,
-    pub agent_id: String,
-    pub agent_name: String,
-    pub number: String,
-    pub caller_id: Option<String>,
-    pub caller_id_name: Option<String>,
-    pub queue_id: Option<String>,
-    pub attributes: Map<String, Value>,
-    pub agent_pid: String,
-    pub far_pid: String,
+    /// What was asked for (number, agent, owner, ids).
+    pub spec: NewCall,
     created: Instant,
     created_wall: SystemTime,
-    scale: f64,
+    /// The agent's station as it behaves for this call (`+13175550105` overrides it).
     station: Station,
     far: FarEnd,
     /// Scaled offset of an API hang-up, if any.
@@ -104,8 +94,10 @@ pub struct LegState {
     pub error: Option<(&'static str, &'static str)>,
 }
 
+#[derive(Debug, Clone)]
 pub struct NewCall {
     pub id: String,
+    /// Who may see it: the creating OAuth client or user.
     pub owner: String,
     pub agent_id: String,
     pub agent_name: String,
@@ -129,27 +121,16 @@ impl Call {
         };
         Call {
             far: far_end_for(&n.number),
-            id: n.id,
-            owner: n.owner,
-            agent_id: n.agent_id,
-            agent_name: n.agent_name,
-            number: n.number,
-            caller_id: n.caller_id,
-            caller_id_name: n.caller_id_name,
-            queue_id: n.queue_id,
-            attributes: n.attributes,
-            agent_pid: n.agent_pid,
-            far_pid: n.far_pid,
             created: Instant::now(),
             created_wall: SystemTime::now(),
-            scale: n.scale,
             station,
             hung_up: None,
+            spec: n,
         }
     }
 
     fn secs(&self, s: f64) -> Duration {
-        Duration::from_secs_f64((s * self.scale).max(0.0))
+        Duration::from_secs_f64((s * self.spec.scale).max(0.0))
     }
 
     pub fn elapsed(&self) -> Duration {
@@ -273,7 +254,7 @@ impl Call {
     }
 
     fn agent_purpose(&self) -> &'static str {
-        if self.queue_id.is_some() {
+        if self.spec.queue_id.is_some() {
             "agent"
         } else {
             "user"
@@ -281,7 +262,7 @@ impl Call {
     }
 
     fn far_purpose(&self) -> &'static str {
-        if self.queue_id.is_some() {
+        if self.spec.queue_id.is_some() {
             "customer"
         } else {
             "external"
@@ -296,29 +277,29 @@ impl Call {
             participants.push(self.media_participant(f, false));
         }
         json!({
-            "id": self.id,
+            "id": self.spec.id,
             "participants": participants,
             "otherMediaUris": [],
             "recordingState": "none",
-            "selfUri": format!("/api/v2/conversations/calls/{}", self.id),
+            "selfUri": format!("/api/v2/conversations/calls/{}", self.spec.id),
         })
     }
 
     fn media_participant(&self, leg: &LegState, is_agent: bool) -> Value {
         let mut p = Map::new();
-        let tel = format!("tel:{}", self.number);
+        let tel = format!("tel:{}", self.spec.number);
         p.insert(
             "id".into(),
             json!(if is_agent {
-                &self.agent_pid
+                &self.spec.agent_pid
             } else {
-                &self.far_pid
+                &self.spec.far_pid
             }),
         );
         if is_agent {
-            p.insert("name".into(), json!(self.agent_name));
+            p.insert("name".into(), json!(self.spec.agent_name));
         } else {
-            p.insert("name".into(), json!(self.number));
+            p.insert("name".into(), json!(self.spec.number));
             p.insert("address".into(), json!(tel));
         }
         p.insert("startTime".into(), json!(self.at(leg.start)));
@@ -344,24 +325,27 @@ impl Call {
         p.insert("held".into(), json!(false));
         p.insert(
             "wrapupRequired".into(),
-            json!(is_agent && self.queue_id.is_some()),
+            json!(is_agent && self.spec.queue_id.is_some()),
         );
         if is_agent {
             p.insert(
                 "user".into(),
-                json!({"id": self.agent_id, "selfUri": format!("/api/v2/users/{}", self.agent_id)}),
+                json!({"id": self.spec.agent_id, "selfUri": format!("/api/v2/users/{}", self.spec.agent_id)}),
             );
         }
-        if let Some(q) = &self.queue_id {
+        if let Some(q) = &self.spec.queue_id {
             p.insert(
                 "queue".into(),
                 json!({"id": q, "selfUri": format!("/api/v2/routing/queues/{q}")}),
             );
         }
         if !is_agent {
-            p.insert("attributes".into(), Value::Object(self.attributes.clone()));
+            p.insert(
+                "attributes".into(),
+                Value::Object(self.spec.attributes.clone()),
+            );
             p.insert("dnis".into(), json!(tel));
-            if let Some(c) = &self.caller_id {
+            if let Some(c) = &self.spec.caller_id {
                 p.insert("ani".into(), json!(format!("tel:{c}")));
             }
         }
@@ -379,9 +363,9 @@ impl Call {
         p.insert(
             "peer".into(),
             json!(if is_agent {
-                &self.far_pid
+                &self.spec.far_pid
             } else {
-                &self.agent_pid
+                &self.spec.agent_pid
             }),
         );
         Value::Object(p)
@@ -397,7 +381,7 @@ impl Call {
             participants.push(self.participant(f, false));
         }
         let mut c = Map::new();
-        c.insert("id".into(), json!(self.id));
+        c.insert("id".into(), json!(self.spec.id));
         c.insert("startTime".into(), json!(self.at(Duration::ZERO)));
         if let Some(e) = self.ended_at(now) {
             c.insert("endTime".into(), json!(self.at(e)));
@@ -407,13 +391,13 @@ impl Call {
         c.insert("divisions".into(), json!([]));
         c.insert(
             "selfUri".into(),
-            json!(format!("/api/v2/conversations/{}", self.id)),
+            json!(format!("/api/v2/conversations/{}", self.spec.id)),
         );
         Value::Object(c)
     }
 
     fn participant(&self, leg: &LegState, is_agent: bool) -> Value {
-        let tel = format!("tel:{}", self.number);
+        let tel = format!("tel:{}", self.spec.number);
         let mut call = Map::new();
         call.insert("state".into(), json!(leg.state));
         call.insert(
@@ -421,9 +405,9 @@ impl Call {
             json!(format!(
                 "{}-call",
                 if is_agent {
-                    &self.agent_pid
+                    &self.spec.agent_pid
                 } else {
-                    &self.far_pid
+                    &self.spec.far_pid
                 }
             )),
         );
@@ -465,9 +449,9 @@ impl Call {
         p.insert(
             "id".into(),
             json!(if is_agent {
-                &self.agent_pid
+                &self.spec.agent_pid
             } else {
-                &self.far_pid
+                &self.spec.far_pid
             }),
         );
         p.insert("startTime".into(), json!(self.at(leg.start)));
@@ -478,18 +462,18 @@ impl Call {
             p.insert("connectedTime".into(), json!(self.at(c)));
         }
         if is_agent {
-            p.insert("name".into(), json!(self.agent_name));
+            p.insert("name".into(), json!(self.spec.agent_name));
             p.insert(
                 "userUri".into(),
-                json!(format!("/api/v2/users/{}", self.agent_id)),
+                json!(format!("/api/v2/users/{}", self.spec.agent_id)),
             );
-            p.insert("userId".into(), json!(self.agent_id));
+            p.insert("userId".into(), json!(self.spec.agent_id));
         } else {
-            p.insert("name".into(), json!(self.number));
+            p.insert("name".into(), json!(self.spec.number));
             p.insert("address".into(), json!(tel));
             p.insert("dnis".into(), json!(tel));
         }
-        if let Some(q) = &self.queue_id {
+        if let Some(q) = &self.spec.queue_id {
             p.insert("queueId".into(), json!(q));
         }
         p.insert(
@@ -506,14 +490,14 @@ impl Call {
         );
         p.insert(
             "wrapupRequired".into(),
-            json!(is_agent && self.queue_id.is_some()),
+            json!(is_agent && self.spec.queue_id.is_some()),
         );
         p.insert(
             "attributes".into(),
             if is_agent {
                 json!({})
             } else {
-                Value::Object(self.attributes.clone())
+                Value::Object(self.spec.attributes.clone())
             },
         );
         p.insert("calls".into(), json!([Value::Object(call)]));
