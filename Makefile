@@ -5,7 +5,7 @@ SHELL := /bin/bash
 .SHELLFLAGS := -euo pipefail -c
 SIM_PORT ?= 8089
 
-.PHONY: setup build size test test-host test-wasm-node test-wasm-browser test-example test-edge lint demo sim edge
+.PHONY: setup build size test test-host test-wasm-node test-wasm-browser test-example test-edge test-browser lint demo sim edge
 
 setup:
 	scripts/setup.sh
@@ -36,6 +36,10 @@ test-wasm-browser:
 
 test-example:
 	scripts/test-example.sh
+
+## The demo page in headless Chromium (visitor widget via the edge, agent console via PKCE); needs `make build`.
+test-browser:
+	scripts/test-browser.sh
 
 ## The edge handler in workerd (Miniflare) and Deno against genesys-sim; needs `make build`.
 test-edge:

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# `make demo`: genesys-sim on $SIM_PORT (8089) and the edge handler in workerd
-# on $EDGE_PORT (8787), configured to dial the simulator's test range on behalf
-# of Ada. Prints what to try; Ctrl-C or SIGTERM stops both (no orphaned workerd).
+# `make demo`: genesys-sim on $SIM_PORT (8089), the edge handler in workerd on
+# $EDGE_PORT (8787), configured to dial the simulator's test range on behalf of
+# Ada and to allow the page's origin, and the demo page on $WWW_PORT (8080).
+# Prints the URL to open; Ctrl-C or SIGTERM stops all three (no orphaned workerd).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SIM_PORT=${SIM_PORT:-8089}
@@ -27,8 +28,16 @@ for _ in $(seq 50); do curl -s -o /dev/null "$sim_url/v1" && break; sleep 0.1; d
 GENESYS_SIM_URL=$sim_url EDGE_PORT=$EDGE_PORT WWW_PORT=$WWW_PORT node edge/dev.mjs > >(grep -v '^{"correlationId' >&2) &
 pids+=($!)
 for _ in $(seq 100); do curl -s "$edge_url/v1/healthz" -o /dev/null && break; sleep 0.1; done
+SIM_URL=$sim_url EDGE_URL=$edge_url WWW_PORT=$WWW_PORT node www/server.mjs >/dev/null &
+pids+=($!)
+www_url="http://127.0.0.1:$WWW_PORT"
+for _ in $(seq 50); do curl -s "$www_url/" -o /dev/null && break; sleep 0.1; done
 
 cat <<MSG
+
+  Open the demo:  $www_url/
+      visitor widget ("Call me", through the edge handler) and $www_url/agent.html
+      (the agent console: sign in with PKCE, dial from the browser with the wasm module)
 
   genesys-sim (a local Genesys Cloud org):  $sim_url
   edge handler (workerd):                   $edge_url
@@ -40,7 +49,7 @@ cat <<MSG
   Or from Node with the library itself:
       GENESYS_SIM_URL=$sim_url node examples/node-call.mjs
 
-  The demo page (www/) is not built yet. Stop with Ctrl-C.
+  Stop with Ctrl-C.
 
 MSG
 wait -n "${pids[@]}"

@@ -14,6 +14,7 @@ step scripts/test-wasm.sh node
 step scripts/test-wasm.sh browser
 step scripts/test-example.sh
 step scripts/test-edge.sh
+step scripts/test-browser.sh
 passed=$(grep -Eo 'test result: ok\. [0-9]+ passed' "$log" | awk '{ s += $4 } END { print s + 0 }')
 edge=$(grep -E '^ℹ pass [0-9]+' "$log" | awk '{ s += $3 } END { print s + 0 }')
 passed=$((passed + edge))
