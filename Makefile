@@ -5,7 +5,7 @@ SHELL := /bin/bash
 .SHELLFLAGS := -euo pipefail -c
 SIM_PORT ?= 8089
 
-.PHONY: setup build size test test-host test-wasm-node test-wasm-browser test-example test-edge test-browser lint demo sim edge
+.PHONY: setup build size test test-host test-wasm-node test-wasm-browser test-example test-edge test-browser lint demo sim edge bench
 
 setup:
 	scripts/setup.sh
@@ -48,6 +48,10 @@ test-edge:
 ## Everything, from a fresh clone.
 test: setup
 	@scripts/test-all.sh
+
+## Side-by-side benchmarks with the official Genesys JS SDK; prints a table and writes bench/RESULTS.md.
+bench: setup
+	scripts/bench.sh
 
 ## The simulator alone, in the foreground.
 sim:

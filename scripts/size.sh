@@ -14,7 +14,7 @@ while IFS= read -r f; do
   total_raw=$((total_raw + raw)); total_gz=$((total_gz + gz))
   printf '%-44s %10s %12s\n' "${f#pkg/}" "$(kb "$raw")" "$(kb "$gz")"
 done < <(find pkg -name '*.wasm' -o -name '*.js' | grep -v '\.d\.ts$' | sort)
-printf '%-44s %10s %12s   (%d bytes gzip; budget %d KB; official JS SDK browser build: 141 KB gzip)\n' "total" "$(kb "$total_raw")" "$(kb "$total_gz")" "$total_gz" "$BUDGET_KB"
+printf '%-44s %10s %12s   (%d bytes gzip; budget %d KB; official JS SDK browser build: 137 KB gzip, make bench)\n' "total" "$(kb "$total_raw")" "$(kb "$total_gz")" "$total_gz" "$BUDGET_KB"
 if [ "${1:-}" = --check ] && [ "$total_gz" -gt $((BUDGET_KB * 1024)) ]; then
   echo "FAIL: the browser package is $total_gz bytes gzip, over the ${BUDGET_KB} KB budget" >&2
   exit 1

@@ -437,6 +437,8 @@ impl Exchange {
             return r;
         }
         let status = r.status().as_u16();
+        // Response size, for the benchmarks' bytes-per-call figures.
+        let bytes = axum::body::HttpBody::size_hint(r.body()).exact();
         let dropped = dropped.unwrap_or(false);
         let info = log.unwrap_or(LogInfo {
             client_id: None,
@@ -476,6 +478,9 @@ impl Exchange {
         };
         e["status"] = json!(status);
         e["correlationId"] = json!(corr);
+        if let Some(len) = bytes {
+            e["bytes"] = json!(len);
+        }
         if dropped {
             e["dropped"] = json!(true);
         }

@@ -1,0 +1,282 @@
+// make bench: this project beside the official Genesys JS SDK, measured in one
+// run on this machine — payload, client flow, concurrency, edge, CPU — printed
+// as a table and written to bench/RESULTS.md. Ratios compare figures from the
+// same run; medians over repeated runs where a figure is timed.
+import { spawn, execFileSync } from "node:child_process";
+import { readFileSync, readdirSync, writeFileSync, mkdirSync } from "node:fs";
+import { createRequire } from "node:module";
+import { cpus, totalmem } from "node:os";
+import zlib from "node:zlib";
+import { Miniflare } from "miniflare";
+import { workerOptions } from "../edge/workerd-options.mjs";
+
+const require = createRequire(import.meta.url);
+const TOOLS = new URL("../.tools/bench/node_modules/", import.meta.url).pathname;
+const SDK_VERSION = JSON.parse(readFileSync(`${TOOLS}purecloud-platform-client-v2/package.json`)).version;
+const autocannon = require(`${TOOLS}autocannon`);
+const { GenesysClient } = require("../pkg-node/genesys_click_to_call.js");
+const ADA = "0b5e2f7a-6c1d-4e8f-9a3b-2c4d6e8f0a01";
+const CC = { clientCredentials: { clientId: "sim-edge", clientSecret: "sim-edge-secret" } };
+const out = [];
+const say = (line = "") => { console.log(line); out.push(line); };
+const median = (xs) => { const s = [...xs].sort((a, b) => a - b); return s[Math.floor(s.length / 2)]; };
+const kb = (b) => `${(b / 1024).toFixed(1)} KB`;
+const ratio = (a, b) => `${(a / b).toFixed(2)}×`;
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+async function startSim(args) {
+  const p = spawn("target/release/genesys-sim", ["--listen", "127.0.0.1:0", "--quiet", ...args], { stdio: ["ignore", "ignore", "pipe"] });
+  const url = await new Promise((resolve, reject) => {
+    p.stderr.on("data", (d) => { const m = String(d).match(/http:\/\/127\.0\.0\.1:\d+/); if (m) resolve(m[0]); });
+    p.on("exit", () => reject(new Error("genesys-sim exited")));
+  });
+  return { url, stop: () => p.kill() };
+}
+const simLog = async (sim) => (await (await fetch(`${sim.url}/__sim/requests`)).json()).requests;
+const simReset = (sim) => fetch(`${sim.url}/__sim/reset`, { method: "POST" });
+function kinds(log) {
+  const k = { token: 0, create: 0, read: 0, other: 0, r429: 0, bytes: 0 };
+  for (const e of log) {
+    if (e.path === "/oauth/token") k.token++;
+    else if (e.method === "POST" && e.path.startsWith("/api/v2/conversations/calls")) k.create++;
+    else if (e.method === "GET") k.read++;
+    else k.other++;
+    if (e.status === 429) k.r429++;
+    k.bytes += e.bytes ?? 0;
+  }
+  return k;
+}
+const farLeg = (c) => (c.participants ?? []).find((p) => p.purpose === "customer" || p.purpose === "external");
+
+// ---------------------------------------------------------------- 1. payload
+function sizes(files) {
+  let raw = 0, gzip = 0, brotli = 0;
+  for (const f of files) {
+    const b = readFileSync(f);
+    raw += b.length;
+    gzip += Number(execFileSync("sh", ["-c", `gzip -9 -c '${f}' | wc -c`], { encoding: "utf8" }).trim()); // as scripts/size.sh
+    brotli += zlib.brotliCompressSync(b, { params: { [zlib.constants.BROTLI_PARAM_QUALITY]: 11 } }).length;
+  }
+  return { raw, gzip, brotli };
+}
+
+function payload() {
+  const ours = sizes(readdirSync("pkg").filter((f) => f.endsWith(".wasm") || f.endsWith(".js")).map((f) => `pkg/${f}`));
+  const sdkDir = `${TOOLS}purecloud-platform-client-v2`;
+  const browser = sizes([`${sdkDir}/dist/web-cjs/purecloud-platform-client-v2.min.js`]);
+  mkdirSync("target/bench", { recursive: true });
+  writeFileSync("target/bench/deep-entry.mjs",
+    `export { default as ApiClient } from "${sdkDir}/src/purecloud-platform-client-v2/ApiClient.js";\n` +
+    `export { default as ConversationsApi } from "${sdkDir}/src/purecloud-platform-client-v2/api/ConversationsApi.js";\n`);
+  // Node built-ins sit on server-only paths in the SDK; a browser bundle leaves them out.
+  const builtins = ["fs", "os", "path", "util", "http", "https", "http2", "crypto", "url", "stream", "zlib", "tty", "net", "tls", "events",
+    "assert", "buffer", "child_process", "querystring", "string_decoder", "process", "dns", "module", "worker_threads"];
+  execFileSync("node_modules/.bin/esbuild", ["target/bench/deep-entry.mjs", "--bundle", "--minify", "--format=esm", "--platform=browser",
+    ...builtins.flatMap((b) => [`--external:${b}`, `--external:node:${b}`]), "--log-level=error", "--outfile=target/bench/sdk-deep.js"]);
+  const deep = sizes(["target/bench/sdk-deep.js"]);
+  say("## 1. Browser payload");
+  say();
+  say("| package | raw | gzip -9 | brotli -11 | gzip vs ours |");
+  say("|---|---|---|---|---|");
+  say(`| genesys-click-to-call (pkg/: wasm + JS) | ${kb(ours.raw)} | ${kb(ours.gzip)} | ${kb(ours.brotli)} | 1.00× |`);
+  say(`| official SDK ${SDK_VERSION}, browser build | ${kb(browser.raw)} | ${kb(browser.gzip)} | ${kb(browser.brotli)} | ${ratio(browser.gzip, ours.gzip)} |`);
+  say(`| official SDK, esbuild bundle of ApiClient + ConversationsApi | ${kb(deep.raw)} | ${kb(deep.gzip)} | ${kb(deep.brotli)} | ${ratio(deep.gzip, ours.gzip)} |`);
+  say();
+}
+
+// ------------------------------------------------------------- 2. client flow
+async function oursOnce(sim, number) {
+  const gc = new GenesysClient({ apiBase: sim.url, auth: CC });
+  const t0 = performance.now();
+  const { conversationId } = await gc.placeCall({ phoneNumber: number, onBehalfOfUserId: ADA });
+  let connectedAt = null;
+  const final = await gc.waitForCall(conversationId, { until: "ended", timeoutMs: 600_000,
+    onUpdate: (s) => { if (s.phase === "connected" && !connectedAt) connectedAt = Date.now(); } });
+  const endedAt = Date.now();
+  return { wall: performance.now() - t0, outcome: final.outcome,
+    lagConnected: connectedAt - Date.parse(final.customer.connectedTime), lagEnded: endedAt - Date.parse(final.customer.endTime) };
+}
+
+function sdkClient(sim) {
+  const platformClient = require(`${TOOLS}purecloud-platform-client-v2`);
+  const client = platformClient.ApiClient.instance;
+  const u = new URL(sim.url);
+  client.setGateway({ host: u.hostname, protocol: "http", port: Number(u.port), path_params_login: "", path_params_api: "" });
+  return { platformClient, client };
+}
+
+// What an SDK user writes: log in, create, then poll every 2 s.
+async function sdkOnce(sim, number, { login = true } = {}) {
+  const { platformClient, client } = sdkClient(sim);
+  const t0 = performance.now();
+  if (login) await client.loginClientCredentialsGrant("sim-edge", "sim-edge-secret");
+  const api = new platformClient.ConversationsApi();
+  const { id } = await api.postConversationsCallsUserUserId(ADA, { phoneNumber: number });
+  let connectedAt = null, errors = 0;
+  for (;;) {
+    await sleep(2000);
+    let c;
+    try { c = await api.getConversationsCall(id); } catch { errors++; if (errors > 200) throw new Error("gave up"); continue; }
+    const far = farLeg(c);
+    if (far?.state === "connected" && !connectedAt) connectedAt = Date.now();
+    if (far && (far.state === "disconnected" || far.state === "terminated")) {
+      return { wall: performance.now() - t0, errors, lagConnected: connectedAt ? connectedAt - Date.parse(far.connectedTime) : NaN,
+        lagEnded: Date.now() - Date.parse(far.endTime) };
+    }
+  }
+}
+
+async function clientFlow() {
+  const sim = await startSim([]);
+  const runs = { ours: [], sdk: [] };
+  for (let i = 0; i < 3; i++) {
+    for (const [name, fn] of [["ours", oursOnce], ["sdk", sdkOnce]]) {
+      await simReset(sim);
+      const r = await fn(sim, "+13175550100");
+      runs[name].push({ ...r, ...kinds(await simLog(sim)) });
+    }
+  }
+  sim.stop();
+  const row = (label, rs) => {
+    const m = (k) => median(rs.map((r) => r[k]));
+    return `| ${label} | ${(m("wall") / 1000).toFixed(1)} s | ${m("token")} / ${m("create")} / ${m("read")} | ${kb(m("bytes"))} | ${m("lagConnected")} ms | ${m("lagEnded")} ms |`;
+  };
+  say("## 2. One call, token → create → connected → ended (`+13175550100`, real-time scale; medians of 3)");
+  say();
+  say("| client | wall time | requests: token / create / reads | response bytes | detection lag, connected | detection lag, ended |");
+  say("|---|---|---|---|---|---|");
+  say(row("genesys-click-to-call in Node (default 1 s polls)", runs.ours));
+  say(row(`official SDK ${SDK_VERSION} in Node, polling every 2 s`, runs.sdk));
+  say();
+  say("Detection lag = when the client noticed the change minus the simulator's timestamp for it. Our reads include one");
+  say("`GET /api/v2/conversations/{id}` per call only when a far end ends unanswered (busy vs no-answer); here it answered.");
+  say();
+}
+
+// ------------------------------------------------------------- 3. concurrency
+async function concurrency() {
+  const sim = await startSim([]); // Genesys' limit: 300 requests per minute per token
+  say("## 3. N concurrent calls from one client, 300 requests/min/token (`+13175550100`)");
+  say();
+  say("| client | N | wall time | token requests | reads | 429s | failed waits | median detection lag, ended |");
+  say("|---|---|---|---|---|---|---|---|");
+  for (const n of [1, 10, 100]) {
+    await simReset(sim);
+    const gc = new GenesysClient({ apiBase: sim.url, auth: CC });
+    const t0 = performance.now();
+    const lags = [];
+    let failed = 0;
+    await Promise.all(Array.from({ length: n }, async () => {
+      try {
+        const { conversationId } = await gc.placeCall({ phoneNumber: "+13175550100", onBehalfOfUserId: ADA });
+        const s = await gc.waitForCall(conversationId, { until: "ended", timeoutMs: 600_000 });
+        lags.push(Date.now() - Date.parse(s.customer.endTime));
+      } catch { failed++; }
+    }));
+    const k = kinds(await simLog(sim));
+    say(`| genesys-click-to-call | ${n} | ${((performance.now() - t0) / 1000).toFixed(1)} s | ${k.token} | ${k.read} | ${k.r429} | ${failed} | ${lags.length ? median(lags) : "—"} ms |`);
+  }
+  for (const n of [1, 10, 100]) {
+    await simReset(sim);
+    const { client } = sdkClient(sim);
+    const t0 = performance.now();
+    await client.loginClientCredentialsGrant("sim-edge", "sim-edge-secret");
+    const lags = [];
+    let failed = 0;
+    await Promise.all(Array.from({ length: n }, async () => {
+      try {
+        const r = await sdkOnce(sim, "+13175550100", { login: false });
+        lags.push(r.lagEnded);
+      } catch { failed++; }
+    }));
+    const k = kinds(await simLog(sim));
+    say(`| official SDK, 2 s polls | ${n} | ${((performance.now() - t0) / 1000).toFixed(1)} s | ${k.token} | ${k.read} | ${k.r429} | ${failed} | ${lags.length ? median(lags) : "—"} ms |`);
+  }
+  sim.stop();
+  say();
+  say("The SDK does not retry 429s; the loop above keeps polling through them (a plain loop would fail).");
+  say();
+}
+
+// -------------------------------------------------------------------- 4. edge
+async function edge() {
+  const sim = await startSim(["--time-scale", "0.01", "--rate-limit", "10000000"]);
+  const vars = { GENESYS_API_BASE: sim.url, GENESYS_CLIENT_ID: "sim-edge", GENESYS_CLIENT_SECRET: "sim-edge-secret",
+    GENESYS_AGENT_USER_ID: ADA, ALLOWED_ORIGINS: "http://127.0.0.1:8080", ALLOWED_DIAL_PREFIXES: "+1317555",
+    HANDLE_SIGNING_KEY: "bench-signing-key-0123456789abcdef0123456789", RATE_LIMIT_PER_IP: "10000000/60",
+    RATE_LIMIT_PER_NUMBER: "10000000/60", MAX_CONCURRENT_CALLS_PER_NUMBER: "100", GENESYS_REQUESTS_PER_MINUTE: "100000" };
+  // The handler logs a line per request; keep the bench's output to its table.
+  const quiet = { handleRuntimeStdio: (stdout, stderr) => { stdout.resume(); stderr.resume(); } };
+  const targets = [
+    ["genesys-click-to-call edge (wasm)", () => workerOptions(vars, { host: "127.0.0.1", port: 0, ...quiet })],
+    ["floor: hand-written JS worker", () => ({ modules: true, scriptPath: "bench/floor-worker.js", compatibilityDate: "2026-04-26", bindings: vars, host: "127.0.0.1", port: 0, ...quiet })],
+  ];
+  const rows = [];
+  for (const [name, options] of targets) {
+    const cold = [];
+    for (let i = 0; i < 5; i++) {
+      const t0 = performance.now();
+      const mf = new Miniflare(options());
+      const url = await mf.ready;
+      const first = await fetch(new URL("/v1/calls", url), { method: "POST", headers: { "content-type": "application/json" }, body: '{"phoneNumber":"+13175550103"}' });
+      await first.text();
+      cold.push(performance.now() - t0);
+      await mf.dispose();
+    }
+    const mf = new Miniflare(options());
+    const url = (await mf.ready).origin;
+    // The status read is of an answered call (an unanswered one costs our edge a second Genesys read for its SIP cause).
+    const placed = await (await fetch(`${url}/v1/calls`, { method: "POST", headers: { "content-type": "application/json" }, body: '{"phoneNumber":"+13175550100"}' })).json();
+    await sleep(200);
+    const load = (opts) => autocannon({ connections: 10, duration: 8, ...opts });
+    // A different number per request, so per-number limits and the concurrency cap do not answer instead.
+    const post = await load({ url: `${url}/v1/calls`, method: "POST", headers: { "content-type": "application/json" },
+      requests: [{ setupRequest: (req) => ({ ...req, body: JSON.stringify({ phoneNumber: `+1317555${String(Math.floor(Math.random() * 10000)).padStart(4, "0")}` }) }) }] });
+    const read = await load({ url: `${url}/v1/calls/${placed.handle}` });
+    await mf.dispose();
+    rows.push({ name, cold: median(cold), post, read });
+  }
+  sim.stop();
+  const [ours, floor] = rows;
+  say("## 4. Edge handler in workerd (Miniflare) on loopback, against genesys-sim");
+  say();
+  say("| worker | cold start → first POST answered (median of 5) | POST /v1/calls req/s | p50 / p99 | GET status req/s | p50 / p99 | non-2xx |");
+  say("|---|---|---|---|---|---|---|");
+  for (const r of rows) {
+    say(`| ${r.name} | ${r.cold.toFixed(0)} ms | ${r.post.requests.average.toFixed(0)} | ${r.post.latency.p50} / ${r.post.latency.p99} ms | ${r.read.requests.average.toFixed(0)} | ${r.read.latency.p50} / ${r.read.latency.p99} ms | ${r.post.non2xx + r.read.non2xx} |`);
+  }
+  say(`| ratio (ours / floor) | ${ratio(ours.cold, floor.cold)} | ${ratio(ours.post.requests.average, floor.post.requests.average)} | | ${ratio(ours.read.requests.average, floor.read.requests.average)} | | |`);
+  say();
+  say("10 connections, 8 s per route (autocannon); each POST dials a different number of the simulator's range.");
+  say("Cold start includes starting workerd itself, the same for both;");
+  say("the difference is the wasm module's compile and instantiation. The floor does no validation, policy, limits,");
+  say("signing or CORS, and returns Genesys' raw body.");
+  say();
+}
+
+// --------------------------------------------------------------------- 5. CPU
+function cpu() {
+  const table = execFileSync("cargo", ["bench", "--quiet", "--bench", "status"], { encoding: "utf8" }).trim();
+  say("## 5. CPU inside the module (native build of the same code, `cargo bench --bench status`, medians of 9 rounds)");
+  say();
+  for (const line of table.split("\n")) say(line);
+  say();
+}
+
+const started = new Date();
+const rustc = execFileSync("rustc", ["--version"], { encoding: "utf8" }).trim();
+say("# Benchmarks: genesys-click-to-call beside the official Genesys JS SDK");
+say();
+say(`Measured ${started.toISOString()} with \`make bench\` on ${cpus().length} × ${cpus()[0]?.model ?? "cpu"}, ${Math.round(totalmem() / 2 ** 30)} GiB;`);
+say(`${rustc}, node ${process.version}, official SDK purecloud-platform-client-v2 ${SDK_VERSION}, workerd via miniflare, genesys-sim.`);
+say("The machine is shared and noisy: compare ratios within this run, not absolute figures across runs.");
+say();
+payload();
+await clientFlow();
+await concurrency();
+await edge();
+cpu();
+say(`Total bench time: ${((Date.now() - started) / 60000).toFixed(1)} min.`);
+writeFileSync("bench/RESULTS.md", out.join("\n") + "\n");
+console.log("\nwritten to bench/RESULTS.md");
+process.exit(0);
