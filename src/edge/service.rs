@@ -235,7 +235,7 @@ impl<H: Http, C: Clock, P: Platform> EdgeService<H, C, P> {
                             "Access-Control-Expose-Headers".into(),
                             "Retry-After, X-Correlation-Id".into(),
                         ));
-                        run.route(&req, &corr).await
+                        run.route(&req).await
                     }
                     // Browsers send Origin; a page from another site is refused outright.
                     Some(o) => json_error(
@@ -244,7 +244,7 @@ impl<H: Http, C: Clock, P: Platform> EdgeService<H, C, P> {
                         "This site may not use the call service.",
                         &["origin not allowed: ", o].concat(),
                     ),
-                    None => run.route(&req, &corr).await,
+                    None => run.route(&req).await,
                 }
             }
         };
@@ -315,7 +315,7 @@ impl<H: Http, C: Clock, P: Platform> Running<H, C, P> {
         self.client.clock().now_ms()
     }
 
-    async fn route(&self, req: &EdgeRequest, corr: &str) -> Outcome {
+    async fn route(&self, req: &EdgeRequest) -> Outcome {
         let path = req.path.trim_end_matches('/');
         let call = path
             .strip_prefix("/v1/calls/")
@@ -357,7 +357,7 @@ impl<H: Http, C: Clock, P: Platform> Running<H, C, P> {
             return o;
         }
         match (req.method.as_str(), handle, events) {
-            ("POST", None, _) => self.place(req, corr).await,
+            ("POST", None, _) => self.place(req).await,
             (_, None, _) => ok(200, "{\"ok\":true}".into()),
             (method, Some(h), events) => match handle::verify(&self.cfg.signing_key, h) {
                 None => json_error(404, "not_found", "No such call.", "bad or foreign handle"),
@@ -372,7 +372,7 @@ impl<H: Http, C: Clock, P: Platform> Running<H, C, P> {
         }
     }
 
-    async fn place(&self, req: &EdgeRequest, corr: &str) -> Outcome {
+    async fn place(&self, req: &EdgeRequest) -> Outcome {
         if req.body.len() > BODY_LIMIT {
             return json_error(
                 413,
@@ -511,7 +511,6 @@ impl<H: Http, C: Clock, P: Platform> Running<H, C, P> {
                         self.idempotency.borrow_mut().abandon(ip, k);
                     }
                 }
-                let _ = corr;
                 upstream_error(&e)
             }
         }
