@@ -84,19 +84,7 @@ async fn connected_call_is_hung_up_through_the_api() {
         .place_call(&on_behalf("+13175550104", ADA), never())
         .await
         .unwrap();
-    let st = c
-        .wait_for_call(
-            &id,
-            WaitFor {
-                until: Phase::Connected,
-                timeout_ms: 10_000,
-            },
-            |_, _| {},
-            never(),
-        )
-        .await
-        .unwrap()
-        .0;
+    let st = wait_until(&c, &id, Phase::Connected).await;
     assert_eq!(st.phase, Phase::Connected);
     c.hang_up(&id, never()).await.unwrap();
     let (st, _) = c.get_call(&id).await.unwrap();
@@ -109,19 +97,7 @@ async fn connected_call_is_hung_up_through_the_api() {
         .place_call(&on_behalf("+13175550102", ADA), never())
         .await
         .unwrap();
-    let ringing = c
-        .wait_for_call(
-            &id,
-            WaitFor {
-                until: Phase::Dialing,
-                timeout_ms: 10_000,
-            },
-            |_, _| {},
-            never(),
-        )
-        .await
-        .unwrap()
-        .0;
+    let ringing = wait_until(&c, &id, Phase::Dialing).await;
     assert_eq!(ringing.phase, Phase::Dialing);
     c.hang_up(&id, never()).await.unwrap();
     assert_eq!(

@@ -89,6 +89,23 @@ impl T {
         )
         .await
     }
+    /// `PATCH /api/v2/conversations/calls/{id}` with a state.
+    async fn patch_state(&self, tok: &str, id: &str, state: &str) -> Resp {
+        let body = json!({ "state": state }).to_string();
+        self.send(
+            self.http
+                .patch(self.url(&format!("/api/v2/conversations/calls/{id}")))
+                .bearer_auth(tok)
+                .body(body),
+        )
+        .await
+    }
+    /// The CallConversation as JSON.
+    async fn call_json(&self, tok: &str, id: &str) -> Value {
+        self.get(tok, &format!("/api/v2/conversations/calls/{id}"))
+            .await
+            .json()
+    }
     async fn dial(&self, tok: &str, user: &str, number: &str) -> String {
         let r = self
             .post(
@@ -395,10 +412,7 @@ async fn create_call_modes_permissions_and_validation() {
     let id = b["id"].as_str().unwrap();
     assert_eq!(b["selfUri"], format!("/api/v2/conversations/calls/{id}"));
     assert_eq!(b.as_object().unwrap().len(), 2);
-    let call = t
-        .get(&edge, &format!("/api/v2/conversations/calls/{id}"))
-        .await
-        .json();
+    let call = t.call_json(&edge, id).await;
     assert_eq!(
         call["participants"][0]["purpose"], "agent",
         "a queue call makes the agent leg purpose agent"
@@ -528,10 +542,7 @@ async fn hang_up_through_the_api_and_visibility() {
     let tok = t.edge_token().await;
     let id = t.dial(&tok, ADA, "+13175550104").await;
     tokio::time::sleep(Duration::from_millis(200)).await;
-    let c = t
-        .get(&tok, &format!("/api/v2/conversations/calls/{id}"))
-        .await
-        .json();
+    let c = t.call_json(&tok, &id).await;
     assert_eq!(
         c["participants"][1]["state"], "connected",
         "+104 stays connected"
@@ -552,41 +563,17 @@ async fn hang_up_through_the_api_and_visibility() {
         200
     );
 
-    let bad = t
-        .send(
-            t.http
-                .patch(t.url(&format!("/api/v2/conversations/calls/{id}")))
-                .bearer_auth(&tok)
-                .body(r#"{"state":"connected"}"#),
-        )
-        .await;
+    let bad = t.patch_state(&tok, &id, "connected").await;
     assert_error_body(&bad, 400, "bad.request");
     let ro = t.token("sim-readonly", "sim-readonly-secret").await.json()["access_token"]
         .as_str()
         .unwrap()
         .to_string();
-    let forbidden = t
-        .send(
-            t.http
-                .patch(t.url(&format!("/api/v2/conversations/calls/{id}")))
-                .bearer_auth(&ro)
-                .body(r#"{"state":"disconnected"}"#),
-        )
-        .await;
+    let forbidden = t.patch_state(&ro, &id, "disconnected").await;
     assert_error_body(&forbidden, 403, "missing.any.permissions");
-    let hung = t
-        .send(
-            t.http
-                .patch(t.url(&format!("/api/v2/conversations/calls/{id}")))
-                .bearer_auth(&tok)
-                .body(r#"{"state":"disconnected"}"#),
-        )
-        .await;
+    let hung = t.patch_state(&tok, &id, "disconnected").await;
     assert_eq!(hung.status, 200);
-    let c = t
-        .get(&tok, &format!("/api/v2/conversations/calls/{id}"))
-        .await
-        .json();
+    let c = t.call_json(&tok, &id).await;
     assert_eq!(
         (
             c["participants"][0]["disconnectType"].as_str(),
@@ -770,19 +757,9 @@ async fn injected_faults() {
     // After handling: the hang-up happened even though the answer was an error.
     let id = t.dial(&tok, ADA, "+13175550104").await;
     t.fault(json!({"method": "PATCH", "path": "/api/v2/conversations/calls/*", "when": "after", "status": 500})).await;
-    let r = t
-        .send(
-            t.http
-                .patch(t.url(&format!("/api/v2/conversations/calls/{id}")))
-                .bearer_auth(&tok)
-                .body(r#"{"state":"disconnected"}"#),
-        )
-        .await;
+    let r = t.patch_state(&tok, &id, "disconnected").await;
     assert_eq!(r.status, 500);
-    let c = t
-        .get(&tok, &format!("/api/v2/conversations/calls/{id}"))
-        .await
-        .json();
+    let c = t.call_json(&tok, &id).await;
     assert_eq!(c["participants"][0]["state"], "disconnected");
 
     // Drop: no response at all.

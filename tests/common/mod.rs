@@ -8,11 +8,11 @@ use std::task::Poll;
 use std::time::{Duration, Instant};
 
 use genesys_click_to_call::auth::{ClientSecret, Credentials};
-use genesys_click_to_call::call::{EntityId, PlaceCall, E164};
+use genesys_click_to_call::call::{ConversationId, EntityId, PlaceCall, E164};
 use genesys_click_to_call::flow::{Client, ClientOptions, Clock, Http, WaitFor};
 use genesys_click_to_call::http::{HttpRequest, HttpResponse, TransportError};
 use genesys_click_to_call::region::Endpoints;
-use genesys_click_to_call::status::Phase;
+use genesys_click_to_call::status::{CallStatus, Phase};
 use genesys_sim::{start, Config, Running};
 use serde_json::Value;
 
@@ -184,4 +184,20 @@ pub async fn join_all<F: Future>(futs: Vec<F>) -> Vec<F::Output> {
     })
     .await;
     out.into_iter().map(Option::unwrap).collect()
+}
+
+/// Waits (no callback, no abort, 10 s) until the call reaches `until`.
+pub async fn wait_until(c: &TestClient, id: &ConversationId, until: Phase) -> CallStatus {
+    c.wait_for_call(
+        id,
+        WaitFor {
+            until,
+            timeout_ms: 10_000,
+        },
+        |_, _| {},
+        never(),
+    )
+    .await
+    .unwrap()
+    .0
 }
