@@ -395,9 +395,10 @@ async fn abort_and_timeout() {
         .unwrap_err();
     assert_eq!(e.code, ErrorCode::Timeout);
     assert!(e.message.contains("last phase: connected"), "{}", e.message);
+    // Generous bound (shared machine): it returns at the deadline rather than polling on.
     assert!(
-        t0.elapsed() < Duration::from_millis(1_000),
-        "the last poll lands on the deadline"
+        t0.elapsed() < Duration::from_millis(5_000),
+        "the wait ends at its deadline"
     );
     c.hang_up(&id, never()).await.unwrap();
 }
