@@ -33,6 +33,11 @@ export async function signIn(authorizeUrl, userId) {
                                 body: query + "&userId=" + encodeURIComponent(userId), redirect: "manual" });
   return r.headers.get("location");
 }
+// Hides crypto.subtle (as on an insecure page); returns a function that restores it.
+export function hideSubtle() {
+  Object.defineProperty(globalThis.crypto, "subtle", { value: undefined, configurable: true });
+  return () => { delete globalThis.crypto.subtle; };
+}
 export function abortAfter(ms) { const c = new AbortController(); setTimeout(() => c.abort(), ms); return c.signal; }
 "#)]
 extern "C" {
@@ -44,6 +49,8 @@ extern "C" {
     async fn sim_fault(base: &str, spec: JsValue) -> Result<JsValue, JsValue>;
     #[wasm_bindgen(js_name = signIn)]
     async fn sign_in(authorize_url: &str, user_id: &str) -> JsValue;
+    #[wasm_bindgen(js_name = hideSubtle)]
+    fn hide_subtle() -> Function;
     #[wasm_bindgen(js_name = abortAfter)]
     fn abort_after(ms: u32) -> JsValue;
 }
@@ -370,4 +377,21 @@ async fn pkce_sign_in_then_the_agent_dials_with_their_own_token() {
     // The code was single-use.
     let e = err(finish_login(finish)).await;
     assert_eq!(text(&e, "code"), "auth_failed");
+}
+
+#[wasm_bindgen_test]
+async fn start_login_without_webcrypto_is_a_genesys_error() {
+    let login = js(&format!(
+        r#"{{"apiBase":"{}","clientId":"sim-browser","redirectUri":"http://127.0.0.1:8080/agent.html"}}"#,
+        sim()
+    ));
+    let restore = hide_subtle();
+    let outcome = JsFuture::from(start_login(login.clone())).await;
+    restore.call0(&JsValue::NULL).unwrap();
+    let e = outcome.expect_err("no WebCrypto, no sign-in");
+    assert_eq!(text(&e, "name"), "GenesysError");
+    assert_eq!(text(&e, "code"), "invalid_input");
+    assert!(text(&e, "message").contains("WebCrypto"));
+    // …and with WebCrypto back, sign-in starts again.
+    ok(start_login(login)).await;
 }

@@ -302,12 +302,15 @@ impl GenesysClient {
     }
 }
 
+// `crypto.subtle` exists only on secure pages; without it `digest` throws, and
+// that must become a GenesysError, not an exception through the wasm.
+// (`getRandomValues` is available everywhere this runs.)
 #[wasm_bindgen]
 extern "C" {
     #[wasm_bindgen(js_namespace = crypto, js_name = getRandomValues)]
     fn get_random_values(buf: &mut [u8]);
-    #[wasm_bindgen(js_namespace = ["crypto", "subtle"], js_name = digest)]
-    fn subtle_digest(algorithm: &str, data: &[u8]) -> Promise;
+    #[wasm_bindgen(catch, js_namespace = ["crypto", "subtle"], js_name = digest)]
+    fn subtle_digest(algorithm: &str, data: &[u8]) -> Result<Promise, JsValue>;
 }
 
 /// Starts an Authorization Code + PKCE sign-in: returns the URL to open and
@@ -322,16 +325,24 @@ pub fn start_login(
             Err(e) => return reject(e),
         };
     promise(async move {
+        let no_crypto = || {
+            to_js_error(Error::new(
+                crate::ErrorCode::InvalidInput,
+                &["startLogin needs WebCrypto: open the page over https:// or on localhost"],
+            ))
+        };
         let mut random = [0u8; 96];
         get_random_values(&mut random);
         let verifier = pkce::verifier_from_random(&random);
-        let digest = JsFuture::from(subtle_digest("SHA-256", verifier.as_bytes())).await?;
-        let bytes = js_sys::Uint8Array::new(&digest).to_vec();
-        let digest: [u8; 32] = bytes
-            .try_into()
-            .map_err(|_| JsValue::from_str("SHA-256 digest has the wrong length"))?;
+        let digest =
+            JsFuture::from(subtle_digest("SHA-256", verifier.as_bytes()).map_err(|_| no_crypto())?)
+                .await
+                .map_err(|_| no_crypto())?;
+        // SHA-256 is always 32 bytes.
+        let mut sha = [0u8; 32];
+        js_sys::Uint8Array::new(&digest).copy_to(&mut sha);
         let state = crate::base64::encode_url(&random[..16]);
-        let challenge = pkce::challenge_from_digest(&digest);
+        let challenge = pkce::challenge_from_digest(&sha);
         let url = pkce::authorize_url(
             &login.endpoints,
             &pkce::LoginRequest {
