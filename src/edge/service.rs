@@ -17,7 +17,7 @@ use crate::auth::Credentials;
 use crate::call::{check_keys, opt_string, ConversationId, PlaceCall, E164};
 use crate::error::{Error, ErrorCode};
 use crate::flow::{Client, ClientOptions, Clock, Http};
-use crate::http::{form_encode, HttpRequest, Method};
+use crate::http::{HttpRequest, Method};
 use crate::json::{push_u64, Json, ObjectWriter};
 use crate::status::{CallStatus, Leg, Phase, Role};
 
@@ -102,28 +102,36 @@ pub struct EdgeService<H, C, P = MemoryOnly> {
     requests: Cell<u64>,
 }
 
+struct StreamGuard<'a>(&'a Cell<u32>);
+
+impl Drop for StreamGuard<'_> {
+    fn drop(&mut self) {
+        self.0.set(self.0.get() - 1);
+    }
+}
+
 /// What a request resolved to before the common headers and log are added.
 struct Outcome {
     status: u16,
     body: String,
     headers: Vec<(String, String)>,
     stream: Option<String>,
-    /// For the log: the error code and the detail the visitor does not see.
+    /// An error's code and the message the visitor sees; `handle` writes the
+    /// body (with the correlation id) from these.
     code: Option<&'static str>,
+    message: String,
+    /// For the log: the detail the visitor does not see.
     detail: String,
 }
 
 fn json_error(status: u16, code: &'static str, visitor_message: &str, detail: &str) -> Outcome {
-    let body = ObjectWriter::new()
-        .str("code", code)
-        .str("message", visitor_message)
-        .finish();
     Outcome {
         status,
-        body,
+        body: String::new(),
         headers: Vec::new(),
         stream: None,
         code: Some(code),
+        message: visitor_message.to_string(),
         detail: detail.to_string(),
     }
 }
@@ -135,6 +143,7 @@ fn ok(status: u16, body: String) -> Outcome {
         headers: Vec::new(),
         stream: None,
         code: None,
+        message: String::new(),
         detail: String::new(),
     }
 }
@@ -180,11 +189,6 @@ impl<H: Http, C: Clock, P: Platform> EdgeService<H, C, P> {
             setup,
             requests: Cell::new(0),
         }
-    }
-
-    /// Why the service cannot run, if it cannot.
-    pub fn misconfigured(&self) -> Option<&Misconfigured> {
-        self.setup.as_ref().err()
     }
 
     fn correlation_id(&self, now: u64) -> String {
@@ -248,8 +252,17 @@ impl<H: Http, C: Clock, P: Platform> EdgeService<H, C, P> {
                 }
             }
         };
+        let body = match out.code {
+            // The visitor gets the correlation id with every error.
+            Some(code) => ObjectWriter::new()
+                .str("code", code)
+                .str("message", &out.message)
+                .str("correlationId", &corr)
+                .finish(),
+            None => out.body,
+        };
         headers.extend(out.headers);
-        if !out.body.is_empty() {
+        if !body.is_empty() {
             let ctype = if out.stream.is_some() {
                 "text/event-stream"
             } else {
@@ -258,21 +271,6 @@ impl<H: Http, C: Clock, P: Platform> EdgeService<H, C, P> {
             headers.push(("Content-Type".into(), ctype.into()));
         }
         headers.push(("Cache-Control".into(), "no-store".into()));
-        let body = match out.code {
-            // The visitor gets the correlation id with every error.
-            Some(_) => {
-                let mut b = out.body;
-                b.pop();
-                [
-                    b,
-                    ",\"correlationId\":\"".into(),
-                    corr.clone(),
-                    "\"}".into(),
-                ]
-                .concat()
-            }
-            None => out.body,
-        };
         let mut log = ObjectWriter::new();
         log.str("correlationId", &corr)
             .str("method", &req.method)
@@ -304,9 +302,9 @@ impl<H: Http, C: Clock, P: Platform> EdgeService<H, C, P> {
             return (String::new(), String::new(), true);
         };
         run.streams.set(run.streams.get() + 1);
-        let out = run.next_event(&id, cursor).await;
-        run.streams.set(run.streams.get() - 1);
-        out
+        // Decremented however the wait ends, including when the stream is dropped.
+        let _watching = StreamGuard(&run.streams);
+        run.next_event(&id, cursor).await
     }
 }
 
@@ -418,65 +416,12 @@ impl<H: Http, C: Clock, P: Platform> Running<H, C, P> {
                 return replay;
             }
         }
-        let now = self.now();
-        if let Err(wait) = self.check_limit(Limit::PerAddress, ip, now).await {
-            self.forget_key(ip, key);
-            return rate_limited(
-                wait,
-                "Too many calls from your network; try again later.",
-                "per-ip limit",
-            );
-        }
-        match self.cfg.dial.check(&number) {
-            Ok(()) => {}
-            Err(d) => {
-                self.forget_key(ip, key);
-                let why = match d {
-                    Denial::NotAllowed => "not under an allowed prefix",
-                    Denial::Blocked(w) => w,
-                };
-                return json_error(
-                    403,
-                    "policy_denied",
-                    "This number cannot be called from here.",
-                    &["refused ", digits, ": ", why].concat(),
-                );
+        if let Err(refusal) = self.admit(ip, &number, turnstile_token.as_deref()).await {
+            // Refused before any call: the key may be used again.
+            if let Some(k) = key {
+                self.idempotency.borrow_mut().abandon(ip, k);
             }
-        }
-        if let Err(wait) = self.check_limit(Limit::PerNumber, digits, now).await {
-            self.forget_key(ip, key);
-            return rate_limited(
-                wait,
-                "This number was called too often; try again later.",
-                "per-number limit",
-            );
-        }
-        if self
-            .active
-            .borrow_mut()
-            .count(digits, now, ACTIVE_CALL_MAX_MS)
-            >= self.cfg.max_concurrent_per_number as usize
-        {
-            self.forget_key(ip, key);
-            return rate_limited(
-                30_000,
-                "A call to this number is already in progress.",
-                "concurrent-call cap",
-            );
-        }
-        if let Some(secret) = &self.cfg.turnstile_secret {
-            if !self
-                .turnstile_ok(secret.expose(), turnstile_token.as_deref(), ip)
-                .await
-            {
-                self.forget_key(ip, key);
-                return json_error(
-                    403,
-                    "policy_denied",
-                    "The human check failed; reload the page and try again.",
-                    "turnstile refused or unreachable",
-                );
-            }
+            return refusal;
         }
         let mut call = PlaceCall::new(number.clone());
         call.on_behalf_of = Some(self.cfg.agent.clone());
@@ -490,10 +435,7 @@ impl<H: Http, C: Clock, P: Platform> Running<H, C, P> {
                     .borrow_mut()
                     .add(digits, id.as_str(), self.now());
                 if let Some(k) = key {
-                    self.idempotency.borrow_mut().finish(ip, k, &h, self.now());
-                    self.platform
-                        .remember(&self.shared_key(ip, k), &h, IDEMPOTENCY_TTL_MS / 1000)
-                        .await;
+                    self.remember_key(ip, k, &h).await;
                 }
                 let mut o = ok(201, handle_body(&h));
                 o.detail = ["placed ", id.as_str(), " to ", digits].concat();
@@ -503,10 +445,7 @@ impl<H: Http, C: Clock, P: Platform> Running<H, C, P> {
                 if let Some(k) = key {
                     if e.code == ErrorCode::OutcomeUnknown {
                         // The call may exist: the key must never dial again.
-                        self.idempotency.borrow_mut().finish(ip, k, "", self.now());
-                        self.platform
-                            .remember(&self.shared_key(ip, k), "", IDEMPOTENCY_TTL_MS / 1000)
-                            .await;
+                        self.remember_key(ip, k, "").await;
                     } else {
                         self.idempotency.borrow_mut().abandon(ip, k);
                     }
@@ -514,6 +453,75 @@ impl<H: Http, C: Clock, P: Platform> Running<H, C, P> {
                 upstream_error(&e)
             }
         }
+    }
+
+    /// Every check a call must pass before Genesys is asked, in order: the
+    /// caller's rate, the dial policy, the number's rate, the concurrency cap,
+    /// and Turnstile when configured.
+    async fn admit(
+        &self,
+        ip: &str,
+        number: &E164,
+        turnstile_token: Option<&str>,
+    ) -> Result<(), Outcome> {
+        let digits = number.as_str();
+        let now = self.now();
+        self.check_limit(Limit::PerAddress, ip, now)
+            .await
+            .map_err(|wait| {
+                rate_limited(
+                    wait,
+                    "Too many calls from your network; try again later.",
+                    "per-ip limit",
+                )
+            })?;
+        self.cfg.dial.check(number).map_err(|d| {
+            let why = match d {
+                Denial::NotAllowed => "not under an allowed prefix",
+                Denial::Blocked(w) => w,
+            };
+            json_error(
+                403,
+                "policy_denied",
+                "This number cannot be called from here.",
+                &["refused ", digits, ": ", why].concat(),
+            )
+        })?;
+        self.check_limit(Limit::PerNumber, digits, now)
+            .await
+            .map_err(|wait| {
+                rate_limited(
+                    wait,
+                    "This number was called too often; try again later.",
+                    "per-number limit",
+                )
+            })?;
+        if self
+            .active
+            .borrow_mut()
+            .count(digits, now, ACTIVE_CALL_MAX_MS)
+            >= self.cfg.max_concurrent_per_number as usize
+        {
+            return Err(rate_limited(
+                30_000,
+                "A call to this number is already in progress.",
+                "concurrent-call cap",
+            ));
+        }
+        if let Some(secret) = &self.cfg.turnstile_secret {
+            if !self
+                .turnstile_ok(secret.expose(), turnstile_token, ip)
+                .await
+            {
+                return Err(json_error(
+                    403,
+                    "policy_denied",
+                    "The human check failed; reload the page and try again.",
+                    "turnstile refused or unreachable",
+                ));
+            }
+        }
+        Ok(())
     }
 
     /// `Some(answer)` when this key already placed (or is placing) its call.
@@ -584,10 +592,15 @@ impl<H: Http, C: Clock, P: Platform> Running<H, C, P> {
         ["idem:", &crate::base64::encode_url(&mac[..18])].concat()
     }
 
-    fn forget_key(&self, ip: &str, key: Option<&str>) {
-        if let Some(k) = key {
-            self.idempotency.borrow_mut().abandon(ip, k);
-        }
+    /// Records what an Idempotency-Key led to (a handle, or "" for an unknown
+    /// outcome), in memory and in the shared store when one is bound.
+    async fn remember_key(&self, ip: &str, key: &str, handle: &str) {
+        self.idempotency
+            .borrow_mut()
+            .finish(ip, key, handle, self.now());
+        self.platform
+            .remember(&self.shared_key(ip, key), handle, IDEMPOTENCY_TTL_MS / 1000)
+            .await;
     }
 
     /// Cloudflare Turnstile siteverify; fails closed on any error.
@@ -595,21 +608,11 @@ impl<H: Http, C: Clock, P: Platform> Running<H, C, P> {
         let Some(token) = token.filter(|t| !t.is_empty() && t.len() <= 2048) else {
             return false;
         };
-        let body = [
-            "secret=",
-            &form_encode(secret),
-            "&response=",
-            &form_encode(token),
-            "&remoteip=",
-            &form_encode(ip),
-        ]
-        .concat();
-        let mut req = HttpRequest::new(Method::Post, self.cfg.turnstile_verify_url.clone());
-        req.headers.push((
-            "Content-Type".into(),
-            "application/x-www-form-urlencoded".into(),
-        ));
-        req.body = Some(body);
+        let req = HttpRequest::new(Method::Post, self.cfg.turnstile_verify_url.clone()).form(&[
+            ("secret", secret),
+            ("response", token),
+            ("remoteip", ip),
+        ]);
         match self.client.http().send(req, 5_000).await {
             Ok(r) if r.is_success() => {
                 Json::parse(&r.body)

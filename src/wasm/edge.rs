@@ -86,10 +86,9 @@ pub struct EdgeHandler {
     svc: Rc<EdgeService<FetchHttp, JsClock, Bindings>>,
 }
 
+/// A string member of a JS object (the shell's shared `member`, as text).
 fn string_member(obj: &JsValue, key: &str) -> Option<String> {
-    Reflect::get(obj, &key.into())
-        .ok()
-        .and_then(|v| v.as_string())
+    super::member(obj, key).and_then(|v| v.as_string())
 }
 
 #[wasm_bindgen]
