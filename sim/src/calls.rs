@@ -253,19 +253,22 @@ impl Call {
         iso(self.created_wall + d)
     }
 
-    fn agent_purpose(&self) -> &'static str {
-        if self.spec.queue_id.is_some() {
-            "agent"
+    /// A leg's participant id (`!is_agent` gives its peer's).
+    fn pid(&self, is_agent: bool) -> &str {
+        if is_agent {
+            &self.spec.agent_pid
         } else {
-            "user"
+            &self.spec.far_pid
         }
     }
 
-    fn far_purpose(&self) -> &'static str {
-        if self.spec.queue_id.is_some() {
-            "customer"
-        } else {
-            "external"
+    /// Genesys' convention: `agent`/`customer` on ACD (queue) calls, `user`/`external` otherwise.
+    fn purpose(&self, is_agent: bool) -> &'static str {
+        match (is_agent, self.spec.queue_id.is_some()) {
+            (true, true) => "agent",
+            (true, false) => "user",
+            (false, true) => "customer",
+            (false, false) => "external",
         }
     }
 
@@ -288,14 +291,7 @@ impl Call {
     fn media_participant(&self, leg: &LegState, is_agent: bool) -> Value {
         let mut p = Map::new();
         let tel = format!("tel:{}", self.spec.number);
-        p.insert(
-            "id".into(),
-            json!(if is_agent {
-                &self.spec.agent_pid
-            } else {
-                &self.spec.far_pid
-            }),
-        );
+        p.insert("id".into(), json!(self.pid(is_agent)));
         if is_agent {
             p.insert("name".into(), json!(self.spec.agent_name));
         } else {
@@ -309,14 +305,7 @@ impl Call {
         if let Some(e) = leg.end {
             p.insert("endTime".into(), json!(self.at(e)));
         }
-        p.insert(
-            "purpose".into(),
-            json!(if is_agent {
-                self.agent_purpose()
-            } else {
-                self.far_purpose()
-            }),
-        );
+        p.insert("purpose".into(), json!(self.purpose(is_agent)));
         p.insert("state".into(), json!(leg.state));
         p.insert("direction".into(), json!("outbound"));
         if let Some(d) = leg.disconnect_type {
@@ -360,14 +349,7 @@ impl Call {
         p.insert("confined".into(), json!(false));
         p.insert("recording".into(), json!(false));
         p.insert("recordingState".into(), json!("none"));
-        p.insert(
-            "peer".into(),
-            json!(if is_agent {
-                &self.spec.far_pid
-            } else {
-                &self.spec.agent_pid
-            }),
-        );
+        p.insert("peer".into(), json!(self.pid(!is_agent)));
         Value::Object(p)
     }
 
@@ -400,17 +382,7 @@ impl Call {
         let tel = format!("tel:{}", self.spec.number);
         let mut call = Map::new();
         call.insert("state".into(), json!(leg.state));
-        call.insert(
-            "id".into(),
-            json!(format!(
-                "{}-call",
-                if is_agent {
-                    &self.spec.agent_pid
-                } else {
-                    &self.spec.far_pid
-                }
-            )),
-        );
+        call.insert("id".into(), json!(format!("{}-call", self.pid(is_agent))));
         call.insert("direction".into(), json!("outbound"));
         call.insert("recording".into(), json!(false));
         call.insert("recordingState".into(), json!("none"));
@@ -446,14 +418,7 @@ impl Call {
             );
         }
         let mut p = Map::new();
-        p.insert(
-            "id".into(),
-            json!(if is_agent {
-                &self.spec.agent_pid
-            } else {
-                &self.spec.far_pid
-            }),
-        );
+        p.insert("id".into(), json!(self.pid(is_agent)));
         p.insert("startTime".into(), json!(self.at(leg.start)));
         if let Some(e) = leg.end {
             p.insert("endTime".into(), json!(self.at(e)));
@@ -476,14 +441,7 @@ impl Call {
         if let Some(q) = &self.spec.queue_id {
             p.insert("queueId".into(), json!(q));
         }
-        p.insert(
-            "purpose".into(),
-            json!(if is_agent {
-                self.agent_purpose()
-            } else {
-                self.far_purpose()
-            }),
-        );
+        p.insert("purpose".into(), json!(self.purpose(is_agent)));
         p.insert(
             "participantType".into(),
             json!(if is_agent { "Internal" } else { "External" }),

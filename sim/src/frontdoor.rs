@@ -13,7 +13,7 @@ use base64::Engine;
 use serde_json::{json, Value};
 
 use crate::hooks::{FaultAction, When};
-use crate::util::{api_error, iso, oauth_error, uuid};
+use crate::util::{api_error, iso, uuid};
 use crate::{Principal, Shared, MAX_BODY_BYTES, MAX_LOG};
 
 /// The correlation id of the current request, for handlers.
@@ -486,8 +486,4 @@ impl Exchange {
         }
         r
     }
-}
-/// A token-endpoint error for requests the OAuth handlers reject early.
-pub fn invalid_request(desc: &str) -> Response {
-    oauth_error(400, "invalid_request", desc)
 }

@@ -4,8 +4,12 @@
 //! `{"method":"POST","path":"/api/v2/conversations/calls/*","when":"after",
 //!   "status":503,"count":1}` — see the README for every field.
 
+use std::collections::HashMap;
+
+use axum::extract::rejection::FormRejection;
 use axum::extract::State;
 use axum::response::Response;
+use axum::Form;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -242,13 +246,9 @@ pub async fn reset(State(sim): State<Shared>) -> Response {
 
 /// A stand-in for Cloudflare Turnstile's siteverify, for edge tests: succeeds
 /// only for secret `sim-turnstile-secret` and token `sim-turnstile-pass`.
-pub async fn turnstile(body: String) -> Response {
-    let form: Vec<(String, String)> = body
-        .split('&')
-        .filter_map(|kv| kv.split_once('='))
-        .map(|(k, v)| (k.to_string(), v.replace('+', " ")))
-        .collect();
-    let get = |k: &str| form.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
+pub async fn turnstile(form: Result<Form<HashMap<String, String>>, FormRejection>) -> Response {
+    let form = form.map(|Form(f)| f).unwrap_or_default();
+    let get = |k: &str| form.get(k).map(String::as_str);
     let ok = get("secret") == Some("sim-turnstile-secret")
         && get("response") == Some("sim-turnstile-pass");
     let codes: Vec<&str> = if ok {

@@ -13,12 +13,17 @@ use base64::Engine;
 use serde_json::json;
 use sha2::{Digest, Sha256};
 
-use crate::frontdoor::{basic_credentials, invalid_request};
+use crate::frontdoor::basic_credentials;
 use crate::org::OAuthClient;
 use crate::util::{json_response, oauth_error, opaque};
 use crate::{CodeRec, Shared, CODE_TTL};
 
 type Params = HashMap<String, String>;
+
+/// A token-endpoint error for requests rejected before any grant logic.
+fn invalid_request(desc: &str) -> Response {
+    oauth_error(400, "invalid_request", desc)
+}
 
 pub async fn token(
     State(sim): State<Shared>,
