@@ -8,4 +8,4 @@ cd "$(dirname "$0")/.."
 for tool in node_modules/.bin/workerd .tools/node_modules/.bin/deno; do
   [ -x "$tool" ] || { echo "FAIL: $tool is not installed (run scripts/setup.sh); the edge suites cannot run" >&2; exit 1; }
 done
-scripts/with-sim.sh --time-scale 0.05 --rate-limit 100000 -- node --test --test-reporter=spec edge/test/
+scripts/with-sim.sh --time-scale 0.05 --rate-limit 100000 -- scripts/node-tests.sh edge/test
