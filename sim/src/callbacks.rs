@@ -29,7 +29,7 @@ use crate::frontdoor::{Corr, LogSeq};
 use crate::paging::{listing, Paging};
 use crate::requestlog::{annotate, event};
 use crate::util::{api_error, error_body, iso, json_response, uuid};
-use crate::{Inner, Principal, Shared, Sim};
+use crate::{Inner, Principal, Shared, Sim, ENDED_CALL_TTL, MAX_CALLS};
 
 const NOT_FOUND: &str = "The requested resource was not found.";
 const MALFORMED: &str =
@@ -465,6 +465,34 @@ fn offer(sim: &Sim, id: &str, generation: u64) -> bool {
     false
 }
 
+/// Keeps memory bounded like calls: a callback is forgotten once its call is
+/// (ended calls go after `ENDED_CALL_TTL`), or that long after a cancel; past
+/// `MAX_CALLS` the oldest go first.
+fn forget_finished(inner: &mut Inner) {
+    let now = Instant::now();
+    let calls = &inner.calls;
+    inner
+        .routing
+        .callbacks
+        .retain(|id, c| match (c.cancelled, &c.routed) {
+            (Some(at), _) => now.duration_since(at) < ENDED_CALL_TTL,
+            (None, Some(_)) => calls.contains_key(id),
+            (None, None) => true,
+        });
+    while inner.routing.callbacks.len() >= MAX_CALLS {
+        let oldest = inner
+            .routing
+            .callbacks
+            .values()
+            .min_by_key(|c| c.created)
+            .map(|c| c.id.clone());
+        match oldest {
+            Some(id) => inner.routing.callbacks.remove(&id),
+            None => break,
+        };
+    }
+}
+
 /// Callbacks of `queue_id` in queue now, waiting for an agent.
 pub fn waiting_in(inner: &Inner, queue_id: &str) -> usize {
     let now = Instant::now();
@@ -763,7 +791,10 @@ pub async fn create(
     annotate(&sim, seq, note);
     let answer = json!({"conversation": cb.reference(), "callbackIdentifiers": cb.identifiers()});
     let (id, due) = (cb.id.clone(), cb.due);
-    sim.lock().routing.callbacks.insert(id.clone(), cb);
+    let mut guard = sim.lock();
+    forget_finished(&mut guard);
+    guard.routing.callbacks.insert(id.clone(), cb);
+    drop(guard);
     schedule(&sim, id, 0, due);
     json_response(200, answer)
 }

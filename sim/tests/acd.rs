@@ -1744,3 +1744,144 @@ async fn sign_in(t: &T, user: &str) -> String {
         .await;
     tok.ok()["access_token"].as_str().unwrap().to_string()
 }
+
+#[tokio::test]
+async fn fuzzed_requests_never_break_the_new_endpoints() {
+    // Every mutated request must reach its handler, not the rate limiter.
+    let t = sim_with(|c| c.rate_limit = 100_000).await;
+    let id = t.dial(ADA, "+13175550104", Some(SUPPORT)).await;
+    let pid = participant(&t.call(&id).await, "agent")["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (cb, cb_id) = t
+        .create_callback(json!({"callbackNumbers": ["+13175550100"], "queueId": SUPPORT, "callbackScheduledTime": in_secs(600)}))
+        .await;
+    let part = format!("/api/v2/conversations/calls/{id}/participants/{pid}");
+    let seeds: Vec<(reqwest::Method, String, Value)> = vec![
+        (
+            reqwest::Method::POST,
+            "/api/v2/conversations/callbacks".into(),
+            json!({
+            "callbackNumbers": ["3175550100", "+13175550101"], "countryCode": "US", "callbackUserName": "G",
+            "routingData": {"queueId": SUPPORT, "preferredAgentIds": [ADA], "routingFlags": ["AGENT_OWNED_CALLBACK"]},
+            "callbackScheduledTime": "2030-01-02T03:04:05.678+01:00", "data": {"k": "v"}, "callerId": "+13175550199"}),
+        ),
+        (
+            reqwest::Method::PATCH,
+            "/api/v2/conversations/callbacks".into(),
+            json!({
+            "conversationId": cb, "agentId": ADA, "queueId": SUPPORT, "callbackScheduledTime": in_secs(600),
+            "callbackNumbers": ["3175550100"], "countryCode": "US"}),
+        ),
+        (
+            reqwest::Method::POST,
+            "/api/v2/conversations/callbacks/bulk/update".into(),
+            json!({
+            "patchCallbackRequests": [{"conversationId": cb, "callbackScheduledTime": in_secs(600)}]}),
+        ),
+        (
+            reqwest::Method::POST,
+            "/api/v2/conversations/callbacks/bulk/disconnect".into(),
+            json!({
+            "callbackDisconnectIdentifiers": [{"conversationId": cb, "callbackId": format!("{cb_id}x")}]}),
+        ),
+        (
+            reqwest::Method::PATCH,
+            format!("/api/v2/conversations/callbacks/{cb}"),
+            json!({"state": "connected", "participants": []}),
+        ),
+        (
+            reqwest::Method::PATCH,
+            part.clone(),
+            json!({"wrapup": {"code": RESOLVED, "notes": "n", "tags": ["a"], "durationSeconds": 3, "endTime": "2030-01-01T00:00:00Z", "provisional": false}, "held": false}),
+        ),
+        (
+            reqwest::Method::POST,
+            format!("{part}/communications/{pid}-call/wrapup"),
+            json!({"code": CALL_BACK_LATER, "notes": "n"}),
+        ),
+        (
+            reqwest::Method::PATCH,
+            format!("/api/v2/users/{ADA}/presences/purecloud"),
+            json!({"presenceDefinition": {"id": AVAILABLE}, "message": "m", "primary": true}),
+        ),
+        (
+            reqwest::Method::POST,
+            "/api/v2/analytics/queues/observations/query".into(),
+            json!({
+            "filter": {"type": "or", "predicates": [{"dimension": "queueId", "value": SUPPORT}], "clauses": [{"type": "and", "predicates": [{"dimension": "queueId", "value": SALES}]}]},
+            "metrics": ["oOnQueueUsers", "oWaiting", "oUserPresences"]}),
+        ),
+        (
+            reqwest::Method::POST,
+            format!("/__sim/queues/{SUPPORT}"),
+            json!({"estimatedWaitSeconds": 12}),
+        ),
+    ];
+    let queries = [
+        format!("/api/v2/users/presences/purecloud/bulk?id={ADA},{OTTO}"),
+        "/api/v2/routing/queues?pageSize=1&pageNumber=2&name=S*&sortOrder=desc".to_string(),
+        "/api/v2/routing/wrapupcodes?pageSize=2&sortBy=id&name=*e*".to_string(),
+        format!("/api/v2/users/{ADA}?expand=presence,routingStatus,station"),
+    ];
+    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+    let mut next = move || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    };
+    let junk = b"{}[]\",:\\%&=+-.0123456789eE*Z\x00\xff ";
+    let mut mutate = |seed: &[u8]| {
+        let mut bytes = seed.to_vec();
+        for _ in 0..(next() % 6 + 1) {
+            let pos = (next() as usize) % bytes.len().max(1);
+            match next() % 3 {
+                0 if !bytes.is_empty() => bytes[pos] = junk[(next() as usize) % junk.len()],
+                1 if !bytes.is_empty() => {
+                    bytes.remove(pos);
+                }
+                _ => bytes.insert(pos.min(bytes.len()), junk[(next() as usize) % junk.len()]),
+            }
+        }
+        bytes
+    };
+    for i in 0..600 {
+        let (method, path, body) = &seeds[i % seeds.len()];
+        let bytes = mutate(body.to_string().as_bytes());
+        let r = t
+            .send(
+                t.http
+                    .request(method.clone(), t.url(path))
+                    .bearer_auth(&t.edge)
+                    .header("content-type", "application/json")
+                    .body(bytes),
+            )
+            .await;
+        assert!(r.status < 500, "{method} {path}: {} {}", r.status, r.text);
+    }
+    for i in 0..200 {
+        let q = &queries[i % queries.len()];
+        let (path, query) = q.split_once('?').unwrap();
+        let mangled = String::from_utf8_lossy(&mutate(query.as_bytes())).replace(['#', ' '], "");
+        let r = t
+            .send(
+                t.http
+                    .get(t.url(&format!("{path}?{mangled}")))
+                    .bearer_auth(&t.edge),
+            )
+            .await;
+        assert!(r.status < 500, "{path}?{mangled}: {} {}", r.status, r.text);
+    }
+    let log = t.log().await;
+    assert!(
+        log.iter().filter(|e| e["status"] == 400).count() > 100,
+        "the fuzz reached the parsers"
+    );
+    assert_eq!(
+        t.get(&t.edge, "/api/v2/routing/queues").await.status,
+        200,
+        "still serving"
+    );
+}
