@@ -1,4 +1,6 @@
-//! The API host: calls, conversations, users, presence, token info.
+//! The API host: calls, conversations, the signed-in user, token info.
+//! (Availability is in `users.rs`, queues in `routing.rs`, wrap-up in
+//! `wrapup.rs`, callbacks in `callbacks.rs`.)
 //! Bodies follow genesys-api.md §3–§6: camelCase, absent fields omitted,
 //! `ErrorBody` on errors.
 
@@ -18,29 +20,13 @@ const NOT_FOUND: &str = "The requested resource was not found.";
 const MALFORMED: &str =
     "The request could not be understood by the server due to malformed syntax.";
 
-/// Presence definition ids seen in real orgs (genesys-api.md §6.3).
-fn presence_definition_id(system: &str) -> &'static str {
-    match system {
-        "Available" => "6a3af858-942f-489d-9700-5f9bcdcdae9b",
-        "Busy" => "31fe3bac-dea6-44b7-bed7-47f91660a1a0",
-        "Away" => "5e5c5c66-ea97-4e7f-ac41-6424784829f2",
-        "Break" => "227b37e2-f1d0-4dd0-8f50-badd7cf6d158",
-        "Meal" => "3fd96123-badb-4f69-bc03-1b1ccc6d8014",
-        "Meeting" => "bbdff279-7ae1-48ea-bade-7831d7234c64",
-        "Training" => "d2390a99-8546-bad9-8f0a-219548e8aeb0",
-        "On Queue" | "OnQueue" => "e08eaf1b-ee47-4fa9-a231-1200e284798f",
-        "Idle" => "7ffa01cd-7866-4ad7-8faa-31e11b42f51f",
-        _ => "ccf3c10a-aa2c-4845-8e8d-f59fa48c58e5",
-    }
-}
-
 fn field_error(corr: &str, field: &str, message: &str) -> Response {
     let mut body = error_body(400, "bad.request", message, corr);
     body["details"] = json!([{"errorCode": "invalid.value", "fieldName": field}]);
     json_response(400, body)
 }
 
-fn is_e164(s: &str) -> bool {
+pub(crate) fn is_e164(s: &str) -> bool {
     let digits = s.strip_prefix('+').unwrap_or("");
     (7..=15).contains(&digits.len())
         && digits.bytes().all(|b| b.is_ascii_digit())
@@ -170,12 +156,13 @@ fn create_call(sim: &Shared, p: &Principal, corr: &str, agent: User, body: &str)
         );
     }
     let id = uuid();
-    let call = Call::new(NewCall {
+    let mut call = Call::new(NewCall {
         id: id.clone(),
         owner: p.owner(),
         agent_id: agent.id.clone(),
         agent_name: agent.name.clone(),
-        station: agent.station,
+        // A do-not-disturb presence turns a working station into one that rejects.
+        station: crate::users::station_for_call(sim, &agent),
         number: number.to_string(),
         caller_id,
         caller_id_name: obj
@@ -191,6 +178,7 @@ fn create_call(sim: &Shared, p: &Principal, corr: &str, agent: User, body: &str)
         far_pid: uuid(),
         scale: sim.cfg.time_scale,
     });
+    call.acw = crate::wrapup::for_queue(&sim.cfg.org, call.spec.queue_id.as_deref());
     let mut inner = sim.lock();
     inner.calls.retain(|_, c| {
         c.ended_at(c.elapsed())
@@ -214,7 +202,7 @@ fn create_call(sim: &Shared, p: &Principal, corr: &str, agent: User, body: &str)
 }
 
 /// A call is visible to whoever created it and to its agent's own user tokens.
-fn with_call<T>(
+pub(crate) fn with_call<T>(
     sim: &Shared,
     p: &Principal,
     id: &str,
@@ -248,6 +236,9 @@ pub async fn get_conversation(
     if !p.has_any(&["conversation:communication:view"]) {
         let msg = "Unable to perform the requested action. You are missing the following permission(s): [conversation:communication:view]";
         return api_error(403, "missing.permissions", msg, &corr);
+    }
+    if let Some(v) = crate::callbacks::conversation_json(&sim, &p, &id) {
+        return json_response(200, v);
     }
     match with_call(&sim, &p, &id, |c| c.conversation()) {
         Some(v) => json_response(200, v),
@@ -288,7 +279,7 @@ pub async fn patch_call(
     }
 }
 
-fn user_json(u: &User) -> Value {
+pub(crate) fn user_json(u: &User) -> Value {
     json!({
         "id": u.id, "name": u.name, "division": {"id": "div-home", "name": "Home"}, "chat": {"jabberId": format!("{}@sim.example", u.id)},
         "email": u.email, "state": "active", "username": u.email, "version": 1, "acdAutoAnswer": false,
@@ -305,26 +296,6 @@ pub async fn users_me(
         Some(u) => json_response(200, user_json(u)),
         None => api_error(400, "bad.request", USER_CONTEXT, &corr),
     }
-}
-
-pub async fn presence(
-    State(sim): State<Shared>,
-    Extension(Corr(corr)): Extension<Corr>,
-    Path(id): Path<String>,
-) -> Response {
-    let Some(u) = sim.cfg.org.user(&id) else {
-        return api_error(404, "not.found", NOT_FOUND, &corr);
-    };
-    let def = presence_definition_id(&u.presence);
-    json_response(
-        200,
-        json!({
-            "source": "PURECLOUD", "sourceId": "PURECLOUD", "primary": true, "message": "",
-            "presenceDefinition": {"id": def, "systemPresence": u.presence, "selfUri": format!("/api/v2/presencedefinitions/{def}")},
-            "modifiedDate": crate::util::iso(std::time::SystemTime::now() - std::time::Duration::from_secs(3600)),
-            "selfUri": format!("/api/v2/users/{}/presences", u.id)
-        }),
-    )
 }
 
 pub async fn tokens_me(State(sim): State<Shared>, Extension(p): Extension<Principal>) -> Response {

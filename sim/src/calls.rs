@@ -68,6 +68,8 @@ const AGENT_ANSWER_S: f64 = 0.5;
 const AGENT_RING_TIMEOUT_S: f64 = 15.0;
 /// Seconds before a user without a station is reported as failed.
 const NO_STATION_FAIL_S: f64 = 0.5;
+/// Seconds for a do-not-disturb station to reject the call.
+const DND_REJECT_S: f64 = 0.5;
 
 #[derive(Debug, Clone)]
 pub struct Call {
@@ -80,6 +82,8 @@ pub struct Call {
     far: FarEnd,
     /// Scaled offset of an API hang-up, if any.
     hung_up: Option<Duration>,
+    /// Wrap-up state of an ACD call (see `wrapup.rs`).
+    pub acw: crate::wrapup::AfterCallWork,
 }
 
 /// One leg's state at a moment.
@@ -125,6 +129,7 @@ impl Call {
             created_wall: SystemTime::now(),
             station,
             hung_up: None,
+            acw: Default::default(),
             spec: n,
         }
     }
@@ -183,6 +188,7 @@ impl Call {
                         "The user has no station associated and cannot place calls.",
                     )),
                 ),
+                Station::DoNotDisturb => (self.secs(DND_REJECT_S), "endpoint.donotdisturb", None),
                 _ => (self.secs(AGENT_RING_TIMEOUT_S), "transfer.noanswer", None),
             };
             let give_up = if answered_at.is_some() {
@@ -317,6 +323,7 @@ impl Call {
             json!(is_agent && self.spec.queue_id.is_some()),
         );
         if is_agent {
+            crate::wrapup::agent_fields(&mut p, &self.acw, leg.end.map(|e| self.created_wall + e));
             p.insert(
                 "user".into(),
                 json!({"id": self.spec.agent_id, "selfUri": format!("/api/v2/users/{}", self.spec.agent_id)}),
@@ -450,6 +457,9 @@ impl Call {
             "wrapupRequired".into(),
             json!(is_agent && self.spec.queue_id.is_some()),
         );
+        if is_agent {
+            crate::wrapup::agent_fields(&mut p, &self.acw, leg.end.map(|e| self.created_wall + e));
+        }
         p.insert(
             "attributes".into(),
             if is_agent {
@@ -537,6 +547,17 @@ mod tests {
         assert_eq!(
             never.legs_at(Duration::from_secs(16)).0.disconnect_type,
             Some("transfer.noanswer")
+        );
+    }
+
+    #[test]
+    fn a_do_not_disturb_station_rejects_the_call() {
+        let dora = call("+13175550100", Station::DoNotDisturb);
+        assert_eq!(states(&dora, 0.1), ("contacting", None));
+        let (a, f) = dora.legs_at(Duration::from_secs(1));
+        assert_eq!(
+            (a.state, a.disconnect_type, a.error, f.is_none()),
+            ("disconnected", Some("endpoint.donotdisturb"), None, true)
         );
     }
 

@@ -20,6 +20,10 @@ use crate::{Principal, Shared, MAX_BODY_BYTES, MAX_LOG};
 #[derive(Clone)]
 pub struct Corr(pub String);
 
+/// The request's `seq` in `/__sim/requests`, for handlers that add fields to it.
+#[derive(Clone, Copy)]
+pub struct LogSeq(pub u64);
+
 pub async fn frontdoor(State(sim): State<Shared>, req: Request, next: Next) -> Response {
     let started = Instant::now();
     let corr = uuid();
@@ -147,6 +151,7 @@ pub async fn frontdoor(State(sim): State<Shared>, req: Request, next: Next) -> R
 
     let mut req = Request::from_parts(parts, Body::from(bytes));
     req.extensions_mut().insert(Corr(corr.clone()));
+    req.extensions_mut().insert(LogSeq(log.seq));
     if let Some(p) = principal {
         req.extensions_mut().insert(p);
     }

@@ -232,10 +232,12 @@ pub async fn clear_faults(State(sim): State<Shared>) -> Response {
     json_response(200, json!({"faults": []}))
 }
 
-/// Forgets calls, codes, rate counters, faults and the log. Issued tokens stay
-/// valid, so a client under test keeps working across a reset.
+/// Forgets calls, codes, rate counters, faults and the log, and puts
+/// presences, callbacks (never dialled now) and EWT back to the seed. Issued
+/// tokens stay valid, so a client under test keeps working across a reset.
 pub async fn reset(State(sim): State<Shared>) -> Response {
     let mut inner = sim.lock();
+    inner.routing = Default::default();
     inner.calls.clear();
     inner.codes.clear();
     inner.rate.clear();

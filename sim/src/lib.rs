@@ -8,13 +8,21 @@
 // here, and boxing every one would only add noise.
 #![allow(clippy::result_large_err)]
 
+mod access;
 mod api;
+mod callbacks;
 pub mod calls;
 mod frontdoor;
 mod hooks;
 mod oauth;
 pub mod org;
+mod paging;
+mod requestlog;
+mod routing;
+pub mod timestamp;
+mod users;
 pub mod util;
+mod wrapup;
 
 use std::collections::{HashMap, VecDeque};
 use std::future::Future;
@@ -22,7 +30,7 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use axum::routing::{get, post};
+use axum::routing::{get, patch, post};
 use axum::Router;
 use serde_json::Value;
 
@@ -54,6 +62,9 @@ pub struct Config {
     pub org: Org,
     /// No per-request log lines on stderr.
     pub quiet: bool,
+    /// Every queue's estimated wait in seconds until `/__sim/queues/{id}`
+    /// changes it; `None`: Genesys cannot estimate.
+    pub estimated_wait: Option<u32>,
 }
 
 impl Default for Config {
@@ -66,6 +77,7 @@ impl Default for Config {
             rate_window: Duration::from_secs(60),
             org: Org::seed(),
             quiet: false,
+            estimated_wait: Some(90),
         }
     }
 }
@@ -121,6 +133,8 @@ pub(crate) struct Inner {
     log: VecDeque<Value>,
     seq: u64,
     faults: Vec<hooks::Fault>,
+    /// Presences, callbacks and EWT settings (availability, queues, callbacks).
+    routing: routing::RoutingState,
 }
 
 pub struct Sim {
@@ -183,7 +197,7 @@ pub fn app(cfg: Config) -> Router {
         )
         .route("/api/v2/conversations/{id}", get(api::get_conversation))
         .route("/api/v2/users/me", get(api::users_me))
-        .route("/api/v2/users/{id}/presences/purecloud", get(api::presence))
+        .merge(acd_routes())
         .route("/api/v2/tokens/me", get(api::tokens_me))
         .route("/__sim/requests", get(hooks::requests))
         .route(
@@ -191,6 +205,10 @@ pub fn app(cfg: Config) -> Router {
             post(hooks::add_faults)
                 .get(hooks::list_faults)
                 .delete(hooks::clear_faults),
+        )
+        .route(
+            "/__sim/queues/{id}",
+            get(routing::hook_get_queue).post(routing::hook_set_queue),
         )
         .route("/__sim/reset", post(hooks::reset))
         .route("/__sim/turnstile/siteverify", post(hooks::turnstile))
@@ -201,6 +219,95 @@ pub fn app(cfg: Config) -> Router {
             frontdoor::frontdoor,
         ))
         .with_state(sim)
+}
+
+/// Availability, queues, wrap-up and callbacks (their own modules, one table).
+fn acd_routes() -> Router<Shared> {
+    const CALL: &str = "/api/v2/conversations/calls/{cid}/participants/{pid}";
+    const CALLBACK: &str = "/api/v2/conversations/callbacks/{cid}/participants/{pid}";
+    let mut r = Router::new()
+        .route("/api/v2/users/{id}", get(users::get_user))
+        .route(
+            "/api/v2/users/{id}/presences/purecloud",
+            get(users::get_presence).patch(users::patch_presence),
+        )
+        .route(
+            "/api/v2/users/presences/purecloud/bulk",
+            get(users::bulk_presences),
+        )
+        .route(
+            "/api/v2/users/{id}/routingstatus",
+            get(users::get_routing_status),
+        )
+        .route("/api/v2/users/{id}/station", get(users::get_station))
+        .route("/api/v2/presence/definitions", get(users::list_definitions))
+        .route(
+            "/api/v2/presence/definitions/{id}",
+            get(users::get_definition),
+        )
+        .route("/api/v2/routing/queues", get(routing::list_queues))
+        .route("/api/v2/routing/queues/{id}", get(routing::get_queue))
+        .route(
+            "/api/v2/routing/queues/{id}/wrapupcodes",
+            get(routing::queue_wrapup_codes),
+        )
+        .route(
+            "/api/v2/routing/queues/{id}/estimatedwaittime",
+            get(routing::queue_ewt),
+        )
+        .route(
+            "/api/v2/routing/queues/{id}/mediatypes/{media}/estimatedwaittime",
+            get(routing::media_type_ewt),
+        )
+        .route(
+            "/api/v2/routing/wrapupcodes",
+            get(routing::list_wrapup_codes),
+        )
+        .route(
+            "/api/v2/routing/wrapupcodes/{id}",
+            get(routing::get_wrapup_code),
+        )
+        .route(
+            "/api/v2/analytics/queues/observations/query",
+            post(routing::observations),
+        )
+        .route(
+            &format!("{CALL}/user/{{uid}}"),
+            patch(wrapup::patch_participant_on_behalf),
+        )
+        .route(
+            "/api/v2/conversations/callbacks",
+            get(callbacks::list_mine)
+                .post(callbacks::create)
+                .patch(callbacks::patch_many),
+        )
+        .route(
+            "/api/v2/conversations/callbacks/{id}",
+            get(callbacks::get).patch(callbacks::patch_one),
+        )
+        .route(
+            "/api/v2/conversations/callbacks/bulk/disconnect",
+            post(callbacks::bulk_disconnect),
+        )
+        .route(
+            "/api/v2/conversations/callbacks/bulk/update",
+            post(callbacks::bulk_update),
+        );
+    // Wrap-up reads and writes are the same for a call and a callback's call.
+    for base in [CALL, CALLBACK] {
+        r = r
+            .route(base, patch(wrapup::patch_participant))
+            .route(&format!("{base}/wrapup"), get(wrapup::get_wrapup))
+            .route(
+                &format!("{base}/wrapupcodes"),
+                get(wrapup::get_wrapup_codes),
+            )
+            .route(
+                &format!("{base}/communications/{{comm}}/wrapup"),
+                get(wrapup::get_communication_wrapup).post(wrapup::post_communication_wrapup),
+            );
+    }
+    r
 }
 
 /// Serves until `shutdown` completes, then finishes in-flight requests.

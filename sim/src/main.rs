@@ -15,6 +15,8 @@ USAGE: genesys-sim [OPTIONS]
   --rate-limit N         API requests per token per window (default 300)
   --rate-window SECONDS  the rate-limit window (default 60, as Genesys)
   --org FILE             replace the seed org with a JSON file of the same shape (sim/src/seed-org.json)
+  --estimated-wait S     every queue's estimated wait time in seconds (default 90), or `none` when
+                         Genesys cannot estimate; POST /__sim/queues/{id} changes one queue
   --quiet                no per-request log lines
   -h, --help             this text";
 
@@ -60,6 +62,16 @@ fn parse(args: &[String]) -> Result<Config, String> {
                 cfg.rate_window = Duration::from_secs_f64(secs);
             }
             "--org" => cfg.org = Org::from_file(&value(a)?)?,
+            "--estimated-wait" => {
+                let v = value(a)?;
+                cfg.estimated_wait = if v == "none" {
+                    None
+                } else {
+                    Some(v.parse().map_err(|e| {
+                        format!("--estimated-wait: {e} (give whole seconds or none)")
+                    })?)
+                };
+            }
             "--quiet" => cfg.quiet = true,
             "-h" | "--help" => return Err(String::new()),
             other => return Err(format!("unknown option {other}")),

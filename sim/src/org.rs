@@ -1,13 +1,22 @@
-//! The simulated organisation: OAuth clients and users. The built-in seed is
-//! `seed-org.json`; `--org FILE` replaces it with a file of the same shape.
+//! The simulated organisation: OAuth clients, users, custom presences, queues
+//! and wrap-up codes. The built-in seed is `seed-org.json`; `--org FILE`
+//! replaces it with a file of the same shape.
 
 use serde::Deserialize;
 
 #[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Org {
     pub organization: Organization,
     pub clients: Vec<OAuthClient>,
     pub users: Vec<User>,
+    /// Custom (secondary) presences; the ten system ones are built in.
+    #[serde(default)]
+    pub presence_definitions: Vec<CustomPresence>,
+    #[serde(default)]
+    pub queues: Vec<Queue>,
+    #[serde(default)]
+    pub wrapup_codes: Vec<WrapupCode>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -43,16 +52,68 @@ pub enum Station {
     NeverAnswers,
     /// No station: the agent leg fails at once.
     None,
+    /// A station set to do-not-disturb: it rejects the call at once
+    /// (`disconnectType` `endpoint.donotdisturb`). Users get it from a
+    /// presence marked `doNotDisturb`, or an org file can set it directly.
+    DoNotDisturb,
 }
 
 #[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct User {
     pub id: String,
     pub name: String,
     pub email: String,
-    /// System presence: Available, Offline, Busy, …
+    /// Seed presence: a system presence (Available, Offline, Busy, …) or the
+    /// name or id of one of the org's `presenceDefinitions`.
     pub presence: String,
     pub station: Station,
+    /// The station's id in `/users/{id}/station`; derived from the user id if absent.
+    #[serde(default)]
+    pub station_id: Option<String>,
+}
+
+/// A custom presence, shown as `presenceDefinition {id, systemPresence}`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CustomPresence {
+    pub id: String,
+    pub name: String,
+    /// The system presence it maps onto (what `systemPresence` reports).
+    pub system_presence: String,
+    /// Whether a user in this presence has a do-not-disturb phone: calls on
+    /// their behalf are rejected by their station.
+    #[serde(default)]
+    pub do_not_disturb: bool,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Queue {
+    pub id: String,
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+    /// User ids, in routing order.
+    #[serde(default)]
+    pub members: Vec<String>,
+    /// Ids from the org's `wrapupCodes`.
+    #[serde(default)]
+    pub wrapup_codes: Vec<String>,
+    /// `acwSettings.wrapupPrompt`: MANDATORY, OPTIONAL, MANDATORY_TIMEOUT,
+    /// MANDATORY_FORCED_TIMEOUT or AGENT_REQUESTED.
+    #[serde(default = "default_wrapup_prompt")]
+    pub wrapup_prompt: String,
+}
+
+fn default_wrapup_prompt() -> String {
+    "MANDATORY".into()
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct WrapupCode {
+    pub id: String,
+    pub name: String,
 }
 
 impl Org {
@@ -71,6 +132,23 @@ impl Org {
 
     pub fn user(&self, id: &str) -> Option<&User> {
         self.users.iter().find(|u| u.id == id)
+    }
+
+    pub fn queue(&self, id: &str) -> Option<&Queue> {
+        self.queues.iter().find(|q| q.id == id)
+    }
+
+    pub fn wrapup_code(&self, id: &str) -> Option<&WrapupCode> {
+        self.wrapup_codes.iter().find(|c| c.id == id)
+    }
+
+    /// A queue's wrap-up codes, in the queue's order (unknown ids skipped).
+    pub fn queue_wrapup_codes(&self, queue: &Queue) -> Vec<&WrapupCode> {
+        queue
+            .wrapup_codes
+            .iter()
+            .filter_map(|id| self.wrapup_code(id))
+            .collect()
     }
 
     /// Whether any client lists `origin` (CORS on the API host is per org).
