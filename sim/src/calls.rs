@@ -274,7 +274,13 @@ impl Call {
 
     /// `CallConversation`, as `GET /api/v2/conversations/calls/{id}` returns it.
     pub fn call_conversation(&self) -> Value {
-        let (agent, far) = self.legs_at(self.elapsed());
+        self.call_conversation_at(self.elapsed())
+    }
+
+    /// `CallConversation` at offset `t`: a Notifications event and a GET at the
+    /// same moment must agree, so both are built from one instant.
+    pub fn call_conversation_at(&self, t: Duration) -> Value {
+        let (agent, far) = self.legs_at(t);
         let mut participants = vec![self.media_participant(&agent, true)];
         if let Some(f) = &far {
             participants.push(self.media_participant(f, false));
@@ -356,7 +362,11 @@ impl Call {
     /// `Conversation`, as `GET /api/v2/conversations/{id}` returns it: state in
     /// `participants[].calls[]`, with `disconnectReasons`.
     pub fn conversation(&self) -> Value {
-        let now = self.elapsed();
+        self.conversation_at(self.elapsed())
+    }
+
+    /// `Conversation` at offset `now` (see `call_conversation_at`).
+    pub fn conversation_at(&self, now: Duration) -> Value {
         let (agent, far) = self.legs_at(now);
         let mut participants = vec![self.participant(&agent, true)];
         if let Some(f) = &far {

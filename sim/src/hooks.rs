@@ -232,7 +232,8 @@ pub async fn clear_faults(State(sim): State<Shared>) -> Response {
     json_response(200, json!({"faults": []}))
 }
 
-/// Forgets calls, codes, rate counters, faults and the log. Issued tokens stay
+/// Forgets calls, codes, rate counters, faults, the log, and Notifications
+/// channels (their sockets are closed, call timers cancelled). Issued tokens stay
 /// valid, so a client under test keeps working across a reset.
 pub async fn reset(State(sim): State<Shared>) -> Response {
     let mut inner = sim.lock();
@@ -241,6 +242,7 @@ pub async fn reset(State(sim): State<Shared>) -> Response {
     inner.rate.clear();
     inner.faults.clear();
     inner.log.clear();
+    inner.notify.reset();
     json_response(200, json!({"reset": true}))
 }
 

@@ -12,6 +12,7 @@ mod api;
 pub mod calls;
 mod frontdoor;
 mod hooks;
+mod notify;
 mod oauth;
 pub mod org;
 pub mod util;
@@ -54,6 +55,8 @@ pub struct Config {
     pub org: Org,
     /// No per-request log lines on stderr.
     pub quiet: bool,
+    /// Notifications heartbeat period; `None`: Genesys' 30 s × `time_scale`.
+    pub heartbeat: Option<Duration>,
 }
 
 impl Default for Config {
@@ -66,6 +69,7 @@ impl Default for Config {
             rate_window: Duration::from_secs(60),
             org: Org::seed(),
             quiet: false,
+            heartbeat: None,
         }
     }
 }
@@ -121,6 +125,7 @@ pub(crate) struct Inner {
     log: VecDeque<Value>,
     seq: u64,
     faults: Vec<hooks::Fault>,
+    notify: notify::Hub,
 }
 
 pub struct Sim {
@@ -158,12 +163,22 @@ impl Sim {
 
 /// Builds the router for a configuration.
 pub fn app(cfg: Config) -> Router {
-    let sim: Shared = Arc::new(Sim {
-        cfg,
-        started: Instant::now(),
-        inner: Mutex::new(Inner::default()),
-    });
+    router(Sim::shared(cfg))
+}
+
+impl Sim {
+    fn shared(cfg: Config) -> Shared {
+        Arc::new(Sim {
+            cfg,
+            started: Instant::now(),
+            inner: Mutex::new(Inner::default()),
+        })
+    }
+}
+
+fn router(sim: Shared) -> Router {
     Router::new()
+        .merge(notify::routes())
         .route("/oauth/token", post(oauth::token))
         .route(
             "/oauth/authorize",
@@ -209,9 +224,13 @@ pub async fn serve(
     cfg: Config,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, app(cfg))
+    let sim = Sim::shared(cfg);
+    let result = axum::serve(listener, router(sim.clone()))
         .with_graceful_shutdown(shutdown)
-        .await
+        .await;
+    // Upgraded WebSockets outlive the HTTP server: close them with 1001.
+    notify::shutdown(&sim).await;
+    result
 }
 
 /// A simulator running in the background of the current tokio runtime (tests).
