@@ -65,7 +65,10 @@ fn parse(args: &[String]) -> Result<Config, String> {
                     .parse()
                     .map_err(|e| format!("--heartbeat-secs: {e}"))?;
                 if !(secs > 0.0 && secs.is_finite() && secs <= 86_400.0) {
-                    return Err("--heartbeat-secs must be a positive number of seconds (at most 86400)".into());
+                    return Err(
+                        "--heartbeat-secs must be a positive number of seconds (at most 86400)"
+                            .into(),
+                    );
                 }
                 cfg.heartbeat = Some(Duration::from_secs_f64(secs));
             }

@@ -65,7 +65,10 @@ pub async fn inject(State(sim): State<Shared>, body: String) -> Response {
     };
     for s in &specs {
         if s.delay_ms.or(s.duration_ms).is_some_and(|ms| ms > MAX_MS) {
-            return json_response(400, json!({"error": "delayMs and durationMs are at most 3600000"}));
+            return json_response(
+                400,
+                json!({"error": "delayMs and durationMs are at most 3600000"}),
+            );
         }
         if s.count == Some(0) {
             return json_response(400, json!({"error": "count must be at least 1"}));

@@ -27,7 +27,6 @@ use crate::calls::Call;
 use crate::util::{iso, uuid};
 use crate::{Inner, Principal, Shared, Sim};
 
-
 /// "20 channels per user+application"; the 21st evicts one.
 pub const MAX_CHANNELS_PER_OWNER: usize = 20;
 /// Topics per channel; more is a 400.
@@ -214,6 +213,8 @@ impl Channel {
 /// A call's timer: what was last emitted, and a way to wake it early.
 struct Watch {
     last: Option<(crate::calls::LegState, Option<crate::calls::LegState>)>,
+    /// The call offset up to which every transition has been emitted.
+    checked: Option<Duration>,
     poke: Arc<Notify>,
     task: Option<tokio::task::AbortHandle>,
 }
@@ -322,7 +323,11 @@ impl Hub {
             self.remove(&id, Gone::Expired);
         }
         let owner = Owner::of(p);
-        let mine: Vec<&Channel> = self.channels.values().filter(|c| c.owner == owner).collect();
+        let mine: Vec<&Channel> = self
+            .channels
+            .values()
+            .filter(|c| c.owner == owner)
+            .collect();
         if mine.len() >= MAX_CHANNELS_PER_OWNER {
             // "Channels without an active connection will be removed first",
             // then the one with the oldest last-used date.
@@ -370,7 +375,10 @@ impl Hub {
             self.unindex(t, id);
         }
         for t in topics {
-            self.subscribers.entry(t).or_default().insert(id.to_string());
+            self.subscribers
+                .entry(t)
+                .or_default()
+                .insert(id.to_string());
         }
     }
 
@@ -419,11 +427,9 @@ impl Hub {
         let Some(c) = channels.get_mut(id) else {
             return;
         };
-        if c.socket.as_ref().is_some_and(|s| s.conn == conn) {
-            if beat {
-                stats.heartbeats_sent += 1;
-                c.flush_held(stats);
-            }
+        if beat && c.socket.as_ref().is_some_and(|s| s.conn == conn) {
+            stats.heartbeats_sent += 1;
+            c.flush_held(stats);
         }
     }
 
@@ -476,7 +482,10 @@ impl Hub {
     }
 
     fn connected(&self) -> usize {
-        self.channels.values().filter(|c| c.socket.is_some()).count()
+        self.channels
+            .values()
+            .filter(|c| c.socket.is_some())
+            .count()
     }
 }
 
@@ -558,20 +567,51 @@ fn heartbeat_every(sim: &Sim) -> Duration {
         .max(Duration::from_millis(10))
 }
 
-/// Emits the call's snapshot if its legs changed since the last event. Called
-/// with the simulator lock held, so emissions of one call are totally ordered.
+/// Emits one snapshot per state change since the last call, each built at
+/// its transition time: a timer that wakes late (a busy machine) still sends
+/// every state, in order, exactly as a GET at that moment would have shown it.
+/// Called with the simulator lock held, so one call's events are totally ordered.
 fn emit(inner: &mut Inner, id: &str) {
     let Inner { calls, notify, .. } = inner;
-    let (Some(call), Some(w)) = (calls.get(id), notify.watches.get_mut(id)) else {
+    let Some(call) = calls.get(id) else {
         return;
     };
-    let t = call.elapsed();
-    let legs = call.legs_at(t);
-    if w.last.as_ref() == Some(&legs) {
+    let now = call.elapsed();
+    let Some(w) = notify.watches.get_mut(id) else {
         return;
+    };
+    // The first emission starts at the call's creation (offset 0), however
+    // late the creating request got here.
+    let mut times: Vec<Duration> = transitions(call)
+        .into_iter()
+        .chain(w.checked.is_none().then_some(Duration::ZERO))
+        .filter(|t| *t <= now && w.checked.is_none_or(|c| *t > c))
+        .collect();
+    times.sort();
+    times.push(now);
+    w.checked = Some(now);
+    let mut due = Vec::new();
+    for t in times {
+        let legs = call.legs_at(t);
+        if w.last.as_ref() != Some(&legs) {
+            w.last = Some(legs);
+            due.push(t);
+        }
     }
-    w.last = Some(legs);
-    notify.publish(call, t);
+    for t in due {
+        notify.publish(call, t);
+    }
+}
+
+/// Every moment the call's state changes on its current timeline.
+fn transitions(call: &Call) -> Vec<Duration> {
+    // The final state holds every leg timestamp the timeline will reach.
+    let (agent, far) = call.legs_at(Duration::MAX);
+    let mut times = vec![agent.connected, agent.end];
+    if let Some(f) = far {
+        times.extend([Some(f.start), f.connected, f.end]);
+    }
+    times.into_iter().flatten().collect()
 }
 
 /// A call was created: emit its first snapshot now (before the HTTP response
@@ -583,6 +623,7 @@ pub(crate) fn call_created(sim: &Shared, id: &str) {
         id.to_string(),
         Watch {
             last: None,
+            checked: None,
             poke: poke.clone(),
             task: None,
         },
@@ -604,16 +645,10 @@ pub(crate) fn call_changed(sim: &Shared, id: &str) {
     }
 }
 
-/// The next moment the call's state changes, or `None` once it is over (or forgotten).
+/// The next moment the call's state changes, or `None` once it is over.
 fn next_transition(call: &Call) -> Option<Duration> {
     let now = call.elapsed();
-    // The final state holds every leg timestamp the current timeline will reach.
-    let (agent, far) = call.legs_at(Duration::MAX);
-    let mut times = vec![agent.connected, agent.end];
-    if let Some(f) = far {
-        times.extend([Some(f.start), f.connected, f.end]);
-    }
-    times.into_iter().flatten().filter(|t| *t > now).min()
+    transitions(call).into_iter().filter(|t| *t > now).min()
 }
 
 /// One call's timer: sleeps until the next transition, emits, repeats; ends
@@ -623,13 +658,16 @@ async fn watch_call(sim: Weak<Sim>, id: String, poke: Arc<Notify>) {
         let wait = {
             let Some(sim) = sim.upgrade() else { return };
             let mut inner = sim.lock();
-            let next = inner.calls.get(&id).and_then(|c| {
-                next_transition(c).map(|t| t.saturating_sub(c.elapsed()))
-            });
+            // Catch up first: the task may start (or wake) after transitions.
+            emit(&mut inner, &id);
+            let next = inner
+                .calls
+                .get(&id)
+                .and_then(|c| next_transition(c).map(|t| t.saturating_sub(c.elapsed())));
             match next {
                 Some(w) => w,
                 None => {
-                    // The final snapshot went out when the last transition was reached.
+                    // Over (every transition emitted above), or forgotten.
                     inner.notify.watches.remove(&id);
                     return;
                 }
@@ -639,9 +677,6 @@ async fn watch_call(sim: Weak<Sim>, id: String, poke: Arc<Notify>) {
             _ = tokio::time::sleep(wait) => {}
             _ = poke.notified() => {}
         }
-        let Some(sim) = sim.upgrade() else { return };
-        let mut inner = sim.lock();
-        emit(&mut inner, &id);
     }
 }
 
@@ -674,7 +709,8 @@ mod tests {
 
     #[test]
     fn self_uris_are_stripped_everywhere() {
-        let mut v = json!({"selfUri": "/x", "participants": [{"user": {"id": "u", "selfUri": "/u"}}]});
+        let mut v =
+            json!({"selfUri": "/x", "participants": [{"user": {"id": "u", "selfUri": "/u"}}]});
         strip_self_uris(&mut v);
         assert_eq!(v, json!({"participants": [{"user": {"id": "u"}}]}));
     }

@@ -175,7 +175,9 @@ async fn close(ws: &mut WebSocket, code: u16, reason: &'static str) {
 fn client_message(hub: &mut Hub, id: &str, conn: u64, text: &str) -> Option<Utf8Bytes> {
     let v: Value = serde_json::from_str(text).ok()?;
     let message = v.get("message")?.as_str()?;
-    let c = hub.live(id).filter(|c| c.socket.as_ref().is_some_and(|s| s.conn == conn))?;
+    let c = hub
+        .live(id)
+        .filter(|c| c.socket.as_ref().is_some_and(|s| s.conn == conn))?;
     c.touch();
     match message {
         "ping" => {
