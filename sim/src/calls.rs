@@ -1,7 +1,8 @@
 //! Simulated calls. A conversation is a fixed timeline chosen at creation from
 //! the agent's station and the dialled test number; its state at any moment is
 //! computed from the elapsed time (scaled by `--time-scale`) and an optional
-//! API hang-up. No timers, so thousands of calls cost nothing while idle.
+//! API hang-up. Nothing here runs on a timer (the Notifications push in
+//! `notify/` only sleeps until the next transition and reads the state then).
 
 use std::time::{Duration, Instant, SystemTime};
 

@@ -1,8 +1,8 @@
 //! genesys-sim: a local Genesys Cloud org that speaks the real wire format.
 //!
 //! One port serves the login host's `/oauth/*` and the API host's `/api/v2/*`,
-//! plus test hooks under `/__sim/`. See the README for the seed org, the test
-//! numbers and the hooks.
+//! the Notifications WebSocket at `/channels/{id}`, plus test hooks under
+//! `/__sim/`. See the README for the seed org, the test numbers and the hooks.
 
 // Handlers return `Result<_, Response>`: an early HTTP answer is the natural error
 // here, and boxing every one would only add noise.

@@ -8,7 +8,7 @@
 //! event is computed and queued to sockets atomically with respect to hang-ups
 //! and timers; nothing here ever awaits while holding it.
 
-mod faults;
+mod hooks;
 mod rest;
 mod socket;
 mod topics;
@@ -65,8 +65,8 @@ pub fn routes() -> Router<Shared> {
             get(rest::available_topics),
         )
         .route("/channels/{id}", get(socket::connect))
-        .route("/__sim/notifications", get(faults::stats))
-        .route("/__sim/notifications/faults", post(faults::inject))
+        .route("/__sim/notifications", get(hooks::stats))
+        .route("/__sim/notifications/faults", post(hooks::inject))
 }
 
 /// Who a channel belongs to: the OAuth client, and the user for user tokens.
