@@ -195,6 +195,8 @@ fn create_call(sim: &Shared, p: &Principal, corr: &str, agent: User, body: &str)
         }
     }
     inner.calls.insert(id.clone(), call);
+    drop(inner);
+    crate::notify::call_created(sim, &id);
     json_response(
         200,
         json!({"id": id, "selfUri": format!("/api/v2/conversations/calls/{id}")}),
@@ -274,7 +276,10 @@ pub async fn patch_call(
         c.hang_up();
         c.conversation()
     }) {
-        Some(v) => json_response(200, v),
+        Some(v) => {
+            crate::notify::call_changed(&sim, &id);
+            json_response(200, v)
+        }
         None => api_error(404, "not.found", NOT_FOUND, &corr),
     }
 }

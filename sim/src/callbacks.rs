@@ -410,7 +410,7 @@ fn schedule(sim: &Shared, id: String, generation: u64, due: Instant) {
 
 /// Offers a due callback to an idle agent and dials it. Returns whether it is
 /// still waiting (no idle agent yet).
-fn offer(sim: &Sim, id: &str, generation: u64) -> bool {
+fn offer(sim: &Shared, id: &str, generation: u64) -> bool {
     let mut inner = sim.lock();
     let Some(cb) = inner.routing.callbacks.get(id) else {
         return false;
@@ -462,6 +462,9 @@ fn offer(sim: &Sim, id: &str, generation: u64) -> bool {
     fields.insert("queueId".into(), json!(cb.queue_id));
     fields.insert("userId".into(), json!(user.id));
     event(sim, &mut inner, "callback.dialled", fields);
+    drop(inner);
+    // The dialled callback is a call like any other: push its progress too.
+    crate::notify::call_created(sim, &cb.id);
     false
 }
 

@@ -1,7 +1,8 @@
 //! Simulated calls. A conversation is a fixed timeline chosen at creation from
 //! the agent's station and the dialled test number; its state at any moment is
 //! computed from the elapsed time (scaled by `--time-scale`) and an optional
-//! API hang-up. No timers, so thousands of calls cost nothing while idle.
+//! API hang-up. Nothing here runs on a timer (the Notifications push in
+//! `notify/` only sleeps until the next transition and reads the state then).
 
 use std::time::{Duration, Instant, SystemTime};
 
@@ -280,7 +281,13 @@ impl Call {
 
     /// `CallConversation`, as `GET /api/v2/conversations/calls/{id}` returns it.
     pub fn call_conversation(&self) -> Value {
-        let (agent, far) = self.legs_at(self.elapsed());
+        self.call_conversation_at(self.elapsed())
+    }
+
+    /// `CallConversation` at offset `t`: a Notifications event and a GET at the
+    /// same moment must agree, so both are built from one instant.
+    pub fn call_conversation_at(&self, t: Duration) -> Value {
+        let (agent, far) = self.legs_at(t);
         let mut participants = vec![self.media_participant(&agent, true)];
         if let Some(f) = &far {
             participants.push(self.media_participant(f, false));
@@ -363,7 +370,11 @@ impl Call {
     /// `Conversation`, as `GET /api/v2/conversations/{id}` returns it: state in
     /// `participants[].calls[]`, with `disconnectReasons`.
     pub fn conversation(&self) -> Value {
-        let now = self.elapsed();
+        self.conversation_at(self.elapsed())
+    }
+
+    /// `Conversation` at offset `now` (see `call_conversation_at`).
+    pub fn conversation_at(&self, now: Duration) -> Value {
         let (agent, far) = self.legs_at(now);
         let mut participants = vec![self.participant(&agent, true)];
         if let Some(f) = &far {

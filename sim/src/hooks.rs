@@ -232,9 +232,10 @@ pub async fn clear_faults(State(sim): State<Shared>) -> Response {
     json_response(200, json!({"faults": []}))
 }
 
-/// Forgets calls, codes, rate counters, faults and the log, and puts
-/// presences, callbacks (never dialled now) and EWT back to the seed. Issued
-/// tokens stay valid, so a client under test keeps working across a reset.
+/// Forgets calls, codes, rate counters, faults, the log and Notifications
+/// channels (sockets closed, call timers cancelled), and puts presences,
+/// callbacks (never dialled now) and EWT back to the seed. Issued tokens stay
+/// valid, so a client under test keeps working across a reset.
 pub async fn reset(State(sim): State<Shared>) -> Response {
     let mut inner = sim.lock();
     inner.routing = Default::default();
@@ -243,6 +244,7 @@ pub async fn reset(State(sim): State<Shared>) -> Response {
     inner.rate.clear();
     inner.faults.clear();
     inner.log.clear();
+    inner.notify.reset();
     json_response(200, json!({"reset": true}))
 }
 

@@ -1,8 +1,8 @@
 //! genesys-sim: a local Genesys Cloud org that speaks the real wire format.
 //!
 //! One port serves the login host's `/oauth/*` and the API host's `/api/v2/*`,
-//! plus test hooks under `/__sim/`. See the README for the seed org, the test
-//! numbers and the hooks.
+//! the Notifications WebSocket at `/channels/{id}`, plus test hooks under
+//! `/__sim/`. See the README for the seed org, the test numbers and the hooks.
 
 // Handlers return `Result<_, Response>`: an early HTTP answer is the natural error
 // here, and boxing every one would only add noise.
@@ -14,6 +14,7 @@ mod callbacks;
 pub mod calls;
 mod frontdoor;
 mod hooks;
+mod notify;
 mod oauth;
 pub mod org;
 mod paging;
@@ -65,6 +66,8 @@ pub struct Config {
     /// Every queue's estimated wait in seconds until `/__sim/queues/{id}`
     /// changes it; `None`: Genesys cannot estimate.
     pub estimated_wait: Option<u32>,
+    /// Notifications heartbeat period; `None`: Genesys' 30 s × `time_scale`.
+    pub heartbeat: Option<Duration>,
 }
 
 impl Default for Config {
@@ -78,6 +81,7 @@ impl Default for Config {
             org: Org::seed(),
             quiet: false,
             estimated_wait: Some(90),
+            heartbeat: None,
         }
     }
 }
@@ -135,6 +139,7 @@ pub(crate) struct Inner {
     faults: Vec<hooks::Fault>,
     /// Presences, callbacks and EWT settings (availability, queues, callbacks).
     routing: routing::RoutingState,
+    notify: notify::Hub,
 }
 
 pub struct Sim {
@@ -172,12 +177,22 @@ impl Sim {
 
 /// Builds the router for a configuration.
 pub fn app(cfg: Config) -> Router {
-    let sim: Shared = Arc::new(Sim {
-        cfg,
-        started: Instant::now(),
-        inner: Mutex::new(Inner::default()),
-    });
+    router(Sim::shared(cfg))
+}
+
+impl Sim {
+    fn shared(cfg: Config) -> Shared {
+        Arc::new(Sim {
+            cfg,
+            started: Instant::now(),
+            inner: Mutex::new(Inner::default()),
+        })
+    }
+}
+
+fn router(sim: Shared) -> Router {
     Router::new()
+        .merge(notify::routes())
         .route("/oauth/token", post(oauth::token))
         .route(
             "/oauth/authorize",
@@ -316,9 +331,13 @@ pub async fn serve(
     cfg: Config,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, app(cfg))
+    let sim = Sim::shared(cfg);
+    let result = axum::serve(listener, router(sim.clone()))
         .with_graceful_shutdown(shutdown)
-        .await
+        .await;
+    // Upgraded WebSockets outlive the HTTP server: close them with 1001.
+    notify::shutdown(&sim).await;
+    result
 }
 
 /// A simulator running in the background of the current tokio runtime (tests).

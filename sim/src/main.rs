@@ -14,6 +14,7 @@ USAGE: genesys-sim [OPTIONS]
   --token-ttl SECONDS    lifetime of issued access tokens (default 86399)
   --rate-limit N         API requests per token per window (default 300)
   --rate-window SECONDS  the rate-limit window (default 60, as Genesys)
+  --heartbeat-secs S     Notifications WebSocket heartbeat period (default 30 × the time scale)
   --org FILE             replace the seed org with a JSON file of the same shape (sim/src/seed-org.json)
   --estimated-wait S     every queue's estimated wait time in seconds (default 90), or `none` when
                          Genesys cannot estimate; POST /__sim/queues/{id} changes one queue
@@ -60,6 +61,18 @@ fn parse(args: &[String]) -> Result<Config, String> {
                     return Err("--rate-window must be a positive number of seconds".into());
                 }
                 cfg.rate_window = Duration::from_secs_f64(secs);
+            }
+            "--heartbeat-secs" => {
+                let secs: f64 = value(a)?
+                    .parse()
+                    .map_err(|e| format!("--heartbeat-secs: {e}"))?;
+                if !(secs > 0.0 && secs.is_finite() && secs <= 86_400.0) {
+                    return Err(
+                        "--heartbeat-secs must be a positive number of seconds (at most 86400)"
+                            .into(),
+                    );
+                }
+                cfg.heartbeat = Some(Duration::from_secs_f64(secs));
             }
             "--org" => cfg.org = Org::from_file(&value(a)?)?,
             "--estimated-wait" => {

@@ -467,7 +467,13 @@ fn pairs(v: &[(&str, &str)]) -> Vec<(String, String)> {
 
 #[tokio::test]
 async fn every_test_number_follows_its_lifecycle() {
-    let t = sim_with(|c| c.time_scale = 0.02).await;
+    // Polling must see states that last 0.5 s × scale even on a loaded
+    // machine: 0.1 gives 50 ms; the cases run concurrently to stay quick.
+    let t = sim_with(|c| {
+        c.time_scale = 0.1;
+        c.rate_limit = 1_000_000;
+    })
+    .await;
     let tok = t.edge_token().await;
     let full = pairs(&[
         ("contacting", "-"),
@@ -494,38 +500,43 @@ async fn every_test_number_follows_its_lifecycle() {
         ("+13175550103", ADA, &failed, Some(404), "error"),
         ("+4915123456789", ADA, &full, None, "endpoint"),
     ];
-    for (number, agent, want, sip, dtype) in cases {
-        let id = t.dial(&tok, agent, number).await;
-        let (seen, last) = lifecycle(&t, &tok, &id).await;
-        assert_eq!(&seen, want, "{number}");
-        let far = &last["participants"][1];
-        assert_eq!(far["address"], format!("tel:{number}"));
-        assert_eq!(far["purpose"], "external");
-        assert_eq!(far["disconnectType"], dtype, "{number}");
-        assert!(far["endTime"].is_string() && far["startTime"].is_string());
-        assert_eq!(
-            far["connectedTime"].is_string(),
-            sip.is_none(),
-            "{number}: connectedTime only when answered"
-        );
-        assert_eq!(last["participants"][0]["disconnectType"], "peer");
-        let conv = t
-            .get(&tok, &format!("/api/v2/conversations/{id}"))
-            .await
-            .json();
-        assert!(conv["endTime"].is_string());
-        let reasons = &conv["participants"][1]["calls"][0]["disconnectReasons"];
-        assert_eq!(reasons[0]["code"].as_u64(), sip, "{number}");
-        if sip.is_some() {
-            assert_eq!(reasons[0]["type"], "sip");
-        }
-    }
+    let t = &t;
+    let tok = &tok;
+    futures_util::future::join_all(cases.into_iter().map(
+        |(number, agent, want, sip, dtype)| async move {
+            let id = t.dial(tok, agent, number).await;
+            let (seen, last) = lifecycle(t, tok, &id).await;
+            assert_eq!(&seen, want, "{number}");
+            let far = &last["participants"][1];
+            assert_eq!(far["address"], format!("tel:{number}"));
+            assert_eq!(far["purpose"], "external");
+            assert_eq!(far["disconnectType"], dtype, "{number}");
+            assert!(far["endTime"].is_string() && far["startTime"].is_string());
+            assert_eq!(
+                far["connectedTime"].is_string(),
+                sip.is_none(),
+                "{number}: connectedTime only when answered"
+            );
+            assert_eq!(last["participants"][0]["disconnectType"], "peer");
+            let conv = t
+                .get(tok, &format!("/api/v2/conversations/{id}"))
+                .await
+                .json();
+            assert!(conv["endTime"].is_string());
+            let reasons = &conv["participants"][1]["calls"][0]["disconnectReasons"];
+            assert_eq!(reasons[0]["code"].as_u64(), sip, "{number}");
+            if sip.is_some() {
+                assert_eq!(reasons[0]["type"], "sip");
+            }
+        },
+    ))
+    .await;
     // Agent-side failures: no far leg ever appears.
     for (number, agent, dtype) in [
         ("+13175550105", ADA, "transfer.noanswer"),
         ("+13175550100", OTTO, "error"),
     ] {
-        let id = t.dial(&tok, agent, number).await;
+        let id = t.dial(tok, agent, number).await;
         let (seen, last) = lifecycle(&t, &tok, &id).await;
         assert_eq!(
             seen,
