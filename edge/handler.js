@@ -32,7 +32,7 @@ export async function handle(request, env, clientIp) {
   handler ??= new EdgeHandler(env);
   const url = new URL(request.url);
   const h = request.headers;
-  const out = JSON.parse(await handler.handle({
+  const out = await handler.handle({
     method: request.method,
     path: url.pathname,
     origin: h.get("origin") ?? undefined,
@@ -40,7 +40,7 @@ export async function handle(request, env, clientIp) {
     contentType: h.get("content-type") ?? undefined,
     idempotencyKey: h.get("idempotency-key") ?? undefined,
     body: request.method === "POST" ? await readCapped(request, EdgeHandler.bodyLimit()) : "",
-  }));
+  });
   console.log(JSON.stringify(out.log));
   const headers = new Headers(out.headers);
   if (!out.stream) {
@@ -54,7 +54,7 @@ export async function handle(request, env, clientIp) {
       controller.enqueue(encoder.encode(out.body));
     },
     async pull(controller) {
-      const next = JSON.parse(await handler.nextEvent(out.stream, cursor));
+      const next = await handler.nextEvent(out.stream, cursor);
       cursor = next.cursor;
       if (next.chunk) controller.enqueue(encoder.encode(next.chunk));
       if (next.done) controller.close();

@@ -1,11 +1,13 @@
 //! OAuth: the client-credentials token request, token responses, and when a
 //! cached token must be renewed. Pure functions; the flow does the IO.
 
-use crate::base64;
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+
 use crate::error::{Attempt, Error};
 use crate::http::{HttpRequest, HttpResponse, Method};
-use crate::json::Json;
 use crate::region::Endpoints;
+use crate::wire::{self, TokenResponse};
 
 /// An OAuth client secret. It never prints itself, so it cannot leak through
 /// `Debug`, `Display` or an error message.
@@ -53,7 +55,7 @@ pub fn client_credentials_request(
     client_id: &str,
     secret: &ClientSecret,
 ) -> HttpRequest {
-    let basic = base64::encode([client_id, ":", secret.expose()].concat().as_bytes());
+    let basic = STANDARD.encode([client_id, ":", secret.expose()].concat());
     HttpRequest::new(
         Method::Post,
         [endpoints.login_base.as_str(), "/oauth/token"].concat(),
@@ -68,17 +70,17 @@ pub fn parse_token_response(resp: &HttpResponse) -> Result<Token, Error> {
     if !resp.is_success() {
         return Err(Error::from_response(resp, Attempt::Token));
     }
-    let body = Json::parse(&resp.body).map_err(|e| {
+    let body: TokenResponse = wire::decode(&resp.body).map_err(|e| {
         Error::bad_response(
-            &["token response is not JSON: ", &e].concat(),
+            &["token response is not the documented shape: ", &e].concat(),
             Attempt::Token,
         )
     })?;
     let access_token = body
-        .str_at("access_token")
+        .access_token
         .filter(|t| !t.is_empty())
         .ok_or_else(|| Error::bad_response("token response has no access_token", Attempt::Token))?;
-    if let Some(tt) = body.str_at("token_type") {
+    if let Some(tt) = &body.token_type {
         if !tt.eq_ignore_ascii_case("bearer") {
             return Err(Error::bad_response(
                 "token_type is not bearer",
@@ -88,10 +90,9 @@ pub fn parse_token_response(resp: &HttpResponse) -> Result<Token, Error> {
     }
     // Genesys always sends expires_in; if it ever does not, assume the shortest
     // lifetime an OAuth client can be configured with (300 s) so we renew early.
-    let expires_in_secs = body.get("expires_in").and_then(Json::as_u64).unwrap_or(300);
     Ok(Token {
-        access_token: access_token.to_string(),
-        expires_in_secs,
+        access_token,
+        expires_in_secs: body.expires_in.unwrap_or(300),
     })
 }
 

@@ -1,10 +1,12 @@
 //! Placing and managing a call: validated inputs (E.164 numbers, ids), the
 //! `CreateCallRequest` body, and the request for each call operation.
 
+use std::collections::BTreeMap;
+
 use crate::error::{Attempt, Error};
 use crate::http::{HttpRequest, HttpResponse, Method};
-use crate::json::{write_str, Json, ObjectWriter};
 use crate::region::Endpoints;
+use crate::wire::{self, ConversationStateUpdate, CreateCallRequest, CreateCallResponse};
 
 /// A phone number in E.164 form (`+` and 7–15 digits, no leading zero). Only
 /// [`E164::parse`] makes one, so a value of this type is always dialable syntax.
@@ -87,17 +89,8 @@ pub struct PlaceCall {
     pub caller_id: Option<E164>,
     pub caller_id_name: Option<String>,
     pub call_from_queue_id: Option<EntityId>,
-    pub attributes: Vec<(String, String)>,
+    pub attributes: BTreeMap<String, String>,
 }
-
-const PLACE_CALL_KEYS: [&str; 6] = [
-    "phoneNumber",
-    "onBehalfOfUserId",
-    "callerId",
-    "callerIdName",
-    "callFromQueueId",
-    "attributes",
-];
 
 impl PlaceCall {
     pub fn new(phone_number: E164) -> PlaceCall {
@@ -107,82 +100,19 @@ impl PlaceCall {
             caller_id: None,
             caller_id_name: None,
             call_from_queue_id: None,
-            attributes: Vec::new(),
+            attributes: BTreeMap::new(),
         }
-    }
-
-    /// From the JS options object (as JSON). Unknown keys are refused so a typo
-    /// (`phonenumber`) is an error, not a silently different call; `signal` and
-    /// `onUpdate` belong to the shell and are skipped.
-    pub fn from_json(v: &Json) -> Result<PlaceCall, Error> {
-        let members = v.as_object().ok_or_else(|| {
-            Error::invalid_input(&[
-                "placeCall expects an options object such as { phoneNumber: \"+13175550100\" }",
-            ])
-        })?;
-        check_keys(members, &PLACE_CALL_KEYS, "placeCall")?;
-        let number = opt_string(v, "phoneNumber")?.ok_or_else(|| {
-            Error::invalid_input(&["phoneNumber is required, e.g. \"+13175550100\""])
-        })?;
-        let mut call = PlaceCall::new(E164::parse(number, "phoneNumber")?);
-        call.on_behalf_of = opt_string(v, "onBehalfOfUserId")?
-            .map(|s| EntityId::parse(s, "onBehalfOfUserId"))
-            .transpose()?;
-        call.caller_id = opt_string(v, "callerId")?
-            .map(|s| E164::parse(s, "callerId"))
-            .transpose()?;
-        call.caller_id_name = match opt_string(v, "callerIdName")? {
-            Some(n) if n.chars().nth(64).is_some() || n.chars().any(char::is_control) => {
-                return Err(Error::invalid_input(&[
-                    "callerIdName must be at most 64 printable characters",
-                ]))
-            }
-            n => n.map(str::to_string),
-        };
-        call.call_from_queue_id = opt_string(v, "callFromQueueId")?
-            .map(|s| EntityId::parse(s, "callFromQueueId"))
-            .transpose()?;
-        match v.get("attributes") {
-            None | Some(Json::Null) => {}
-            Some(Json::Obj(m)) => {
-                for (k, val) in m {
-                    let s = val.as_str().ok_or_else(|| {
-                        Error::invalid_input(&[
-                            "attributes values must be strings; '",
-                            k,
-                            "' is not",
-                        ])
-                    })?;
-                    call.attributes.push((k.clone(), s.to_string()));
-                }
-            }
-            Some(_) => {
-                return Err(Error::invalid_input(&[
-                    "attributes must be an object of string values",
-                ]))
-            }
-        }
-        Ok(call)
     }
 
     /// The `CreateCallRequest` JSON: camelCase, absent fields omitted.
     pub fn body(&self) -> String {
-        let mut w = ObjectWriter::new();
-        w.str("phoneNumber", self.phone_number.as_str())
-            .opt_str("callerId", self.caller_id.as_ref().map(E164::as_str))
-            .opt_str("callerIdName", self.caller_id_name.as_deref())
-            .opt_str(
-                "callFromQueueId",
-                self.call_from_queue_id.as_ref().map(EntityId::as_str),
-            );
-        if !self.attributes.is_empty() {
-            let mut attrs = ObjectWriter::new();
-            for (k, v) in &self.attributes {
-                attrs.str(k, v);
-            }
-            w.raw("attributes", &attrs.finish());
-        }
-        w.finish()
+        wire::encode(&CreateCallRequest {
+            phone_number: self.phone_number.as_str(),
+            caller_id: self.caller_id.as_ref().map(E164::as_str),
+            caller_id_name: self.caller_id_name.as_deref(),
+            call_from_queue_id: self.call_from_queue_id.as_ref().map(EntityId::as_str),
+            attributes: &self.attributes,
+        })
     }
 
     pub fn request(&self, endpoints: &Endpoints, token: &str) -> HttpRequest {
@@ -201,50 +131,15 @@ impl PlaceCall {
     }
 }
 
-/// Keys of `members` must all be in `allowed` (plus the shell's `signal`/`onUpdate`).
-pub fn check_keys(members: &[(String, Json)], allowed: &[&str], what: &str) -> Result<(), Error> {
-    for (k, _) in members {
-        if !allowed.contains(&k.as_str()) && k != "signal" && k != "onUpdate" {
-            let mut list = String::new();
-            for a in allowed {
-                if !list.is_empty() {
-                    list.push_str(", ");
-                }
-                list.push_str(a);
-            }
-            return Err(Error::invalid_input(&[
-                "unknown option '",
-                k,
-                "' for ",
-                what,
-                "; the options are ",
-                &list,
-            ]));
-        }
-    }
-    Ok(())
-}
-
-/// A string option: absent or null → `None`; any other type → `invalid_input`.
-pub fn opt_string<'a>(v: &'a Json, key: &str) -> Result<Option<&'a str>, Error> {
-    match v.get(key) {
-        None | Some(Json::Null) => Ok(None),
-        Some(Json::Str(s)) => Ok(Some(s)),
-        Some(_) => Err(Error::invalid_input(&[key, " must be a string"])),
-    }
-}
-
 /// Reads `CreateCallResponse {id, selfUri}`. A 2xx without a usable id still
 /// means Genesys acted, so it is `outcome_unknown`, not a retryable failure.
 pub fn parse_create_response(resp: &HttpResponse) -> Result<ConversationId, Error> {
     if !resp.is_success() {
         return Err(Error::from_response(resp, Attempt::CreateCall));
     }
-    let body = Json::parse(&resp.body).map_err(|e| Error::bad_response(&e, Attempt::CreateCall))?;
-    let id = body
-        .str_at("id")
-        .ok_or_else(|| Error::bad_response("no conversation id", Attempt::CreateCall))?;
-    EntityId::parse(id, "id")
+    let body: CreateCallResponse =
+        wire::decode(&resp.body).map_err(|e| Error::bad_response(&e, Attempt::CreateCall))?;
+    EntityId::parse(&body.id, "id")
         .map_err(|_| Error::bad_response("malformed conversation id", Attempt::CreateCall))
 }
 
@@ -282,9 +177,9 @@ pub fn get_conversation_request(
 
 /// Hangs up every leg: `PATCH /api/v2/conversations/calls/{id}` `{"state":"disconnected"}`.
 pub fn hang_up_request(endpoints: &Endpoints, token: &str, id: &ConversationId) -> HttpRequest {
-    let mut body = String::from("{\"state\":");
-    write_str(&mut body, "disconnected");
-    body.push('}');
+    let body = wire::encode(&ConversationStateUpdate {
+        state: "disconnected",
+    });
     HttpRequest::new(
         Method::Patch,
         [
@@ -355,55 +250,28 @@ mod tests {
     }
 
     #[test]
-    fn options_parse_into_a_create_call_request() {
-        let v = Json::parse(r#"{"phoneNumber":"+1 317 555 0100","onBehalfOfUserId":"u-1","callerId":"+13175559999","callerIdName":"Acme","callFromQueueId":"q-1","attributes":{"ticket":"42"},"signal":{}}"#).unwrap();
-        let c = PlaceCall::from_json(&v).unwrap();
+    fn create_call_body_and_url() {
+        let mut c = PlaceCall::new(E164::parse("+1 317 555 0100", "phoneNumber").unwrap());
+        c.on_behalf_of = Some(EntityId::parse("u-1", "id").unwrap());
+        c.caller_id = Some(E164::parse("+13175559999", "callerId").unwrap());
+        c.caller_id_name = Some("Acme".into());
+        c.call_from_queue_id = Some(EntityId::parse("q-1", "id").unwrap());
+        c.attributes.insert("ticket".into(), "42".into());
         assert_eq!(
             c.body(),
             r#"{"phoneNumber":"+13175550100","callerId":"+13175559999","callerIdName":"Acme","callFromQueueId":"q-1","attributes":{"ticket":"42"}}"#
         );
         let e = Endpoints::custom("http://h", "http://h").unwrap();
-        let r = c.request(&e, "tok");
-        assert_eq!(r.url, "http://h/api/v2/conversations/calls/user/u-1");
-        let minimal =
-            PlaceCall::from_json(&Json::parse(r#"{"phoneNumber":"+13175550100"}"#).unwrap())
-                .unwrap();
+        assert_eq!(
+            c.request(&e, "tok").url,
+            "http://h/api/v2/conversations/calls/user/u-1"
+        );
+        let minimal = PlaceCall::new(E164::parse("+13175550100", "phoneNumber").unwrap());
         assert_eq!(minimal.body(), r#"{"phoneNumber":"+13175550100"}"#);
         assert_eq!(
             minimal.request(&e, "tok").url,
             "http://h/api/v2/conversations/calls"
         );
-    }
-
-    #[test]
-    fn bad_options_are_invalid_input() {
-        for (bad, needle) in [
-            (
-                r#"{"phonenumber":"+13175550100"}"#,
-                "unknown option 'phonenumber'",
-            ),
-            (r#"{}"#, "phoneNumber is required"),
-            (
-                r#"{"phoneNumber":13175550100}"#,
-                "phoneNumber must be a string",
-            ),
-            (
-                r#"{"phoneNumber":"+13175550100","onBehalfOfUserId":"../x"}"#,
-                "onBehalfOfUserId must be a Genesys id",
-            ),
-            (
-                r#"{"phoneNumber":"+13175550100","attributes":{"a":1}}"#,
-                "attributes values must be strings",
-            ),
-            (
-                r#"{"phoneNumber":"+13175550100","callerId":"555"}"#,
-                "callerId must be an E.164",
-            ),
-            (r#"[]"#, "options object"),
-        ] {
-            let e = PlaceCall::from_json(&Json::parse(bad).unwrap()).unwrap_err();
-            assert!(e.message.contains(needle), "{bad}: {}", e.message);
-        }
     }
 
     #[test]

@@ -4,8 +4,10 @@
 //!
 //! Messages say what to do next and never contain a secret, a token or a header.
 
+use serde::{Serialize, Serializer};
+
 use crate::http::{HttpResponse, TransportError};
-use crate::json::{Json, ObjectWriter};
+use crate::wire::{self, ErrorBody};
 
 /// Stable, public error codes (listed in the README; pinned by a test).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -78,15 +80,26 @@ impl ErrorCode {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+impl Serialize for ErrorCode {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+/// Serialized as the JS error's fields: `{code, message, status?, retryAfterMs?, contextId?}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Error {
     pub code: ErrorCode,
     pub message: String,
     /// The HTTP status Genesys answered with, when there was one.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub status: Option<u16>,
     /// How long Genesys asked us to wait (429 `Retry-After`).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub retry_after_ms: Option<u64>,
     /// Genesys' correlation id (`contextId` / `ININ-Correlation-Id`), for support tickets.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub context_id: Option<String>,
 }
 
@@ -160,20 +173,22 @@ impl Error {
     /// Classifies a non-2xx answer from the API host (a Genesys `ErrorBody`) or
     /// the login host (an OAuth error body).
     pub fn from_response(resp: &HttpResponse, attempt: Attempt) -> Error {
-        let body = Json::parse(&resp.body).ok();
-        let field = |k: &str| body.as_ref().and_then(|b| b.str_at(k)).map(str::to_string);
-        let context_id =
-            field("contextId").or_else(|| resp.header("inin-correlation-id").map(str::to_string));
-        let genesys_message = field("message")
-            .or_else(|| field("error_description"))
+        // Whatever the body is (HTML from a proxy, truncated JSON), the status decides.
+        let body: ErrorBody = wire::decode(&resp.body).unwrap_or_default();
+        let context_id = body
+            .context_id
+            .or_else(|| resp.header("inin-correlation-id").map(str::to_string));
+        let genesys_message = body
+            .message
+            .or(body.error_description)
             .unwrap_or_default();
-        let oauth_error = field("error");
+        let oauth_error = body.error;
         let status = resp.status;
         let retry_after_ms = resp.retry_after_ms();
 
         let m = genesys_message.as_str();
         let (code, text): (ErrorCode, [&str; 5]) = match status {
-            400 if mentions(m, "requires a user context") => (
+            400 if m.contains("requires a user context") => (
                 ErrorCode::UserContextRequired,
                 [
                     "Genesys needs a user (agent) token for this request, and a client-credentials token has no user. ",
@@ -236,27 +251,8 @@ impl Error {
 
     /// The error as a JSON object: `{code, message, status?, retryAfterMs?, contextId?}`.
     pub fn to_json(&self) -> String {
-        let mut w = ObjectWriter::new();
-        w.str("code", self.code.as_str())
-            .str("message", &self.message);
-        if let Some(s) = self.status {
-            w.num("status", s as u64);
-        }
-        if let Some(r) = self.retry_after_ms {
-            w.num("retryAfterMs", r);
-        }
-        w.opt_str("contextId", self.context_id.as_deref());
-        w.finish()
+        wire::encode(self)
     }
-}
-
-/// Substring test on bytes: `str::contains` links core's panicking slice and
-/// `Debug` formatting code, several KB in the wasm.
-fn mentions(haystack: &str, needle: &str) -> bool {
-    haystack
-        .as_bytes()
-        .windows(needle.len())
-        .any(|w| w == needle.as_bytes())
 }
 
 pub const CHECK_BEFORE_REDIAL: &str =

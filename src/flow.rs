@@ -7,6 +7,10 @@
 
 use std::cell::{Cell, RefCell};
 use std::future::Future;
+use std::pin::pin;
+
+use futures_util::future::{select, Either};
+use futures_util::lock::Mutex;
 
 use crate::auth::{self, CachedToken, Credentials};
 use crate::call::{self, ConversationId, PlaceCall};
@@ -16,7 +20,18 @@ use crate::poll::{next_poll_delay, RateBudget, GENESYS_REQUESTS_PER_MINUTE};
 use crate::region::Endpoints;
 use crate::retry::{self, Next, RequestKind, RetryPolicy};
 use crate::status::{CallStatus, Phase, Snapshot};
-use crate::sync::{race, AsyncLock};
+
+/// Runs `work` until it finishes or `cancel` completes, whichever is first;
+/// `None` means cancelled (and `work` was dropped, which cancels its IO).
+pub async fn until_cancelled<T>(
+    work: impl Future<Output = T>,
+    cancel: impl Future<Output = ()>,
+) -> Option<T> {
+    match select(pin!(work), pin!(cancel)).await {
+        Either::Left((v, _)) => Some(v),
+        Either::Right(_) => None,
+    }
+}
 
 /// Moves one request. Implementations apply `timeout_ms` and map failures to
 /// [`TransportError`]; they never retry.
@@ -75,7 +90,8 @@ pub struct Client<H, C> {
     clock: C,
     opts: ClientOptions,
     token: RefCell<Option<CachedToken>>,
-    token_lock: AsyncLock,
+    /// Held by whoever is fetching the token: the others wait for it (single-flight).
+    token_lock: Mutex<()>,
     budget: RefCell<RateBudget>,
     active_waits: Cell<u32>,
 }
@@ -96,7 +112,7 @@ impl<H: Http, C: Clock> Client<H, C> {
             clock,
             opts,
             token: RefCell::new(None),
-            token_lock: AsyncLock::default(),
+            token_lock: Mutex::new(()),
             budget: RefCell::new(budget),
             active_waits: Cell::new(0),
         }
@@ -256,13 +272,13 @@ impl<H: Http, C: Clock> Client<H, C> {
                 .await?;
             call::parse_create_response(&resp)
         };
-        match race(work, cancel).await {
-            Ok(r) => r,
-            Err(()) if sent.get() => Err(Error::new(
+        match until_cancelled(work, cancel).await {
+            Some(r) => r,
+            None if sent.get() => Err(Error::new(
                 ErrorCode::OutcomeUnknown,
                 &["placeCall was aborted after the call request was sent; the call may have been placed. ", crate::error::CHECK_BEFORE_REDIAL],
             )),
-            Err(()) => Err(aborted("placeCall")),
+            None => Err(aborted("placeCall")),
         }
     }
 
@@ -342,9 +358,9 @@ impl<H: Http, C: Clock> Client<H, C> {
                     .await;
             }
         };
-        race(work, cancel)
+        until_cancelled(work, cancel)
             .await
-            .unwrap_or_else(|()| Err(aborted("waitForCall")))
+            .unwrap_or_else(|| Err(aborted("waitForCall")))
     }
 
     /// Hangs up every leg of the call.
@@ -355,14 +371,14 @@ impl<H: Http, C: Clock> Client<H, C> {
     ) -> Result<(), Error> {
         let build = |t: &str| call::hang_up_request(&self.opts.endpoints, t, id);
         let work = self.send_with_retries(RequestKind::Idempotent, Attempt::Other, &build, None);
-        race(work, cancel)
+        until_cancelled(work, cancel)
             .await
-            .unwrap_or_else(|()| Err(aborted("hangUp")))
+            .unwrap_or_else(|| Err(aborted("hangUp")))
             .map(|_| ())
     }
 }
 
-fn aborted(what: &str) -> Error {
+pub fn aborted(what: &str) -> Error {
     Error::new(
         ErrorCode::Aborted,
         &[what, " was aborted by its AbortSignal"],

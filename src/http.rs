@@ -5,7 +5,9 @@
 pub enum Method {
     Get,
     Post,
+    Put,
     Patch,
+    Delete,
 }
 
 impl Method {
@@ -13,7 +15,9 @@ impl Method {
         match self {
             Method::Get => "GET",
             Method::Post => "POST",
+            Method::Put => "PUT",
             Method::Patch => "PATCH",
+            Method::Delete => "DELETE",
         }
     }
 }
@@ -63,15 +67,9 @@ impl HttpRequest {
     }
 
     pub fn form(mut self, pairs: &[(&str, &str)]) -> HttpRequest {
-        let mut body = String::new();
-        for (i, (k, v)) in pairs.iter().enumerate() {
-            if i > 0 {
-                body.push('&');
-            }
-            body.push_str(&form_encode(k));
-            body.push('=');
-            body.push_str(&form_encode(v));
-        }
+        let body = form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(pairs)
+            .finish();
         self.headers.push((
             "Content-Type".into(),
             "application/x-www-form-urlencoded".into(),
@@ -120,57 +118,9 @@ pub enum TransportError {
     Network(String),
 }
 
-/// `application/x-www-form-urlencoded` and query-string encoding (space as `%20`,
-/// which every server decodes; unreserved characters kept).
-pub fn form_encode(s: &str) -> String {
-    const HEX: &[u8; 16] = b"0123456789ABCDEF";
-    let mut out = String::with_capacity(s.len());
-    for &b in s.as_bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
-            out.push(b as char);
-        } else {
-            out.push('%');
-            out.push(HEX[(b >> 4) as usize] as char);
-            out.push(HEX[(b & 15) as usize] as char);
-        }
-    }
-    out
-}
-
-/// Decodes `%XX` and `+` (as space) in a query or form value; invalid escapes are kept literally.
-pub fn form_decode(s: &str) -> String {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        match b[i] {
-            b'+' => out.push(b' '),
-            b'%' if i + 2 < b.len() => {
-                let hex = |c: u8| (c as char).to_digit(16);
-                match (hex(b[i + 1]), hex(b[i + 2])) {
-                    (Some(h), Some(l)) => {
-                        out.push((h * 16 + l) as u8);
-                        i += 2;
-                    }
-                    _ => out.push(b'%'),
-                }
-            }
-            c => out.push(c),
-        }
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
 /// The `key=value` pairs of a query string or form body, decoded.
 pub fn parse_query(q: &str) -> Vec<(String, String)> {
-    q.split('&')
-        .filter(|p| !p.is_empty())
-        .map(|p| {
-            let (k, v) = p.split_once('=').unwrap_or((p, ""));
-            (form_decode(k), form_decode(v))
-        })
-        .collect()
+    form_urlencoded::parse(q.as_bytes()).into_owned().collect()
 }
 
 #[cfg(test)]
@@ -178,11 +128,18 @@ mod tests {
     use super::*;
 
     #[test]
-    fn form_encoding_round_trips() {
-        let s = "a b&c=d/é~_.-+";
-        assert_eq!(form_encode(s), "a%20b%26c%3Dd%2F%C3%A9~_.-%2B");
-        assert_eq!(form_decode(&form_encode(s)), s);
-        assert_eq!(form_decode("a+b%zz%4"), "a b%zz%4");
+    fn form_bodies_and_queries_round_trip() {
+        let r = HttpRequest::new(Method::Post, "http://h/oauth/token".into())
+            .form(&[("grant_type", "client_credentials"), ("x", "a b&c=d/é")]);
+        let body = r.body.unwrap();
+        assert_eq!(
+            body,
+            "grant_type=client_credentials&x=a+b%26c%3Dd%2F%C3%A9"
+        );
+        assert_eq!(
+            parse_query(&body)[1],
+            ("x".to_string(), "a b&c=d/é".to_string())
+        );
         assert_eq!(
             parse_query("code=x%2By&state=&flag"),
             vec![

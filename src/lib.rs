@@ -6,7 +6,6 @@
 //! and a thin wasm-bindgen shell (`wasm`, only on `wasm32`).
 
 pub mod auth;
-pub mod base64;
 pub mod call;
 // Not in the browser build: the edge handler is built separately (`--features edge`).
 #[cfg(any(not(target_arch = "wasm32"), feature = "edge"))]
@@ -14,14 +13,13 @@ pub mod edge;
 pub mod error;
 pub mod flow;
 pub mod http;
-pub mod json;
 pub mod options;
 pub mod pkce;
 pub mod poll;
 pub mod region;
 pub mod retry;
 pub mod status;
-pub mod sync;
+pub mod wire;
 
 #[cfg(target_arch = "wasm32")]
 pub mod wasm;

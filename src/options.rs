@@ -1,186 +1,350 @@
-//! The JS API's option objects, read from JSON so their validation is plain
-//! host-tested Rust. Unknown keys and wrong types are `invalid_input` errors.
+//! The JS API's option objects as serde types, and their validation into the
+//! core's types. The wasm shell deserializes them with serde-wasm-bindgen; the
+//! host tests with serde_json. Unknown keys and wrong types are `invalid_input`.
+//!
+//! `J` is the shell's type for values that stay JavaScript (an `AbortSignal`,
+//! an `onUpdate` function, a `WebSocket` constructor): the wasm shell passes
+//! them through untouched; on the host they are ignored.
+
+use std::collections::BTreeMap;
+
+use serde::de::IgnoredAny;
+use serde::Deserialize;
 
 use crate::auth::{ClientSecret, Credentials};
-use crate::call::{check_keys, opt_string};
+use crate::call::{EntityId, PlaceCall, E164};
 use crate::error::Error;
 use crate::flow::{ClientOptions, WaitFor};
-use crate::json::{u64_string, Json};
 use crate::region::Endpoints;
 use crate::status::Phase;
 
-/// Region, or explicit base URLs (both or neither).
-pub fn endpoints(v: &Json) -> Result<Endpoints, Error> {
-    let region = opt_string(v, "region")?;
-    let api = opt_string(v, "apiBase")?;
-    let login = opt_string(v, "loginBase")?;
-    match (region, api, login) {
-        (None, Some(a), Some(l)) => Endpoints::custom(a, l),
-        (None, Some(a), None) => Endpoints::custom(a, a),
-        (Some(r), None, None) => Endpoints::for_region(r),
-        (None, None, None) => Err(Error::invalid_input(&[
-            "give region (e.g. \"mypurecloud.com\") or apiBase and loginBase",
-        ])),
-        _ => Err(Error::invalid_input(&[
-            "give either region or apiBase/loginBase, not both",
-        ])),
-    }
+/// Where requests go: a region, or explicit base URLs.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RegionInput {
+    pub region: Option<String>,
+    pub api_base: Option<String>,
+    pub login_base: Option<String>,
 }
 
-fn opt_u64(v: &Json, key: &str, min: u64, max: u64) -> Result<Option<u64>, Error> {
-    match v.get(key) {
-        None | Some(Json::Null) => Ok(None),
-        Some(n) => match n.as_u64() {
-            Some(x) if (min..=max).contains(&x) => Ok(Some(x)),
-            _ => Err(Error::invalid_input(&[
-                key,
-                " must be a whole number from ",
-                &u64_string(min),
-                " to ",
-                &u64_string(max),
+impl RegionInput {
+    /// Region, or explicit base URLs (both, or an API base that also serves login).
+    pub fn endpoints(&self) -> Result<Endpoints, Error> {
+        match (&self.region, &self.api_base, &self.login_base) {
+            (None, Some(a), Some(l)) => Endpoints::custom(a, l),
+            (None, Some(a), None) => Endpoints::custom(a, a),
+            (Some(r), None, None) => Endpoints::for_region(r),
+            (None, None, None) => Err(Error::invalid_input(&[
+                "give region (e.g. \"mypurecloud.com\") or apiBase and loginBase",
             ])),
-        },
+            _ => Err(Error::invalid_input(&[
+                "give either region or apiBase/loginBase, not both",
+            ])),
+        }
     }
 }
 
 /// `new GenesysClient(options)`.
-pub fn client_options(v: &Json, in_browser: bool) -> Result<ClientOptions, Error> {
-    if v.as_object().is_none() {
-        return Err(Error::invalid_input(&[
-            "GenesysClient expects an options object",
-        ]));
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ClientOptionsInput<J = IgnoredAny> {
+    pub region: Option<String>,
+    pub api_base: Option<String>,
+    pub login_base: Option<String>,
+    pub auth: Option<AuthInput>,
+    pub request_timeout_ms: Option<f64>,
+    pub requests_per_minute: Option<f64>,
+    pub poll_interval_ms: Option<f64>,
+    pub max_retry_ms: Option<f64>,
+    /// A `WebSocket` constructor for hosts without a global one (Node 20).
+    #[serde(rename = "WebSocket")]
+    pub web_socket: Option<J>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct AuthInput {
+    pub access_token: Option<String>,
+    pub client_credentials: Option<ClientCredentialsInput>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ClientCredentialsInput {
+    pub client_id: Option<String>,
+    pub client_secret: Option<String>,
+}
+
+/// A whole number in `min..=max`, or `invalid_input` naming the option.
+fn whole(v: Option<f64>, key: &str, min: u64, max: u64) -> Result<Option<u64>, Error> {
+    match v {
+        None => Ok(None),
+        Some(x) if x.fract() == 0.0 && x >= min as f64 && x <= max as f64 => Ok(Some(x as u64)),
+        Some(_) => Err(Error::invalid_input(&[
+            key,
+            " must be a whole number from ",
+            &min.to_string(),
+            " to ",
+            &max.to_string(),
+        ])),
     }
-    let members = v.as_object().unwrap_or(&[]);
-    check_keys(
-        members,
-        &[
-            "region",
-            "apiBase",
-            "loginBase",
-            "auth",
-            "requestTimeoutMs",
-            "requestsPerMinute",
-            "pollIntervalMs",
-            "maxRetryMs",
-        ],
-        "GenesysClient",
-    )?;
-    let endpoints = endpoints(v)?;
-    let auth = v.get("auth").filter(|a| a.as_object().is_some()).ok_or_else(|| {
-        Error::invalid_input(&["auth is required: { accessToken } in pages, or { clientCredentials: { clientId, clientSecret } } on a server"])
-    })?;
-    check_keys(
-        auth.as_object().unwrap_or(&[]),
-        &["accessToken", "clientCredentials"],
-        "auth",
-    )?;
-    let credentials = match (
-        opt_string(auth, "accessToken")?,
-        auth.get("clientCredentials"),
-    ) {
-        (Some(t), None) if !t.is_empty() => Credentials::AccessToken(t.to_string()),
-        (None, Some(cc)) => {
-            if in_browser {
-                // The secret would be readable by every visitor of the page.
-                return Err(Error::invalid_input(&[
-                    "clientCredentials must not be used in a browser, where anyone can read the secret: use the edge handler, or startLogin (PKCE) and { accessToken }",
-                ]));
-            }
-            check_keys(
-                cc.as_object().unwrap_or(&[]),
-                &["clientId", "clientSecret"],
-                "clientCredentials",
-            )?;
-            let id = opt_string(cc, "clientId")?.filter(|s| !s.is_empty());
-            let secret = opt_string(cc, "clientSecret")?.filter(|s| !s.is_empty());
-            match (id, secret) {
-                (Some(id), Some(secret)) => Credentials::ClientCredentials {
-                    client_id: id.to_string(),
-                    client_secret: ClientSecret::new(secret.to_string()),
-                },
-                _ => {
+}
+
+impl<J> ClientOptionsInput<J> {
+    /// Validates into the flow's options. `in_browser`: client credentials are
+    /// refused, since every visitor of the page could read the secret.
+    pub fn validate(&self, in_browser: bool) -> Result<ClientOptions, Error> {
+        let endpoints = RegionInput {
+            region: self.region.clone(),
+            api_base: self.api_base.clone(),
+            login_base: self.login_base.clone(),
+        }
+        .endpoints()?;
+        let auth = self.auth.as_ref().ok_or_else(|| {
+            Error::invalid_input(&["auth is required: { accessToken } in pages, or { clientCredentials: { clientId, clientSecret } } on a server"])
+        })?;
+        let credentials = match (&auth.access_token, &auth.client_credentials) {
+            (Some(t), None) if !t.is_empty() => Credentials::AccessToken(t.clone()),
+            (None, Some(cc)) => {
+                if in_browser {
                     return Err(Error::invalid_input(&[
-                        "clientCredentials needs clientId and clientSecret",
-                    ]))
+                        "clientCredentials must not be used in a browser, where anyone can read the secret: use the edge handler, or startLogin (PKCE) and { accessToken }",
+                    ]));
+                }
+                match (&cc.client_id, &cc.client_secret) {
+                    (Some(id), Some(secret)) if !id.is_empty() && !secret.is_empty() => {
+                        Credentials::ClientCredentials {
+                            client_id: id.clone(),
+                            client_secret: ClientSecret::new(secret.clone()),
+                        }
+                    }
+                    _ => {
+                        return Err(Error::invalid_input(&[
+                            "clientCredentials needs clientId and clientSecret",
+                        ]))
+                    }
                 }
             }
+            _ => {
+                return Err(Error::invalid_input(&[
+                    "auth must have exactly one of accessToken or clientCredentials",
+                ]))
+            }
+        };
+        let mut o = ClientOptions::new(endpoints, credentials);
+        if let Some(t) = whole(self.request_timeout_ms, "requestTimeoutMs", 100, 300_000)? {
+            o.request_timeout_ms = t;
         }
-        _ => {
-            return Err(Error::invalid_input(&[
-                "auth must have exactly one of accessToken or clientCredentials",
-            ]))
+        if let Some(r) = whole(self.requests_per_minute, "requestsPerMinute", 1, 100_000)? {
+            o.requests_per_minute = r as u32;
         }
-    };
-    let mut o = ClientOptions::new(endpoints, credentials);
-    if let Some(t) = opt_u64(v, "requestTimeoutMs", 100, 300_000)? {
-        o.request_timeout_ms = t;
+        if let Some(p) = whole(self.poll_interval_ms, "pollIntervalMs", 10, 600_000)? {
+            o.poll_interval_ms = p;
+        }
+        if let Some(m) = whole(self.max_retry_ms, "maxRetryMs", 0, 600_000)? {
+            o.retry.max_retry_ms = m;
+        }
+        Ok(o)
     }
-    if let Some(r) = opt_u64(v, "requestsPerMinute", 1, 100_000)? {
-        o.requests_per_minute = r as u32;
-    }
-    if let Some(p) = opt_u64(v, "pollIntervalMs", 10, 600_000)? {
-        o.poll_interval_ms = p;
-    }
-    if let Some(m) = opt_u64(v, "maxRetryMs", 0, 600_000)? {
-        o.retry.max_retry_ms = m;
-    }
-    Ok(o)
 }
 
-/// `waitForCall(id, { until, timeoutMs })`: until defaults to `ended`, the
-/// timeout to 10 minutes.
-pub fn wait_options(v: &Json) -> Result<WaitFor, Error> {
-    if matches!(v, Json::Null) {
-        return Ok(WaitFor {
-            until: Phase::Ended,
-            timeout_ms: 600_000,
-        });
-    }
-    check_keys(
-        v.as_object()
-            .ok_or_else(|| Error::invalid_input(&["waitForCall options must be an object"]))?,
-        &["until", "timeoutMs"],
-        "waitForCall",
-    )?;
-    let until = match opt_string(v, "until")? {
-        None | Some("ended") => Phase::Ended,
-        Some("connected") => Phase::Connected,
-        Some("dialing") => Phase::Dialing,
-        Some(other) => {
-            return Err(Error::invalid_input(&[
-                "until must be \"dialing\", \"connected\" or \"ended\", got '",
-                other,
-                "'",
-            ]))
-        }
-    };
-    let timeout_ms = opt_u64(v, "timeoutMs", 1, 86_400_000)?.unwrap_or(600_000);
-    Ok(WaitFor { until, timeout_ms })
+/// `placeCall(options)`.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PlaceCallOptions<J = IgnoredAny> {
+    pub phone_number: Option<String>,
+    pub on_behalf_of_user_id: Option<String>,
+    pub caller_id: Option<String>,
+    pub caller_id_name: Option<String>,
+    pub call_from_queue_id: Option<String>,
+    pub attributes: Option<BTreeMap<String, String>>,
+    pub signal: Option<J>,
 }
 
-/// `startLogin` / `finishLogin` options.
+impl<J> PlaceCallOptions<J> {
+    pub fn validate(&self) -> Result<PlaceCall, Error> {
+        let number = self.phone_number.as_deref().ok_or_else(|| {
+            Error::invalid_input(&["phoneNumber is required, e.g. \"+13175550100\""])
+        })?;
+        let mut call = PlaceCall::new(E164::parse(number, "phoneNumber")?);
+        call.on_behalf_of = self
+            .on_behalf_of_user_id
+            .as_deref()
+            .map(|s| EntityId::parse(s, "onBehalfOfUserId"))
+            .transpose()?;
+        call.caller_id = self
+            .caller_id
+            .as_deref()
+            .map(|s| E164::parse(s, "callerId"))
+            .transpose()?;
+        call.caller_id_name = match &self.caller_id_name {
+            Some(n) if n.chars().nth(64).is_some() || n.chars().any(char::is_control) => {
+                return Err(Error::invalid_input(&[
+                    "callerIdName must be at most 64 printable characters",
+                ]))
+            }
+            n => n.clone(),
+        };
+        call.call_from_queue_id = self
+            .call_from_queue_id
+            .as_deref()
+            .map(|s| EntityId::parse(s, "callFromQueueId"))
+            .transpose()?;
+        call.attributes = self.attributes.clone().unwrap_or_default();
+        Ok(call)
+    }
+}
+
+/// `getCall` / `hangUp` options.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RequestOptions<J = IgnoredAny> {
+    pub signal: Option<J>,
+}
+
+/// `waitForCall(id, options)`.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct WaitOptions<J = IgnoredAny> {
+    pub until: Option<String>,
+    pub timeout_ms: Option<f64>,
+    pub on_update: Option<J>,
+    pub signal: Option<J>,
+}
+
+impl<J> Default for WaitOptions<J> {
+    fn default() -> Self {
+        WaitOptions {
+            until: None,
+            timeout_ms: None,
+            on_update: None,
+            signal: None,
+        }
+    }
+}
+
+impl<J> WaitOptions<J> {
+    /// `until` defaults to `ended`, the timeout to 10 minutes.
+    pub fn validate(&self) -> Result<WaitFor, Error> {
+        let until = match self.until.as_deref() {
+            None | Some("ended") => Phase::Ended,
+            Some("connected") => Phase::Connected,
+            Some("dialing") => Phase::Dialing,
+            Some(other) => {
+                return Err(Error::invalid_input(&[
+                    "until must be \"dialing\", \"connected\" or \"ended\", got '",
+                    other,
+                    "'",
+                ]))
+            }
+        };
+        let timeout_ms = whole(self.timeout_ms, "timeoutMs", 1, 86_400_000)?.unwrap_or(600_000);
+        Ok(WaitFor { until, timeout_ms })
+    }
+}
+
+/// `startLogin` options.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct LoginOptionsInput {
+    pub client_id: Option<String>,
+    pub redirect_uri: Option<String>,
+    pub region: Option<String>,
+    pub api_base: Option<String>,
+    pub login_base: Option<String>,
+}
+
+/// `finishLogin` options: the login options plus what came back.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct FinishLoginInput {
+    pub client_id: Option<String>,
+    pub redirect_uri: Option<String>,
+    pub region: Option<String>,
+    pub api_base: Option<String>,
+    pub login_base: Option<String>,
+    pub callback_url: Option<String>,
+    pub code_verifier: Option<String>,
+    pub state: Option<String>,
+}
+
+/// Validated `startLogin` / `finishLogin` options.
 pub struct LoginOptions {
     pub endpoints: Endpoints,
     pub client_id: String,
     pub redirect_uri: String,
 }
 
-pub fn login_options(v: &Json, extra: &[&str]) -> Result<LoginOptions, Error> {
-    let mut allowed = vec!["clientId", "redirectUri", "region", "apiBase", "loginBase"];
-    allowed.extend_from_slice(extra);
-    check_keys(
-        v.as_object()
-            .ok_or_else(|| Error::invalid_input(&["login options must be an object"]))?,
-        &allowed,
-        "login",
-    )?;
-    let endpoints = endpoints(v)?;
-    let client_id = opt_string(v, "clientId")?
+impl LoginOptionsInput {
+    pub fn validate(&self) -> Result<LoginOptions, Error> {
+        login_options(
+            &self.region,
+            &self.api_base,
+            &self.login_base,
+            &self.client_id,
+            &self.redirect_uri,
+        )
+    }
+}
+
+/// A validated `finishLogin`: where to exchange, and the code to exchange.
+pub struct FinishLogin {
+    pub login: LoginOptions,
+    pub code: String,
+    pub verifier: String,
+}
+
+impl FinishLoginInput {
+    pub fn validate(&self) -> Result<FinishLogin, Error> {
+        let login = login_options(
+            &self.region,
+            &self.api_base,
+            &self.login_base,
+            &self.client_id,
+            &self.redirect_uri,
+        )?;
+        let verifier = self.code_verifier.clone().unwrap_or_default();
+        if verifier.len() < 43 {
+            return Err(Error::invalid_input(&[
+                "codeVerifier is required: pass the one startLogin returned",
+            ]));
+        }
+        let callback = self.callback_url.as_deref().unwrap_or_default();
+        if !(callback.starts_with("https://") || callback.starts_with("http://")) {
+            return Err(Error::invalid_input(&[
+                "callbackUrl must be the full URL the sign-in redirected to",
+            ]));
+        }
+        let code = crate::pkce::code_from_callback(callback, self.state.as_deref().unwrap_or(""))?;
+        Ok(FinishLogin {
+            login,
+            code,
+            verifier,
+        })
+    }
+}
+
+fn login_options(
+    region: &Option<String>,
+    api_base: &Option<String>,
+    login_base: &Option<String>,
+    client_id: &Option<String>,
+    redirect_uri: &Option<String>,
+) -> Result<LoginOptions, Error> {
+    let endpoints = RegionInput {
+        region: region.clone(),
+        api_base: api_base.clone(),
+        login_base: login_base.clone(),
+    }
+    .endpoints()?;
+    let client_id = client_id
+        .as_deref()
         .filter(|s| !s.is_empty())
         .ok_or_else(|| {
             Error::invalid_input(&["clientId is required (the PKCE OAuth client's id)"])
         })?;
-    let redirect_uri = opt_string(v, "redirectUri")?
+    let redirect_uri = redirect_uri
+        .as_deref()
         .filter(|r| r.starts_with("https://") || r.starts_with("http://"))
         .ok_or_else(|| {
             Error::invalid_input(&[
@@ -194,25 +358,41 @@ pub fn login_options(v: &Json, extra: &[&str]) -> Result<LoginOptions, Error> {
     })
 }
 
+/// A serde error as `invalid_input`: "`what`: path: problem".
+pub fn invalid(what: &str, e: &dyn std::fmt::Display) -> Error {
+    Error::invalid_input(&[what, " options: ", &e.to_string()])
+}
+
+/// Deserializes a JSON options text (host tests, and the shape the JS values
+/// are checked against): the path of a bad field is named in the message.
+pub fn from_json<T: serde::de::DeserializeOwned>(what: &str, text: &str) -> Result<T, Error> {
+    let mut de = serde_json::Deserializer::from_str(text);
+    serde_path_to_error::deserialize(&mut de).map_err(|e| invalid(what, &e))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn j(s: &str) -> Json {
-        Json::parse(s).unwrap()
+    fn client(s: &str, in_browser: bool) -> Result<ClientOptions, Error> {
+        from_json::<ClientOptionsInput>("GenesysClient", s)?.validate(in_browser)
+    }
+
+    fn place(s: &str) -> Result<PlaceCall, Error> {
+        from_json::<PlaceCallOptions>("placeCall", s)?.validate()
     }
 
     #[test]
     fn client_options_both_auth_modes() {
-        let o = client_options(
-            &j(r#"{"region":"mypurecloud.ie","auth":{"accessToken":"t"},"pollIntervalMs":500}"#),
+        let o = client(
+            r#"{"region":"mypurecloud.ie","auth":{"accessToken":"t"},"pollIntervalMs":500}"#,
             true,
         )
         .unwrap();
         assert_eq!(o.endpoints.api_base, "https://api.mypurecloud.ie");
         assert_eq!(o.credentials, Credentials::AccessToken("t".into()));
         assert_eq!(o.poll_interval_ms, 500);
-        let o = client_options(&j(r#"{"apiBase":"http://127.0.0.1:8089","auth":{"clientCredentials":{"clientId":"sim-edge","clientSecret":"s"}}}"#), false).unwrap();
+        let o = client(r#"{"apiBase":"http://127.0.0.1:8089","auth":{"clientCredentials":{"clientId":"sim-edge","clientSecret":"s"}}}"#, false).unwrap();
         assert_eq!(o.endpoints.login_base, "http://127.0.0.1:8089");
         assert!(matches!(
             o.credentials,
@@ -222,7 +402,7 @@ mod tests {
 
     #[test]
     fn secrets_are_refused_in_a_browser() {
-        let e = client_options(&j(r#"{"region":"mypurecloud.com","auth":{"clientCredentials":{"clientId":"a","clientSecret":"hunter2"}}}"#), true).unwrap_err();
+        let e = client(r#"{"region":"mypurecloud.com","auth":{"clientCredentials":{"clientId":"a","clientSecret":"hunter2"}}}"#, true).unwrap_err();
         assert!(e.message.contains("must not be used in a browser"));
         assert!(!e.message.contains("hunter2"));
     }
@@ -253,48 +433,125 @@ mod tests {
                 "pollIntervalMs must be",
             ),
             (
-                r#"{"region":"mypurecloud.com","auth":{"accessToken":"t"},"regoin":"x"}"#,
-                "unknown option 'regoin'",
+                r#"{"region":"mypurecloud.com","auth":{"accessToken":"t"},"pollIntervalMs":1.5}"#,
+                "pollIntervalMs must be",
             ),
-            (r#""x""#, "options object"),
+            (
+                r#"{"region":"mypurecloud.com","auth":{"accessToken":"t"},"regoin":"x"}"#,
+                "unknown field `regoin`",
+            ),
+            (
+                r#"{"region":"mypurecloud.com","auth":{"accessToken":7}}"#,
+                "auth.accessToken: invalid type",
+            ),
+            (r#""x""#, "invalid type"),
         ] {
-            let e = client_options(&j(bad), false).unwrap_err();
+            let e = client(bad, false).unwrap_err();
+            assert_eq!(e.code.as_str(), "invalid_input");
+            assert!(e.message.contains(needle), "{bad}: {}", e.message);
+        }
+    }
+
+    #[test]
+    fn place_call_options_validate_into_a_request() {
+        let c = place(r#"{"phoneNumber":"+1 317 555 0100","onBehalfOfUserId":"u-1","callerId":"+13175559999","callerIdName":"Acme","callFromQueueId":"q-1","attributes":{"ticket":"42"},"signal":{}}"#).unwrap();
+        assert_eq!(
+            c.body(),
+            r#"{"phoneNumber":"+13175550100","callerId":"+13175559999","callerIdName":"Acme","callFromQueueId":"q-1","attributes":{"ticket":"42"}}"#
+        );
+        assert_eq!(c.on_behalf_of.unwrap().as_str(), "u-1");
+    }
+
+    #[test]
+    fn bad_place_call_options_are_invalid_input() {
+        for (bad, needle) in [
+            (
+                r#"{"phonenumber":"+13175550100"}"#,
+                "unknown field `phonenumber`",
+            ),
+            (r#"{}"#, "phoneNumber is required"),
+            (
+                r#"{"phoneNumber":13175550100}"#,
+                "phoneNumber: invalid type",
+            ),
+            (
+                r#"{"phoneNumber":"+13175550100","onBehalfOfUserId":"../x"}"#,
+                "onBehalfOfUserId must be a Genesys id",
+            ),
+            (
+                r#"{"phoneNumber":"+13175550100","attributes":{"a":1}}"#,
+                "attributes.a: invalid type",
+            ),
+            (
+                r#"{"phoneNumber":"+13175550100","callerId":"555"}"#,
+                "callerId must be an E.164",
+            ),
+            (
+                r#"{"phoneNumber":"+13175550100","callerIdName":"a\u0007b"}"#,
+                "callerIdName must be",
+            ),
+            (r#"[]"#, "placeCall options: invalid"),
+        ] {
+            let e = place(bad).unwrap_err();
+            assert_eq!(e.code.as_str(), "invalid_input");
             assert!(e.message.contains(needle), "{bad}: {}", e.message);
         }
     }
 
     #[test]
     fn wait_options_defaults_and_errors() {
-        let w = wait_options(&Json::Null).unwrap();
+        let w = WaitOptions::<IgnoredAny>::default().validate().unwrap();
         assert_eq!((w.until, w.timeout_ms), (Phase::Ended, 600_000));
-        let w = wait_options(&j(
+        let w = from_json::<WaitOptions>(
+            "waitForCall",
             r#"{"until":"connected","timeoutMs":60000,"onUpdate":{}}"#,
-        ))
+        )
+        .unwrap()
+        .validate()
         .unwrap();
         assert_eq!((w.until, w.timeout_ms), (Phase::Connected, 60_000));
-        assert!(wait_options(&j(r#"{"until":"answered"}"#))
-            .unwrap_err()
-            .message
-            .contains("until must be"));
-        assert!(wait_options(&j(r#"{"timeoutMs":0}"#)).is_err());
+        let bad = |s| {
+            from_json::<WaitOptions>("waitForCall", s)
+                .and_then(|w| w.validate())
+                .unwrap_err()
+                .message
+        };
+        assert!(bad(r#"{"until":"answered"}"#).contains("until must be"));
+        assert!(bad(r#"{"timeoutMs":0}"#).contains("timeoutMs must be"));
+        assert!(bad(r#"{"timeout":5}"#).contains("unknown field `timeout`"));
     }
 
     #[test]
     fn login_options_need_client_and_redirect() {
-        let l = login_options(&j(r#"{"clientId":"c","redirectUri":"http://127.0.0.1:8080/","region":"mypurecloud.com"}"#), &[]).unwrap();
+        let l = from_json::<LoginOptionsInput>("startLogin", r#"{"clientId":"c","redirectUri":"http://127.0.0.1:8080/","region":"mypurecloud.com"}"#).unwrap().validate().unwrap();
         assert_eq!(l.endpoints.login_base, "https://login.mypurecloud.com");
-        assert!(login_options(
-            &j(
-                r#"{"clientId":"c","redirectUri":"javascript:alert(1)","region":"mypurecloud.com"}"#
-            ),
-            &[]
-        )
-        .is_err());
-        assert!(login_options(
-            &j(r#"{"redirectUri":"http://x/","region":"mypurecloud.com"}"#),
-            &[]
-        )
-        .is_err());
-        assert!(login_options(&j(r#"{"clientId":"c","redirectUri":"http://x/","region":"mypurecloud.com","callbackUrl":"u"}"#), &["callbackUrl"]).is_ok());
+        for bad in [
+            r#"{"clientId":"c","redirectUri":"javascript:alert(1)","region":"mypurecloud.com"}"#,
+            r#"{"redirectUri":"http://x/","region":"mypurecloud.com"}"#,
+            r#"{"clientId":"c","redirectUri":"http://x/","region":"mypurecloud.com","callbackUrl":"u"}"#,
+        ] {
+            let r = from_json::<LoginOptionsInput>("startLogin", bad).and_then(|l| l.validate());
+            assert!(r.is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn finish_login_reads_the_callback() {
+        let v = "v".repeat(43);
+        let ok = format!(
+            r#"{{"clientId":"c","redirectUri":"http://x/","apiBase":"http://h","callbackUrl":"http://x/?code=abc&state=s1","codeVerifier":"{v}","state":"s1"}}"#
+        );
+        let f = from_json::<FinishLoginInput>("finishLogin", &ok)
+            .unwrap()
+            .validate()
+            .unwrap();
+        assert_eq!((f.code.as_str(), f.verifier.len()), ("abc", 43));
+        let wrong_state = ok.replace(r#""state":"s1""#, r#""state":"s2""#);
+        let e = from_json::<FinishLoginInput>("finishLogin", &wrong_state)
+            .unwrap()
+            .validate()
+            .err()
+            .unwrap();
+        assert!(e.message.contains("state"));
     }
 }

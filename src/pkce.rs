@@ -4,20 +4,27 @@
 //! SHA-256 and randomness are inputs: the wasm shell takes them from WebCrypto,
 //! which costs no bytes in the package.
 
-use crate::base64;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+
 use crate::error::{Error, ErrorCode};
-use crate::http::{form_encode, parse_query, HttpRequest, Method};
+use crate::http::{parse_query, HttpRequest, Method};
 use crate::region::Endpoints;
 
 /// A verifier from 96 random bytes: 128 characters of `[A-Za-z0-9-_]`, the
 /// maximum RFC 7636 allows (and the official SDK's default length).
 pub fn verifier_from_random(random: &[u8; 96]) -> String {
-    base64::encode_url(random)
+    URL_SAFE_NO_PAD.encode(random)
 }
 
 /// `base64url(SHA-256(verifier))` without padding, given the digest.
 pub fn challenge_from_digest(sha256_of_verifier: &[u8; 32]) -> String {
-    base64::encode_url(sha256_of_verifier)
+    URL_SAFE_NO_PAD.encode(sha256_of_verifier)
+}
+
+/// The sign-in's `state`: 16 random bytes, base64url.
+pub fn state_from_random(random: &[u8; 16]) -> String {
+    URL_SAFE_NO_PAD.encode(random)
 }
 
 /// What the page needs to start a sign-in.
@@ -30,24 +37,17 @@ pub struct LoginRequest<'a> {
 
 /// `https://login.<env>/oauth/authorize?…&response_type=code&code_challenge_method=S256`.
 pub fn authorize_url(endpoints: &Endpoints, req: &LoginRequest) -> String {
-    let mut url = [endpoints.login_base.as_str(), "/oauth/authorize?"].concat();
-    let params = [
-        ("client_id", req.client_id),
-        ("redirect_uri", req.redirect_uri),
-        ("response_type", "code"),
-        ("code_challenge", req.challenge),
-        ("code_challenge_method", "S256"),
-        ("state", req.state),
-    ];
-    for (i, (k, v)) in params.iter().enumerate() {
-        if i > 0 {
-            url.push('&');
-        }
-        url.push_str(k);
-        url.push('=');
-        url.push_str(&form_encode(v));
-    }
-    url
+    let query = form_urlencoded::Serializer::new(String::new())
+        .extend_pairs([
+            ("client_id", req.client_id),
+            ("redirect_uri", req.redirect_uri),
+            ("response_type", "code"),
+            ("code_challenge", req.challenge),
+            ("code_challenge_method", "S256"),
+            ("state", req.state),
+        ])
+        .finish();
+    [endpoints.login_base.as_str(), "/oauth/authorize?", &query].concat()
 }
 
 /// Reads the redirect back from the login host: `?code=…&state=…` or
@@ -118,7 +118,7 @@ pub fn code_exchange_request(
     ])
 }
 
-// sha2 is a host-only dev-dependency (the wasm build hashes with WebCrypto).
+// sha2 is not in the browser build (it hashes with WebCrypto); the host has it.
 #[cfg(all(test, not(target_arch = "wasm32")))]
 mod tests {
     use super::*;
@@ -157,7 +157,7 @@ mod tests {
         );
         assert_eq!(
             url,
-            "https://login.mypurecloud.ie/oauth/authorize?client_id=cid&redirect_uri=http%3A%2F%2F127.0.0.1%3A8080%2Fagent.html&response_type=code&code_challenge=ch&code_challenge_method=S256&state=s%20t"
+            "https://login.mypurecloud.ie/oauth/authorize?client_id=cid&redirect_uri=http%3A%2F%2F127.0.0.1%3A8080%2Fagent.html&response_type=code&code_challenge=ch&code_challenge_method=S256&state=s+t"
         );
     }
 

@@ -6,10 +6,14 @@
 //! [`Leg`]s and derives one [`CallStatus`]: a `phase`, and when ended an `outcome`.
 //! Unknown enum strings are kept as they are and never rejected.
 
-use crate::error::{Attempt, Error};
-use crate::json::{Json, ObjectWriter};
+use serde::Serialize;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+use crate::error::{Attempt, Error};
+use crate::wire::{self, Conversation, ErrorInfo, Participant};
+pub use crate::wire::DisconnectReason;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum Phase {
     /// Genesys is ringing the agent's station (or no leg has started yet).
     ContactingAgent,
@@ -32,7 +36,8 @@ impl Phase {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum Outcome {
     /// The far end answered; the call has since ended (whoever hung up).
     Completed,
@@ -59,7 +64,8 @@ impl Outcome {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Role {
     /// A Genesys user's leg (the agent placing the call).
     Agent,
@@ -69,42 +75,38 @@ pub enum Role {
     Other,
 }
 
-impl Role {
-    fn as_str(self) -> &'static str {
-        match self {
-            Role::Agent => "agent",
-            Role::Customer => "customer",
-            Role::Other => "other",
-        }
-    }
-}
 
-/// A SIP or Q.850 cause from `Call.disconnectReasons`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DisconnectReason {
-    pub kind: String,
-    pub code: Option<u64>,
-    pub phrase: Option<String>,
-}
-
-/// One participant's leg, whichever endpoint it was read from.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// One participant's leg, whichever endpoint it was read from. Serialized as
+/// the JS API's `CallLeg`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Leg {
     pub participant_id: String,
     pub role: Role,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub purpose: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub state: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub address: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub user_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub direction: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub start_time: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub connected_time: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub end_time: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub disconnect_type: Option<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub disconnect_reasons: Vec<DisconnectReason>,
-    pub error_code: Option<String>,
-    pub error_message: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error_info: Option<ErrorInfo>,
 }
 
 impl Leg {
@@ -116,45 +118,40 @@ impl Leg {
         self.state.as_deref() == Some(s)
     }
 
-    fn to_json(&self) -> String {
-        let mut w = ObjectWriter::new();
-        w.str("participantId", &self.participant_id)
-            .str("role", self.role.as_str())
-            .opt_str("purpose", self.purpose.as_deref())
-            .opt_str("state", self.state.as_deref())
-            .opt_str("address", self.address.as_deref())
-            .opt_str("name", self.name.as_deref())
-            .opt_str("userId", self.user_id.as_deref())
-            .opt_str("direction", self.direction.as_deref())
-            .opt_str("startTime", self.start_time.as_deref())
-            .opt_str("connectedTime", self.connected_time.as_deref())
-            .opt_str("endTime", self.end_time.as_deref())
-            .opt_str("disconnectType", self.disconnect_type.as_deref());
-        if !self.disconnect_reasons.is_empty() {
-            let mut arr = String::from("[");
-            for (i, r) in self.disconnect_reasons.iter().enumerate() {
-                if i > 0 {
-                    arr.push(',');
-                }
-                let mut o = ObjectWriter::new();
-                o.str("type", &r.kind);
-                if let Some(c) = r.code {
-                    o.num("code", c);
-                }
-                o.opt_str("phrase", r.phrase.as_deref());
-                arr.push_str(&o.finish());
-            }
-            arr.push(']');
-            w.raw("disconnectReasons", &arr);
+    /// A participant of either shape. In the `Conversation` shape the media
+    /// state lives on the participant's last call; the participant's own
+    /// fields (the `CallConversation` shape) win where both exist.
+    fn from_participant(p: Participant) -> Leg {
+        let calls = p.calls.unwrap_or_default();
+        let disconnect_reasons = calls
+            .iter()
+            .flat_map(|c| c.disconnect_reasons.iter().flatten().cloned())
+            .collect();
+        let last = calls.into_iter().last().unwrap_or_default();
+        let user_id = p.user.and_then(|u| u.id).or(p.user_id);
+        let role = match (p.purpose.as_deref(), &user_id) {
+            (_, Some(_)) | (Some("agent" | "user"), _) => Role::Agent,
+            (Some("customer" | "external"), None) => Role::Customer,
+            _ => Role::Other,
+        };
+        Leg {
+            participant_id: p.id,
+            role,
+            purpose: p.purpose,
+            state: p.state.or(last.state),
+            address: p
+                .address
+                .or_else(|| last.other.and_then(|o| o.address_normalized)),
+            name: p.name,
+            user_id,
+            direction: p.direction.or(last.direction),
+            start_time: p.start_time,
+            connected_time: p.connected_time.or(last.connected_time),
+            end_time: p.end_time.or(last.disconnected_time),
+            disconnect_type: p.disconnect_type.or(last.disconnect_type),
+            disconnect_reasons,
+            error_info: p.error_info.or(last.error_info),
         }
-        if self.error_code.is_some() || self.error_message.is_some() {
-            let e = ObjectWriter::new()
-                .opt_str("code", self.error_code.as_deref())
-                .opt_str("message", self.error_message.as_deref())
-                .finish();
-            w.raw("errorInfo", &e);
-        }
-        w.finish()
     }
 }
 
@@ -165,34 +162,26 @@ pub struct Snapshot {
     pub legs: Vec<Leg>,
 }
 
-fn s(v: &Json, k: &str) -> Option<String> {
-    v.str_at(k).map(str::to_string)
-}
-
 impl Snapshot {
     /// Reads a `CallConversation` (`GET /api/v2/conversations/calls/{id}`, the
     /// `v2.users.{id}.conversations.calls` event) or a `Conversation`
     /// (`GET /api/v2/conversations/{id}`, where state lives in `participants[].calls[]`).
     pub fn parse(body: &str) -> Result<Snapshot, Error> {
-        let v = Json::parse(body).map_err(|e| {
-            Error::bad_response(&["conversation is not JSON: ", &e].concat(), Attempt::Other)
+        let c: Conversation = wire::decode(body).map_err(|e| {
+            Error::bad_response(
+                &["conversation is not the documented shape: ", &e].concat(),
+                Attempt::Other,
+            )
         })?;
-        let conversation_id = s(&v, "id")
-            .ok_or_else(|| Error::bad_response("conversation has no id", Attempt::Other))?;
-        let participants = match v.get("participants") {
-            None | Some(Json::Null) => &[][..],
-            Some(Json::Arr(a)) => a.as_slice(),
-            Some(_) => {
-                return Err(Error::bad_response(
-                    "participants is not a list",
-                    Attempt::Other,
-                ))
-            }
-        };
-        let mut legs: Vec<Leg> = participants
-            .iter()
-            .filter(|p| p.as_object().is_some())
-            .map(parse_leg)
+        Ok(Snapshot::from_conversation(c))
+    }
+
+    pub fn from_conversation(c: Conversation) -> Snapshot {
+        let mut legs: Vec<Leg> = c
+            .participants
+            .unwrap_or_default()
+            .into_iter()
+            .map(Leg::from_participant)
             .collect();
         // Some shapes carry no customer/external purpose; fall back to the first
         // non-user leg with a phone address.
@@ -205,10 +194,10 @@ impl Snapshot {
                 l.role = Role::Customer;
             }
         }
-        Ok(Snapshot {
-            conversation_id,
+        Snapshot {
+            conversation_id: c.id,
             legs,
-        })
+        }
     }
 
     pub fn leg(&self, role: Role) -> Option<&Leg> {
@@ -249,104 +238,28 @@ impl Snapshot {
     }
 }
 
-fn parse_leg(p: &Json) -> Leg {
-    let mut leg = Leg {
-        participant_id: String::new(),
-        role: Role::Other,
-        purpose: None,
-        state: None,
-        address: None,
-        name: None,
-        user_id: None,
-        direction: None,
-        start_time: None,
-        connected_time: None,
-        end_time: None,
-        disconnect_type: None,
-        disconnect_reasons: Vec::new(),
-        error_code: None,
-        error_message: None,
-    };
-    let calls = p.get("calls").and_then(Json::as_array).unwrap_or(&[]);
-    // Conversation shape: media state lives on the participant's last call; the
-    // participant's own fields (CallConversation shape) are read after and win.
-    // One pass over each object's members keeps this small in the wasm.
-    for (obj, is_call) in calls
-        .last()
-        .map(|c| (c, true))
-        .into_iter()
-        .chain([(p, false)])
-    {
-        for (k, v) in obj.as_object().unwrap_or(&[]) {
-            if k == "errorInfo" {
-                leg.error_code = v.str_at("code").map(str::to_string).or(leg.error_code);
-                leg.error_message = v
-                    .str_at("message")
-                    .map(str::to_string)
-                    .or(leg.error_message);
-                continue;
-            }
-            if k == "user" {
-                leg.user_id = v.str_at("id").map(str::to_string).or(leg.user_id);
-                continue;
-            }
-            if is_call && k == "other" {
-                leg.address = v
-                    .str_at("addressNormalized")
-                    .map(str::to_string)
-                    .or(leg.address);
-                continue;
-            }
-            let Some(text) = v.as_str() else { continue };
-            let slot = match (k.as_str(), is_call) {
-                ("state", _) => &mut leg.state,
-                ("direction", _) => &mut leg.direction,
-                ("connectedTime", _) => &mut leg.connected_time,
-                ("disconnectType", _) => &mut leg.disconnect_type,
-                ("disconnectedTime", true) | ("endTime", false) => &mut leg.end_time,
-                ("id", false) => {
-                    leg.participant_id = text.to_string();
-                    continue;
-                }
-                ("purpose", false) => &mut leg.purpose,
-                ("address", false) => &mut leg.address,
-                ("name", false) => &mut leg.name,
-                ("userId", false) if leg.user_id.is_none() => &mut leg.user_id,
-                ("startTime", false) => &mut leg.start_time,
-                _ => continue,
-            };
-            *slot = Some(text.to_string());
-        }
-    }
-    leg.role = match (leg.purpose.as_deref(), &leg.user_id) {
-        (_, Some(_)) | (Some("agent" | "user"), _) => Role::Agent,
-        (Some("customer" | "external"), None) => Role::Customer,
-        _ => Role::Other,
-    };
-    for c in calls {
-        for r in c
-            .get("disconnectReasons")
-            .and_then(Json::as_array)
-            .unwrap_or(&[])
-        {
-            if let Some(kind) = s(r, "type") {
-                leg.disconnect_reasons.push(DisconnectReason {
-                    kind,
-                    code: r.get("code").and_then(Json::as_u64),
-                    phrase: s(r, "phrase"),
-                });
-            }
-        }
-    }
-    leg
-}
-
 /// The normalized status handed to pages and the edge.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CallStatus {
     pub snapshot: Snapshot,
     pub phase: Phase,
     pub outcome: Option<Outcome>,
+}
+
+/// The JS API's `CallStatus` without `raw` (each shell adds the untouched
+/// Genesys JSON its own way; the edge never shows it to visitors).
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CallStatusView<'a> {
+    pub conversation_id: &'a str,
+    pub phase: Phase,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub outcome: Option<Outcome>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub agent: Option<&'a Leg>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub customer: Option<&'a Leg>,
+    pub other_legs: Vec<&'a Leg>,
 }
 
 impl CallStatus {
@@ -389,40 +302,40 @@ impl CallStatus {
         f
     }
 
+    pub fn view(&self) -> CallStatusView<'_> {
+        let agent = self.snapshot.leg(Role::Agent);
+        let customer = self.snapshot.leg(Role::Customer);
+        let is = |l: &Leg, o: Option<&Leg>| o.is_some_and(|o| o.participant_id == l.participant_id);
+        CallStatusView {
+            conversation_id: &self.snapshot.conversation_id,
+            phase: self.phase,
+            outcome: self.outcome,
+            agent,
+            customer,
+            other_legs: self
+                .snapshot
+                .legs
+                .iter()
+                .filter(|l| !is(l, agent) && !is(l, customer))
+                .collect(),
+        }
+    }
+
     /// `{conversationId, phase, outcome?, agent?, customer?, otherLegs, raw?}`.
-    /// `raw` (the untouched Genesys JSON) is for trusted callers only: the edge
-    /// handler leaves it out of what visitors see.
+    /// `raw` (the untouched Genesys JSON) is for trusted callers only.
     pub fn to_json(&self, raw: Option<&str>) -> String {
-        let mut w = ObjectWriter::new();
-        w.str("conversationId", &self.snapshot.conversation_id)
-            .str("phase", self.phase.as_str());
-        w.opt_str("outcome", self.outcome.map(Outcome::as_str));
-        if let Some(a) = self.snapshot.leg(Role::Agent) {
-            w.raw("agent", &a.to_json());
+        #[derive(Serialize)]
+        struct WithRaw<'a> {
+            #[serde(flatten)]
+            view: CallStatusView<'a>,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            raw: Option<&'a serde_json::value::RawValue>,
         }
-        if let Some(c) = self.snapshot.leg(Role::Customer) {
-            w.raw("customer", &c.to_json());
-        }
-        let agent = self.snapshot.leg(Role::Agent).map(|l| &l.participant_id);
-        let customer = self.snapshot.leg(Role::Customer).map(|l| &l.participant_id);
-        let mut others = String::from("[");
-        for l in self
-            .snapshot
-            .legs
-            .iter()
-            .filter(|l| Some(&l.participant_id) != agent && Some(&l.participant_id) != customer)
-        {
-            if others.len() > 1 {
-                others.push(',');
-            }
-            others.push_str(&l.to_json());
-        }
-        others.push(']');
-        w.raw("otherLegs", &others);
-        if let Some(raw) = raw {
-            w.raw("raw", raw);
-        }
-        w.finish()
+        let raw = raw.and_then(|r| serde_json::from_str(r).ok());
+        wire::encode(&WithRaw {
+            view: self.view(),
+            raw,
+        })
     }
 }
 
@@ -781,6 +694,10 @@ mod tests {
             "{}",
             r#"{"id":"c","participants":{}}"#,
             "{\"id\":",
+            // Wrong member types: a conversation we cannot read is not guessed at.
+            r#"{"id":"c","participants":[1,"x"]}"#,
+            r#"{"id":"c","participants":[{"id":"p","state":true}]}"#,
+            r#"{"id":"c","participants":[{"id":"p","calls":7}]}"#,
         ] {
             assert_eq!(
                 Snapshot::parse(bad).unwrap_err().code.as_str(),
@@ -788,11 +705,9 @@ mod tests {
                 "{bad}"
             );
         }
-        // Wrong member types are tolerated: fields are simply absent.
-        let odd = Snapshot::parse(
-            r#"{"id":"c","participants":[1,"x",{"id":5,"state":true,"user":"u","calls":7}]}"#,
-        )
-        .unwrap();
+        // Unknown members are ignored: a leg with only an id still reads.
+        let odd = Snapshot::parse(r#"{"id":"c","participants":[{"id":"p","x":{"y":[1]}}]}"#)
+            .unwrap();
         assert_eq!(odd.legs.len(), 1);
         assert_eq!(CallStatus::derive(odd).phase, Phase::ContactingAgent);
     }
@@ -828,13 +743,14 @@ mod tests {
             Some(r#","state":"connected","connectedTime":"t""#),
         );
         let st = status(&body);
-        let with = Json::parse(&st.to_json(Some(&body))).unwrap();
-        assert_eq!(with.str_at("phase"), Some("connected"));
-        assert_eq!(with.get("raw").and_then(|r| r.str_at("id")), Some("c1"));
-        assert_eq!(
-            with.get("customer").and_then(|c| c.str_at("address")),
-            Some("tel:+13175550100")
-        );
-        assert!(Json::parse(&st.to_json(None)).unwrap().get("raw").is_none());
+        let with: serde_json::Value = serde_json::from_str(&st.to_json(Some(&body))).unwrap();
+        assert_eq!(with["phase"], "connected");
+        assert_eq!(with["raw"]["id"], "c1");
+        assert_eq!(with["customer"]["address"], "tel:+13175550100");
+        assert_eq!(with["customer"]["role"], "customer");
+        assert_eq!(with["agent"]["userId"], "u1");
+        let without: serde_json::Value = serde_json::from_str(&st.to_json(None)).unwrap();
+        assert!(without.get("raw").is_none());
+        assert!(without["otherLegs"].as_array().unwrap().is_empty());
     }
 }

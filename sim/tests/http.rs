@@ -537,7 +537,7 @@ async fn every_test_number_follows_its_lifecycle() {
         ("+13175550100", OTTO, "error"),
     ] {
         let id = t.dial(tok, agent, number).await;
-        let (seen, last) = lifecycle(&t, &tok, &id).await;
+        let (seen, last) = lifecycle(t, tok, &id).await;
         assert_eq!(
             seen,
             pairs(&[("contacting", "-"), ("disconnected", "-")]),

@@ -160,9 +160,9 @@ impl EdgeConfig {
                         name,
                         &[
                             "must be a whole number from ",
-                            &crate::json::u64_string(min),
+                            &min.to_string(),
                             " to ",
-                            &crate::json::u64_string(max),
+                            &max.to_string(),
                         ]
                         .concat(),
                     )

@@ -2,29 +2,52 @@
 //! or hang up calls this edge placed (and handed to them), never guess others.
 //! Format: `base64url(conversationId) "." base64url(HMAC-SHA-256(key, "call:" id)[..16])`.
 
-use super::sha256::{constant_time_eq, hmac_sha256};
-use crate::base64;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
+
 use crate::call::{ConversationId, EntityId};
 
+type HmacSha256 = Hmac<Sha256>;
+
+/// HMAC-SHA-256 of `parts` joined, under `key` (any key length is valid for HMAC).
+pub fn mac(key: &[u8], parts: &[&[u8]]) -> HmacSha256 {
+    let mut m = HmacSha256::new_from_slice(key).expect("HMAC takes keys of any length");
+    for p in parts {
+        m.update(p);
+    }
+    m
+}
+
 pub fn sign(key: &[u8], id: &ConversationId) -> String {
-    let mac = hmac_sha256(key, ["call:", id.as_str()].concat().as_bytes());
+    let tag = mac(key, &[b"call:", id.as_str().as_bytes()]).finalize().into_bytes();
     [
-        base64::encode_url(id.as_str().as_bytes()),
+        URL_SAFE_NO_PAD.encode(id.as_str()),
         ".".into(),
-        base64::encode_url(&mac[..16]),
+        URL_SAFE_NO_PAD.encode(&tag[..16]),
     ]
     .concat()
 }
 
 /// The conversation id of a handle this key signed; `None` for anything else.
+/// The tag is checked in constant time (`hmac`'s `verify_truncated_left`).
 pub fn verify(key: &[u8], handle: &str) -> Option<ConversationId> {
-    let (payload, _) = handle.split_once('.')?;
-    if payload.len() > 96 {
+    let (payload, tag) = handle.split_once('.')?;
+    if payload.len() > 96 || tag.len() != 22 {
         return None;
     }
-    let id = String::from_utf8(base64::decode_url(payload)?).ok()?;
+    let id = String::from_utf8(URL_SAFE_NO_PAD.decode(payload).ok()?).ok()?;
     let id = EntityId::parse(&id, "handle").ok()?;
-    constant_time_eq(sign(key, &id).as_bytes(), handle.as_bytes()).then_some(id)
+    // Only the canonical encoding is accepted, so one call has one handle.
+    if URL_SAFE_NO_PAD.encode(id.as_str()) != payload {
+        return None;
+    }
+    let tag = URL_SAFE_NO_PAD.decode(tag).ok()?;
+    mac(key, &[b"call:", id.as_str().as_bytes()])
+        .verify_truncated_left(&tag)
+        .ok()?;
+    Some(id)
 }
 
 #[cfg(test)]
@@ -61,5 +84,18 @@ mod tests {
         ] {
             assert_eq!(verify(key, junk), None, "{junk}");
         }
+    }
+
+    #[test]
+    fn the_mac_is_rfc_4231_hmac_sha256() {
+        // RFC 4231 test case 2.
+        let tag = mac(b"Jefe", &[b"what do ya want ", b"for nothing?"])
+            .finalize()
+            .into_bytes();
+        let hex: String = tag.iter().map(|b| format!("{b:02x}")).collect();
+        assert_eq!(
+            hex,
+            "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
+        );
     }
 }

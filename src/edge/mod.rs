@@ -2,12 +2,12 @@
 //! behalf of one configured agent. Pure, host-tested Rust; the runtime entry
 //! files in `edge/` and the `wasm::edge` exports only translate.
 
+pub mod api;
 pub mod config;
 pub mod handle;
 pub mod limits;
 pub mod policy;
 pub mod service;
-pub mod sha256;
 
 pub use config::{EdgeConfig, Misconfigured};
 pub use service::{EdgeRequest, EdgeResponse, EdgeService};

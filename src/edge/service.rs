@@ -8,18 +8,25 @@
 
 use std::cell::{Cell, RefCell};
 
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use hmac::Mac;
+
+use super::api::{
+    CallHandle, ErrorAnswer, Health, LogLine, PlaceCallBody, PublicStatus, SiteverifyAnswer,
+    StreamError,
+};
 use super::config::{EdgeConfig, Misconfigured, BODY_LIMIT};
-use super::handle;
+use super::handle::{self, mac};
 use super::limits::{ActiveCalls, Idem, Idempotency, SlidingLimiter};
 use super::policy::{origin_allowed, Denial};
-use super::sha256::hmac_sha256;
 use crate::auth::Credentials;
-use crate::call::{check_keys, opt_string, ConversationId, PlaceCall, E164};
+use crate::call::{ConversationId, PlaceCall, E164};
 use crate::error::{Error, ErrorCode};
 use crate::flow::{Client, ClientOptions, Clock, Http};
 use crate::http::{HttpRequest, Method};
-use crate::json::{push_u64, Json, ObjectWriter};
-use crate::status::{CallStatus, Leg, Phase, Role};
+use crate::status::{CallStatus, Phase};
+use crate::wire::{decode, encode};
 
 /// How long an Idempotency-Key is remembered.
 const IDEMPOTENCY_TTL_MS: u64 = 24 * 3600 * 1000;
@@ -62,12 +69,14 @@ impl Platform for MemoryOnly {
 }
 
 /// A request as the runtime shell hands it over.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[serde(rename_all = "camelCase", default)]
 pub struct EdgeRequest {
     pub method: String,
     /// The URL path, without the query string.
     pub path: String,
     pub origin: Option<String>,
+    #[serde(rename = "ip")]
     pub client_ip: String,
     pub content_type: Option<String>,
     pub idempotency_key: Option<String>,
@@ -75,12 +84,13 @@ pub struct EdgeRequest {
     pub body: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct EdgeResponse {
     pub status: u16,
     pub headers: Vec<(String, String)>,
     pub body: String,
     /// For `/events`: the shell streams [`EdgeService::next_event`] for this call.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub stream: Option<String>,
     /// One JSON log line for the runtime's log.
     pub log: String,
@@ -194,17 +204,15 @@ impl<H: Http, C: Clock, P: Platform> EdgeService<H, C, P> {
     fn correlation_id(&self, now: u64) -> String {
         let n = self.requests.get() + 1;
         self.requests.set(n);
-        let mut seed = String::new();
-        push_u64(&mut seed, n);
-        seed.push(':');
-        push_u64(&mut seed, now);
         let key = self
             .setup
             .as_ref()
             .map(|r| r.cfg.signing_key.as_slice())
             .unwrap_or(b"unconfigured");
-        let mac = hmac_sha256(key, seed.as_bytes());
-        crate::base64::encode_url(&mac[..12])
+        let tag = mac(key, &[&n.to_be_bytes(), &now.to_be_bytes()])
+            .finalize()
+            .into_bytes();
+        URL_SAFE_NO_PAD.encode(&tag[..12])
     }
 
     pub async fn handle(&self, req: EdgeRequest) -> EdgeResponse {
@@ -254,11 +262,11 @@ impl<H: Http, C: Clock, P: Platform> EdgeService<H, C, P> {
         };
         let body = match out.code {
             // The visitor gets the correlation id with every error.
-            Some(code) => ObjectWriter::new()
-                .str("code", code)
-                .str("message", &out.message)
-                .str("correlationId", &corr)
-                .finish(),
+            Some(code) => encode(&ErrorAnswer {
+                code,
+                message: &out.message,
+                correlation_id: &corr,
+            }),
             None => out.body,
         };
         headers.extend(out.headers);
@@ -271,22 +279,21 @@ impl<H: Http, C: Clock, P: Platform> EdgeService<H, C, P> {
             headers.push(("Content-Type".into(), ctype.into()));
         }
         headers.push(("Cache-Control".into(), "no-store".into()));
-        let mut log = ObjectWriter::new();
-        log.str("correlationId", &corr)
-            .str("method", &req.method)
-            .str("path", &req.path)
-            .num("status", out.status as u64);
-        log.opt_str("code", out.code).opt_str(
-            "detail",
-            (!out.detail.is_empty()).then_some(out.detail.as_str()),
-        );
-        log.str("ip", &req.client_ip);
+        let log = encode(&LogLine {
+            correlation_id: &corr,
+            method: &req.method,
+            path: &req.path,
+            status: out.status,
+            code: out.code,
+            detail: (!out.detail.is_empty()).then_some(out.detail.as_str()),
+            ip: &req.client_ip,
+        });
         EdgeResponse {
             status: out.status,
             headers,
             body,
             stream: out.stream,
-            log: log.finish(),
+            log,
         }
     }
 
@@ -356,7 +363,7 @@ impl<H: Http, C: Clock, P: Platform> Running<H, C, P> {
         }
         match (req.method.as_str(), handle, events) {
             ("POST", None, _) => self.place(req).await,
-            (_, None, _) => ok(200, "{\"ok\":true}".into()),
+            (_, None, _) => ok(200, encode(&Health { ok: true })),
             (method, Some(h), events) => match handle::verify(&self.cfg.signing_key, h) {
                 None => json_error(404, "not_found", "No such call.", "bad or foreign handle"),
                 Some(id) if events => {
@@ -585,11 +592,10 @@ impl<H: Http, C: Clock, P: Platform> Running<H, C, P> {
     /// The shared-store key for an Idempotency-Key: keyed by HMAC, so neither
     /// the visitor's address nor their key is stored in the clear.
     fn shared_key(&self, ip: &str, key: &str) -> String {
-        let mac = hmac_sha256(
-            &self.cfg.signing_key,
-            [ip, "\u{0}", key].concat().as_bytes(),
-        );
-        ["idem:", &crate::base64::encode_url(&mac[..18])].concat()
+        let tag = mac(&self.cfg.signing_key, &[ip.as_bytes(), b"\0", key.as_bytes()])
+            .finalize()
+            .into_bytes();
+        ["idem:", &URL_SAFE_NO_PAD.encode(&tag[..18])].concat()
     }
 
     /// Records what an Idempotency-Key led to (a handle, or "" for an unknown
@@ -615,10 +621,7 @@ impl<H: Http, C: Clock, P: Platform> Running<H, C, P> {
         ]);
         match self.client.http().send(req, 5_000).await {
             Ok(r) if r.is_success() => {
-                Json::parse(&r.body)
-                    .ok()
-                    .and_then(|j| j.get("success").and_then(Json::as_bool))
-                    == Some(true)
+                decode::<SiteverifyAnswer>(&r.body).is_ok_and(|a| a.success)
             }
             _ => false,
         }
@@ -664,10 +667,10 @@ impl<H: Http, C: Clock, P: Platform> Running<H, C, P> {
                     }
                 }
                 Err(e) => {
-                    let data = ObjectWriter::new()
-                        .str("code", e.code.as_str())
-                        .str("message", "The call's status is unavailable.")
-                        .finish();
+                    let data = encode(&StreamError {
+                        code: e.code.as_str(),
+                        message: "The call's status is unavailable.",
+                    });
                     return (
                         ["event: error\ndata: ", &data, "\n\n"].concat(),
                         cursor.to_string(),
@@ -685,17 +688,12 @@ impl<H: Http, C: Clock, P: Platform> Running<H, C, P> {
 }
 
 fn handle_body(h: &str) -> String {
-    ObjectWriter::new()
-        .str("handle", h)
-        .str("statusUrl", &["/v1/calls/", h].concat())
-        .str("eventsUrl", &["/v1/calls/", h, "/events"].concat())
-        .finish()
+    encode(&CallHandle::new(h))
 }
 
 fn rate_limited(wait_ms: u64, visitor: &str, detail: &str) -> Outcome {
     let mut o = json_error(429, "rate_limited", visitor, detail);
-    let mut secs = String::new();
-    push_u64(&mut secs, wait_ms.div_ceil(1000).max(1));
+    let secs = wait_ms.div_ceil(1000).max(1).to_string();
     o.headers.push(("Retry-After".into(), secs));
     o
 }
@@ -722,60 +720,22 @@ fn upstream_error(e: &Error) -> Outcome {
 
 /// Strict JSON: an object with `phoneNumber` and, for Turnstile, `turnstileToken`.
 fn parse_place_body(body: &str) -> Result<(E164, Option<String>), Error> {
-    let v = Json::parse(body).map_err(|_| {
-        Error::invalid_input(&["The body must be JSON such as {\"phoneNumber\":\"+13175550100\"}."])
-    })?;
-    let members = v.as_object().ok_or_else(|| {
+    let v: PlaceCallBody = decode(body).map_err(|e| {
         Error::invalid_input(&[
-            "The body must be a JSON object such as {\"phoneNumber\":\"+13175550100\"}.",
+            "The body must be a JSON object such as {\"phoneNumber\":\"+13175550100\"} (",
+            &e,
+            ").",
         ])
     })?;
-    for (k, _) in members {
-        if k == "signal" || k == "onUpdate" {
-            return Err(Error::invalid_input(&["unknown field '", k, "'"]));
-        }
-    }
-    check_keys(
-        members,
-        &["phoneNumber", "turnstileToken"],
-        "POST /v1/calls",
-    )?;
-    let number = opt_string(&v, "phoneNumber")?
+    let number = v
+        .phone_number
         .ok_or_else(|| Error::invalid_input(&["phoneNumber is required."]))?;
-    let token = opt_string(&v, "turnstileToken")?.map(str::to_string);
-    Ok((E164::parse(number, "phoneNumber")?, token))
+    Ok((E164::parse(&number, "phoneNumber")?, v.turnstile_token))
 }
 
 /// What a visitor may see of a call: phases and leg states, no names or ids.
 fn public_status(s: &CallStatus) -> String {
-    let leg = |l: &Leg, reasons: bool| {
-        let mut w = ObjectWriter::new();
-        w.opt_str("state", l.state.as_deref())
-            .opt_str("connectedTime", l.connected_time.as_deref())
-            .opt_str("endTime", l.end_time.as_deref())
-            .opt_str("disconnectType", l.disconnect_type.as_deref());
-        if reasons {
-            if let Some(r) = l.disconnect_reasons.first() {
-                let mut rw = ObjectWriter::new();
-                rw.str("type", &r.kind);
-                if let Some(c) = r.code {
-                    rw.num("code", c);
-                }
-                w.raw("disconnectReason", &rw.finish());
-            }
-        }
-        w.finish()
-    };
-    let mut w = ObjectWriter::new();
-    w.str("phase", s.phase.as_str())
-        .opt_str("outcome", s.outcome.map(|o| o.as_str()));
-    if let Some(a) = s.snapshot.leg(Role::Agent) {
-        w.raw("agent", &leg(a, false));
-    }
-    if let Some(c) = s.snapshot.leg(Role::Customer) {
-        w.raw("customer", &leg(c, true));
-    }
-    w.finish()
+    encode(&PublicStatus::of(s))
 }
 
 #[cfg(test)]

@@ -4,16 +4,16 @@
 
 use std::rc::Rc;
 
-use js_sys::{Function, Object, Promise, Reflect};
+use js_sys::{Function, Promise, Reflect};
+use serde::Serialize;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
 
-use super::promise;
 use super::transport::{FetchHttp, JsClock};
+use super::{promise, to_js};
 use crate::edge::config::{BODY_LIMIT, VARIABLES};
 use crate::edge::service::{Limit, Platform};
 use crate::edge::{EdgeRequest, EdgeService};
-use crate::json::{write_str, ObjectWriter};
 
 /// Cloudflare bindings, when the Worker has them: `CALL_RATE_LIMITER` and
 /// `NUMBER_RATE_LIMITER` (rate-limiting bindings, fleet-wide) and
@@ -42,12 +42,15 @@ impl Bindings {
     }
 }
 
-fn object(pairs: &[(&str, JsValue)]) -> JsValue {
-    let o = Object::new();
-    for (k, v) in pairs {
-        let _ = Reflect::set(&o, &(*k).into(), v);
-    }
-    o.into()
+#[derive(Serialize)]
+struct LimitKey<'a> {
+    key: &'a str,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct KvPutOptions {
+    expiration_ttl: u64,
 }
 
 impl Platform for Bindings {
@@ -57,7 +60,7 @@ impl Platform for Bindings {
             Limit::PerNumber => "NUMBER_RATE_LIMITER",
         };
         let out = self
-            .call(name, "limit", &[object(&[("key", key.into())])])
+            .call(name, "limit", &[to_js(&LimitKey { key })])
             .await?;
         Reflect::get(&out, &"success".into()).ok()?.as_bool()
     }
@@ -69,7 +72,9 @@ impl Platform for Bindings {
     }
 
     async fn remember(&self, key: &str, value: &str, ttl_secs: u64) {
-        let options = object(&[("expirationTtl", (ttl_secs as f64).into())]);
+        let options = to_js(&KvPutOptions {
+            expiration_ttl: ttl_secs,
+        });
         let _ = self
             .call(
                 "IDEMPOTENCY_KV",
@@ -86,9 +91,9 @@ pub struct EdgeHandler {
     svc: Rc<EdgeService<FetchHttp, JsClock, Bindings>>,
 }
 
-/// A string member of a JS object (the shell's shared `member`, as text).
+/// A string member of a JS object (the runtime's `env`).
 fn string_member(obj: &JsValue, key: &str) -> Option<String> {
-    super::member(obj, key).and_then(|v| v.as_string())
+    Reflect::get(obj, &key.into()).ok().and_then(|v| v.as_string())
 }
 
 #[wasm_bindgen]
@@ -115,55 +120,35 @@ impl EdgeHandler {
     }
 
     /// `req`: `{method, path, origin?, ip, contentType?, idempotencyKey?, body}`.
-    /// Resolves to JSON text: `{status, headers: [[name, value]], body, stream?, log}`.
+    /// Resolves to `{status, headers: [[name, value]], body, stream?, log}`.
     pub fn handle(&self, req: JsValue) -> Promise {
-        let r = EdgeRequest {
-            method: string_member(&req, "method").unwrap_or_default(),
-            path: string_member(&req, "path").unwrap_or_default(),
-            origin: string_member(&req, "origin"),
-            client_ip: string_member(&req, "ip").unwrap_or_else(|| "unknown".into()),
-            content_type: string_member(&req, "contentType"),
-            idempotency_key: string_member(&req, "idempotencyKey"),
-            body: string_member(&req, "body").unwrap_or_default(),
-        };
         let svc = self.svc.clone();
         promise(async move {
+            // The shell builds this object itself; a malformed one is a bug
+            // there, answered as a bad request rather than a crash.
+            let r: EdgeRequest = serde_wasm_bindgen::from_value(req).unwrap_or_default();
             let out = svc.handle(r).await;
-            let mut headers = String::from("[");
-            for (i, (k, v)) in out.headers.iter().enumerate() {
-                if i > 0 {
-                    headers.push(',');
-                }
-                headers.push('[');
-                write_str(&mut headers, k);
-                headers.push(',');
-                write_str(&mut headers, v);
-                headers.push(']');
-            }
-            headers.push(']');
-            let mut w = ObjectWriter::new();
-            w.num("status", out.status as u64)
-                .raw("headers", &headers)
-                .str("body", &out.body)
-                .opt_str("stream", out.stream.as_deref())
-                .raw("log", &out.log);
-            Ok(JsValue::from_str(&w.finish()))
+            Ok(to_js(&out))
         })
     }
 
-    /// The next SSE chunk for a watched call: JSON text `{chunk, cursor, done}`.
+    /// The next SSE chunk for a watched call: `{chunk, cursor, done}`.
     #[wasm_bindgen(js_name = nextEvent)]
     pub fn next_event(&self, conversation: String, cursor: String) -> Promise {
         let svc = self.svc.clone();
         promise(async move {
             let (chunk, cursor, done) = svc.next_event(&conversation, &cursor).await;
-            Ok(JsValue::from_str(
-                &ObjectWriter::new()
-                    .str("chunk", &chunk)
-                    .str("cursor", &cursor)
-                    .bool("done", done)
-                    .finish(),
-            ))
+            #[derive(Serialize)]
+            struct Next {
+                chunk: String,
+                cursor: String,
+                done: bool,
+            }
+            Ok(to_js(&Next {
+                chunk,
+                cursor,
+                done,
+            }))
         })
     }
 }

@@ -1,30 +1,33 @@
-//! The JS API: `GenesysClient`, `startLogin`, `finishLogin`. Each export reads
-//! its options (as JSON, validated by `options`), runs the flow, and converts
-//! the result — or the one error type, in [`to_js_error`] — to JS.
+//! The JS API: `GenesysClient`, `startLogin`, `finishLogin`. Options cross
+//! into Rust with serde-wasm-bindgen (validated by `options`), results cross
+//! back the same way, and the one error type becomes a JS `GenesysError` in
+//! [`to_js_error`].
 
-mod alloc;
 #[cfg(feature = "edge")]
 pub mod edge;
 mod transport;
 
-#[global_allocator]
-static ALLOC: alloc::SizeClassAlloc = alloc::SizeClassAlloc::new();
-
-use std::rc::Rc;
-
-use js_sys::{Function, Promise, Reflect, JSON};
 use std::future::Future;
 use std::pin::Pin;
+use std::rc::Rc;
+
+use js_sys::{Function, Object, Promise, Reflect, JSON};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Deserializer, Serialize};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
 use web_sys::AbortSignal;
 
-use crate::call::{EntityId, PlaceCall};
-use crate::error::Error;
-use crate::flow::{exchange_code, Client};
-use crate::json::{Json, ObjectWriter};
-use crate::{options, pkce};
-use transport::{aborted, FetchHttp, JsClock};
+use crate::call::EntityId;
+use crate::error::{Error, ErrorCode};
+use crate::flow::{aborted, exchange_code, until_cancelled, Client};
+use crate::options::{
+    self, AuthInput, ClientCredentialsInput, ClientOptionsInput, FinishLoginInput,
+    LoginOptionsInput, PlaceCallOptions, RequestOptions, WaitOptions,
+};
+use crate::status::CallStatus;
+use crate::pkce;
+use transport::{abort_signal_fired, FetchHttp, JsClock};
 
 #[wasm_bindgen(typescript_custom_section)]
 const TS_TYPES: &'static str = r#"
@@ -104,43 +107,92 @@ export interface GenesysError extends Error {
 }
 "#;
 
-/// The one place an [`Error`] becomes a JS value: a `GenesysError`.
+/// A JS value that stays JavaScript (an `AbortSignal`, a callback, a
+/// constructor): serde-wasm-bindgen hands it over untouched.
+pub struct Js(pub JsValue);
+
+impl<'de> Deserialize<'de> for Js {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Js, D::Error> {
+        serde_wasm_bindgen::preserve::deserialize(d).map(Js)
+    }
+}
+
+/// Rust → JS as plain objects (maps as objects, numbers as numbers).
+fn to_js<T: Serialize + ?Sized>(value: &T) -> JsValue {
+    value
+        .serialize(&serde_wasm_bindgen::Serializer::json_compatible())
+        .unwrap_or(JsValue::UNDEFINED)
+}
+
+/// The one place an [`Error`] becomes a JS value: an `Error` named
+/// `GenesysError` carrying `code`, `status`, `retryAfterMs` and `contextId`.
 fn to_js_error(e: Error) -> JsValue {
-    transport::genesys_error(&e.to_json())
-}
-
-/// A JS options value as JSON (`undefined`/`null` → `Json::Null`).
-fn options_json(v: &JsValue, what: &str) -> Result<Json, Error> {
-    if v.is_undefined() || v.is_null() {
-        return Ok(Json::Null);
+    let err = js_sys::Error::new(&e.message);
+    err.set_name("GenesysError");
+    if let Ok(fields) = to_js(&e).dyn_into::<Object>() {
+        Object::assign(&err, &fields);
     }
-    let text = JSON::stringify(v)
-        .ok()
-        .and_then(|s| s.as_string())
-        .ok_or_else(|| Error::invalid_input(&[what, " options could not be read"]))?;
-    Json::parse(&text).map_err(|_| Error::invalid_input(&[what, " options could not be read"]))
+    err.into()
 }
 
-fn member(v: &JsValue, key: &str) -> Option<JsValue> {
-    if v.is_object() {
-        Reflect::get(v, &key.into())
-            .ok()
-            .filter(|x| !x.is_undefined() && !x.is_null())
+/// serde-wasm-bindgen reads only the fields a struct names, so a misspelt
+/// option would be silently ignored; this refuses keys a type does not have,
+/// with the same message serde_json's `deny_unknown_fields` gives on the host.
+fn refuse_unknown_keys(v: &JsValue, fields: &[&str], what: &str) -> Result<(), Error> {
+    if !v.is_object() {
+        return Ok(());
+    }
+    for key in Object::keys(v.unchecked_ref::<Object>()).iter() {
+        let key = key.as_string().unwrap_or_default();
+        if !fields.contains(&key.as_str()) {
+            let expected: Vec<String> = fields.iter().map(|f| ["`", f, "`"].concat()).collect();
+            return Err(Error::invalid_input(&[
+                what,
+                " options: unknown field `",
+                &key,
+                "`, expected one of ",
+                &expected.join(", "),
+            ]));
+        }
+    }
+    Ok(())
+}
+
+/// Options from JS: unknown keys refused, then serde-wasm-bindgen with the
+/// failing field's path in the message. `undefined`/`null` read as `{}`.
+fn from_js<T: DeserializeOwned>(v: &JsValue, what: &str) -> Result<T, Error> {
+    let v = if v.is_undefined() || v.is_null() {
+        Object::new().into()
     } else {
-        None
-    }
+        v.clone()
+    };
+    refuse_unknown_keys(
+        &v,
+        serde_aux::serde_introspection::serde_introspect::<T>(),
+        what,
+    )?;
+    serde_path_to_error::deserialize(serde_wasm_bindgen::Deserializer::from(v))
+        .map_err(|e| options::invalid(what, &e))
 }
 
-fn signal_of(v: &JsValue) -> Result<Option<AbortSignal>, Error> {
-    match member(v, "signal") {
+fn signal_of(s: Option<Js>) -> Result<Option<AbortSignal>, Error> {
+    match s {
         None => Ok(None),
-        Some(s) if s.is_instance_of::<AbortSignal>() => Ok(Some(s.unchecked_into())),
-        Some(_) => Err(Error::invalid_input(&["signal must be an AbortSignal"])),
+        Some(Js(v)) if v.is_undefined() || v.is_null() => Ok(None),
+        Some(Js(v)) => v
+            .dyn_into::<AbortSignal>()
+            .map(Some)
+            .map_err(|_| Error::invalid_input(&["signal must be an AbortSignal"])),
     }
 }
 
-fn json_to_js(text: &str) -> JsValue {
-    JSON::parse(text).unwrap_or(JsValue::NULL)
+/// A `CallStatus` for JS: the normalized view plus `raw`, the conversation
+/// exactly as Genesys sent it.
+fn status_to_js(status: &CallStatus, raw: &str) -> JsValue {
+    let obj = to_js(&status.view());
+    let raw = JSON::parse(raw).unwrap_or(JsValue::NULL);
+    let _ = Reflect::set(&obj, &"raw".into(), &raw);
+    obj
 }
 
 /// Every export's future goes through this one boxed instantiation of
@@ -173,9 +225,23 @@ impl GenesysClient {
     pub fn new(
         #[wasm_bindgen(unchecked_param_type = "ClientOptions")] options: JsValue,
     ) -> Result<GenesysClient, JsValue> {
-        let opts = options_json(&options, "GenesysClient")
-            .and_then(|j| options::client_options(&j, in_browser()))
-            .map_err(to_js_error)?;
+        let opts = (|| {
+            let input: ClientOptionsInput<Js> = from_js(&options, "GenesysClient")?;
+            let auth = Reflect::get(&options, &"auth".into()).unwrap_or(JsValue::UNDEFINED);
+            refuse_unknown_keys(
+                &auth,
+                serde_aux::serde_introspection::serde_introspect::<AuthInput>(),
+                "auth",
+            )?;
+            let cc = Reflect::get(&auth, &"clientCredentials".into()).unwrap_or(JsValue::UNDEFINED);
+            refuse_unknown_keys(
+                &cc,
+                serde_aux::serde_introspection::serde_introspect::<ClientCredentialsInput>(),
+                "clientCredentials",
+            )?;
+            input.validate(in_browser())
+        })()
+        .map_err(to_js_error)?;
         Ok(GenesysClient {
             inner: Rc::new(Client::new(FetchHttp, JsClock, opts)),
         })
@@ -187,9 +253,8 @@ impl GenesysClient {
         &self,
         #[wasm_bindgen(unchecked_param_type = "PlaceCallOptions")] options: JsValue,
     ) -> Promise {
-        let parsed = options_json(&options, "placeCall")
-            .and_then(|j| PlaceCall::from_json(&j))
-            .and_then(|c| Ok((c, signal_of(&options)?)));
+        let parsed = from_js::<PlaceCallOptions<Js>>(&options, "placeCall")
+            .and_then(|o| Ok((o.validate()?, signal_of(o.signal)?)));
         let (call, signal) = match parsed {
             Ok(x) => x,
             Err(e) => return reject(e),
@@ -197,14 +262,17 @@ impl GenesysClient {
         let client = self.inner.clone();
         promise(async move {
             let id = client
-                .place_call(&call, aborted(signal))
+                .place_call(&call, abort_signal_fired(signal))
                 .await
                 .map_err(to_js_error)?;
-            Ok(json_to_js(
-                &ObjectWriter::new()
-                    .str("conversationId", id.as_str())
-                    .finish(),
-            ))
+            #[derive(Serialize)]
+            #[serde(rename_all = "camelCase")]
+            struct Placed<'a> {
+                conversation_id: &'a str,
+            }
+            Ok(to_js(&Placed {
+                conversation_id: id.as_str(),
+            }))
         })
     }
 
@@ -215,30 +283,25 @@ impl GenesysClient {
         conversation_id: &str,
         #[wasm_bindgen(unchecked_param_type = "RequestOptions")] options: JsValue,
     ) -> Promise {
-        let (id, signal) = match EntityId::parse(conversation_id, "conversationId")
-            .and_then(|id| Ok((id, signal_of(&options)?)))
-        {
+        let (id, signal) = match EntityId::parse(conversation_id, "conversationId").and_then(|id| {
+            let o: RequestOptions<Js> = from_js(&options, "getCall")?;
+            Ok((id, signal_of(o.signal)?))
+        }) {
             Ok(x) => x,
             Err(e) => return reject(e),
         };
         let client = self.inner.clone();
         promise(async move {
-            let work = client.get_call(&id);
-            let (status, raw) = crate::sync::race(work, aborted(signal))
+            let (status, raw) = until_cancelled(client.get_call(&id), abort_signal_fired(signal))
                 .await
-                .unwrap_or_else(|()| {
-                    Err(Error::new(
-                        crate::ErrorCode::Aborted,
-                        &["getCall was aborted by its AbortSignal"],
-                    ))
-                })
+                .unwrap_or_else(|| Err(aborted("getCall")))
                 .map_err(to_js_error)?;
-            Ok(json_to_js(&status.to_json(Some(&raw))))
+            Ok(status_to_js(&status, &raw))
         })
     }
 
-    /// Polls until the call reaches `until` (default "ended") or ends, calling
-    /// `onUpdate` on every change. Resolves with the last status.
+    /// Follows the call until it reaches `until` (default "ended") or ends,
+    /// calling `onUpdate` on every change. Resolves with the last status.
     #[wasm_bindgen(js_name = waitForCall, unchecked_return_type = "Promise<CallStatus>")]
     pub fn wait_for_call(
         &self,
@@ -246,13 +309,15 @@ impl GenesysClient {
         #[wasm_bindgen(unchecked_param_type = "WaitOptions")] options: JsValue,
     ) -> Promise {
         let parsed = EntityId::parse(conversation_id, "conversationId").and_then(|id| {
-            let wait = options::wait_options(&options_json(&options, "waitForCall")?)?;
-            let on_update = match member(&options, "onUpdate") {
+            let o: WaitOptions<Js> = from_js(&options, "waitForCall")?;
+            let wait = o.validate()?;
+            let on_update = match o.on_update {
                 None => None,
-                Some(f) if f.is_function() => Some(f.unchecked_into::<Function>()),
+                Some(Js(f)) if f.is_undefined() || f.is_null() => None,
+                Some(Js(f)) if f.is_function() => Some(f.unchecked_into::<Function>()),
                 Some(_) => return Err(Error::invalid_input(&["onUpdate must be a function"])),
             };
-            Ok((id, wait, on_update, signal_of(&options)?))
+            Ok((id, wait, on_update, signal_of(o.signal)?))
         });
         let (id, wait, on_update, signal) = match parsed {
             Ok(x) => x,
@@ -267,14 +332,14 @@ impl GenesysClient {
                     |s, raw| {
                         if let Some(f) = &on_update {
                             // A throwing callback must not break the wait.
-                            let _ = f.call1(&JsValue::NULL, &json_to_js(&s.to_json(Some(raw))));
+                            let _ = f.call1(&JsValue::NULL, &status_to_js(s, raw));
                         }
                     },
-                    aborted(signal),
+                    abort_signal_fired(signal),
                 )
                 .await
                 .map_err(to_js_error)?;
-            Ok(json_to_js(&status.to_json(Some(&raw))))
+            Ok(status_to_js(&status, &raw))
         })
     }
 
@@ -285,16 +350,17 @@ impl GenesysClient {
         conversation_id: &str,
         #[wasm_bindgen(unchecked_param_type = "RequestOptions")] options: JsValue,
     ) -> Promise {
-        let (id, signal) = match EntityId::parse(conversation_id, "conversationId")
-            .and_then(|id| Ok((id, signal_of(&options)?)))
-        {
+        let (id, signal) = match EntityId::parse(conversation_id, "conversationId").and_then(|id| {
+            let o: RequestOptions<Js> = from_js(&options, "hangUp")?;
+            Ok((id, signal_of(o.signal)?))
+        }) {
             Ok(x) => x,
             Err(e) => return reject(e),
         };
         let client = self.inner.clone();
         promise(async move {
             client
-                .hang_up(&id, aborted(signal))
+                .hang_up(&id, abort_signal_fired(signal))
                 .await
                 .map_err(to_js_error)?;
             Ok(JsValue::UNDEFINED)
@@ -319,15 +385,15 @@ extern "C" {
 pub fn start_login(
     #[wasm_bindgen(unchecked_param_type = "LoginOptions")] options: JsValue,
 ) -> Promise {
-    let login =
-        match options_json(&options, "startLogin").and_then(|j| options::login_options(&j, &[])) {
-            Ok(l) => l,
-            Err(e) => return reject(e),
-        };
+    let login = match from_js::<LoginOptionsInput>(&options, "startLogin").and_then(|o| o.validate())
+    {
+        Ok(l) => l,
+        Err(e) => return reject(e),
+    };
     promise(async move {
         let no_crypto = || {
             to_js_error(Error::new(
-                crate::ErrorCode::InvalidInput,
+                ErrorCode::InvalidInput,
                 &["startLogin needs WebCrypto: open the page over https:// or on localhost"],
             ))
         };
@@ -341,7 +407,9 @@ pub fn start_login(
         // SHA-256 is always 32 bytes.
         let mut sha = [0u8; 32];
         js_sys::Uint8Array::new(&digest).copy_to(&mut sha);
-        let state = crate::base64::encode_url(&random[..16]);
+        let mut state_random = [0u8; 16];
+        state_random.copy_from_slice(&random[..16]);
+        let state = pkce::state_from_random(&state_random);
         let challenge = pkce::challenge_from_digest(&sha);
         let url = pkce::authorize_url(
             &login.endpoints,
@@ -352,13 +420,18 @@ pub fn start_login(
                 state: &state,
             },
         );
-        Ok(json_to_js(
-            &ObjectWriter::new()
-                .str("url", &url)
-                .str("codeVerifier", &verifier)
-                .str("state", &state)
-                .finish(),
-        ))
+        #[derive(Serialize)]
+        #[serde(rename_all = "camelCase")]
+        struct LoginStart<'a> {
+            url: &'a str,
+            code_verifier: &'a str,
+            state: &'a str,
+        }
+        Ok(to_js(&LoginStart {
+            url: &url,
+            code_verifier: &verifier,
+            state: &state,
+        }))
     })
 }
 
@@ -367,55 +440,34 @@ pub fn start_login(
 pub fn finish_login(
     #[wasm_bindgen(unchecked_param_type = "FinishLoginOptions")] options: JsValue,
 ) -> Promise {
-    let parsed = options_json(&options, "finishLogin").and_then(|j| {
-        let login = options::login_options(&j, &["callbackUrl", "codeVerifier", "state"])?;
-        let field =
-            |k: &str| crate::call::opt_string(&j, k).map(|s| s.unwrap_or_default().to_string());
-        let (callback, verifier, state) = (
-            field("callbackUrl")?,
-            field("codeVerifier")?,
-            field("state")?,
-        );
-        if verifier.len() < 43 {
-            return Err(Error::invalid_input(&[
-                "codeVerifier is required: pass the one startLogin returned",
-            ]));
-        }
-        let p: Vec<Option<String>> = transport::callback_params(&callback)
-            .map_err(|_| {
-                Error::invalid_input(&[
-                    "callbackUrl must be the full URL the sign-in redirected to",
-                ])
-            })?
-            .iter()
-            .map(|v| v.as_string())
-            .collect();
-        let get = |i: usize| p.get(i).and_then(|v| v.as_deref());
-        let code = pkce::code_from_params(get(0), get(1), get(2), get(3), &state)?;
-        Ok((login, code, verifier))
-    });
-    let (login, code, verifier) = match parsed {
-        Ok(x) => x,
+    let finish = match from_js::<FinishLoginInput>(&options, "finishLogin").and_then(|o| o.validate())
+    {
+        Ok(f) => f,
         Err(e) => return reject(e),
     };
     promise(async move {
         let token = exchange_code(
             &FetchHttp,
-            &login.endpoints,
-            &login.client_id,
-            &login.redirect_uri,
-            &code,
-            &verifier,
+            &finish.login.endpoints,
+            &finish.login.client_id,
+            &finish.login.redirect_uri,
+            &finish.code,
+            &finish.verifier,
             15_000,
         )
         .await
         .map_err(to_js_error)?;
-        Ok(json_to_js(
-            &ObjectWriter::new()
-                .str("accessToken", &token.access_token)
-                .num("expiresIn", token.expires_in_secs)
-                .str("tokenType", "bearer")
-                .finish(),
-        ))
+        #[derive(Serialize)]
+        #[serde(rename_all = "camelCase")]
+        struct LoginToken<'a> {
+            access_token: &'a str,
+            expires_in: u64,
+            token_type: &'a str,
+        }
+        Ok(to_js(&LoginToken {
+            access_token: &token.access_token,
+            expires_in: token.expires_in_secs,
+            token_type: "bearer",
+        }))
     })
 }

@@ -1,34 +1,20 @@
-//! The wasm side of `Http` and `Clock`: the global `fetch` (browsers, Node ≥ 18,
-//! workerd, Deno) through `transport.js`, with an AbortController per request,
-//! and `setTimeout`.
+//! The wasm side of `Http` and `Clock`: gloo-net's `fetch` (the global one, so
+//! the same build runs in browsers, Node ≥ 20, workerd and Deno), a timeout
+//! per request through an `AbortController`, and gloo-timers' `setTimeout`.
 //! Dropping a request's future aborts it; dropping a sleep clears its timer.
 
-use js_sys::{Function, Promise};
-use wasm_bindgen::prelude::*;
+use futures_util::future::{select, Either};
+use gloo_net::http::RequestBuilder;
+use gloo_timers::future::TimeoutFuture;
+use js_sys::Promise;
 use wasm_bindgen_futures::JsFuture;
-use web_sys::{AbortController, AbortSignal};
+use web_sys::{AbortController, AbortSignal, RequestRedirect, ResponseType};
 
 use crate::flow::{Clock, Http};
-use crate::http::{HttpRequest, HttpResponse, TransportError};
+use crate::http::{HttpRequest, HttpResponse, Method, TransportError};
 
-#[wasm_bindgen]
-extern "C" {
-    #[wasm_bindgen(js_name = setTimeout)]
-    fn set_timeout(handler: &Function, ms: f64) -> JsValue;
-    #[wasm_bindgen(js_name = clearTimeout)]
-    fn clear_timeout(id: &JsValue);
-}
-
-/// Clears a timer when dropped (after it fired this is harmless). Keeping Node
-/// from waiting on timers nobody listens to any more.
-struct Timer(JsValue);
-impl Drop for Timer {
-    fn drop(&mut self) {
-        clear_timeout(&self.0);
-    }
-}
-
-/// Aborts an in-flight fetch when its future is dropped (caller's AbortSignal).
+/// Aborts an in-flight fetch when its future is dropped (the caller's
+/// `AbortSignal` fired, or the timeout won).
 struct AbortOnDrop(AbortController);
 impl Drop for AbortOnDrop {
     fn drop(&mut self) {
@@ -36,25 +22,51 @@ impl Drop for AbortOnDrop {
     }
 }
 
-#[wasm_bindgen(module = "/src/wasm/transport.js")]
-extern "C" {
-    #[wasm_bindgen(catch)]
-    async fn send(
-        method: &str,
-        url: &str,
-        headers: js_sys::Array,
-        body: Option<String>,
-        timeout_ms: f64,
-        signal: &AbortSignal,
-    ) -> Result<JsValue, JsValue>;
-    /// Throws on a malformed URL, hence `catch`.
-    #[wasm_bindgen(catch, js_name = callbackParams)]
-    pub fn callback_params(url: &str) -> Result<Vec<JsValue>, JsValue>;
-    #[wasm_bindgen(js_name = genesysError)]
-    pub fn genesys_error(json: &str) -> JsValue;
-}
+/// Response headers the core reads.
+const KEPT_HEADERS: [&str; 2] = ["retry-after", "inin-correlation-id"];
 
 pub struct FetchHttp;
+
+impl FetchHttp {
+    async fn fetch(req: HttpRequest, signal: &AbortSignal) -> Result<HttpResponse, String> {
+        let method = match req.method {
+            Method::Get => gloo_net::http::Method::GET,
+            Method::Post => gloo_net::http::Method::POST,
+            Method::Put => gloo_net::http::Method::PUT,
+            Method::Patch => gloo_net::http::Method::PATCH,
+            Method::Delete => gloo_net::http::Method::DELETE,
+        };
+        // Genesys never redirects an API or token request, and following one
+        // could carry a token elsewhere. "manual", because workerd refuses
+        // "error"; browsers then answer with an opaque redirect (status 0).
+        let mut builder = RequestBuilder::new(&req.url)
+            .method(method)
+            .redirect(RequestRedirect::Manual)
+            .abort_signal(Some(signal));
+        for (k, v) in &req.headers {
+            builder = builder.header(k, v);
+        }
+        let request = match req.body {
+            Some(body) => builder.body(body),
+            None => builder.build(),
+        }
+        .map_err(|e| e.to_string())?;
+        let resp = request.send().await.map_err(|e| e.to_string())?;
+        if resp.type_() == ResponseType::Opaqueredirect || (300..400).contains(&resp.status()) {
+            return Err(["unexpected redirect from ", &req.url].concat());
+        }
+        let headers = resp.headers();
+        let kept = KEPT_HEADERS
+            .iter()
+            .filter_map(|name| headers.get(name).map(|v| (name.to_string(), v)))
+            .collect();
+        Ok(HttpResponse {
+            status: resp.status(),
+            headers: kept,
+            body: resp.text().await.map_err(|e| e.to_string())?,
+        })
+    }
+}
 
 impl Http for FetchHttp {
     async fn send(
@@ -62,41 +74,16 @@ impl Http for FetchHttp {
         req: HttpRequest,
         timeout_ms: u64,
     ) -> Result<HttpResponse, TransportError> {
-        let headers = js_sys::Array::new();
-        for (k, v) in &req.headers {
-            headers.push(&js_sys::Array::of2(&k.into(), &v.into()));
-        }
         let controller = AbortController::new()
             .map_err(|_| TransportError::Network("AbortController is unavailable".into()))?;
         let signal = controller.signal();
         let _abort = AbortOnDrop(controller);
-        let out = send(
-            req.method.as_str(),
-            &req.url,
-            headers,
-            req.body,
-            timeout_ms as f64,
-            &signal,
-        )
-        .await
-        // transport.js rejects with "timeout", "aborted" or the network message.
-        .map_err(|e| match e.as_string().as_deref() {
-            Some("timeout") => TransportError::Timeout,
-            Some("aborted") => TransportError::Aborted,
-            other => TransportError::Network(other.unwrap_or_default().to_string()),
-        })?;
-        let out: js_sys::Array = out.unchecked_into();
-        let mut headers = Vec::new();
-        for (i, name) in [(1, "retry-after"), (2, "inin-correlation-id")] {
-            if let Some(v) = out.get(i).as_string() {
-                headers.push((name.to_string(), v));
-            }
+        let fetch = std::pin::pin!(FetchHttp::fetch(req, &signal));
+        let timer = TimeoutFuture::new(timeout_ms.min(u32::MAX as u64) as u32);
+        match select(fetch, timer).await {
+            Either::Left((result, _)) => result.map_err(TransportError::Network),
+            Either::Right(_) => Err(TransportError::Timeout),
         }
-        Ok(HttpResponse {
-            status: out.get(0).as_f64().unwrap_or(0.0) as u16,
-            headers,
-            body: out.get(3).as_string().unwrap_or_default(),
-        })
     }
 }
 
@@ -108,15 +95,12 @@ impl Clock for JsClock {
     }
 
     async fn sleep(&self, ms: u64) {
-        let mut timer = JsValue::UNDEFINED;
-        let promise = Promise::new(&mut |resolve, _| timer = set_timeout(&resolve, ms as f64));
-        let _timer = Timer(timer);
-        let _ = JsFuture::from(promise).await;
+        TimeoutFuture::new(ms.min(u32::MAX as u64) as u32).await
     }
 }
 
 /// Completes when `signal` aborts (never, without a signal).
-pub async fn aborted(signal: Option<AbortSignal>) {
+pub async fn abort_signal_fired(signal: Option<AbortSignal>) {
     let Some(signal) = signal else {
         return std::future::pending().await;
     };

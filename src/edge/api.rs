@@ -1,0 +1,162 @@
+//! The edge handler's own HTTP API bodies, as serde types: what visitors send,
+//! what they get back, and the one JSON log line per request.
+
+use serde::{Deserialize, Serialize};
+
+use crate::status::{CallStatus, DisconnectReason, Leg, Outcome, Phase, Role};
+
+/// `POST /v1/calls` body. Strict: unknown fields are refused (a field such as
+/// `onBehalfOfUserId` must never be silently ignored — the agent comes from
+/// configuration only).
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PlaceCallBody {
+    pub phone_number: Option<String>,
+    pub turnstile_token: Option<String>,
+}
+
+/// `201` answer of `POST /v1/calls`.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CallHandle<'a> {
+    pub handle: &'a str,
+    pub status_url: String,
+    pub events_url: String,
+}
+
+impl<'a> CallHandle<'a> {
+    pub fn new(handle: &'a str) -> CallHandle<'a> {
+        CallHandle {
+            handle,
+            status_url: ["/v1/calls/", handle].concat(),
+            events_url: ["/v1/calls/", handle, "/events"].concat(),
+        }
+    }
+}
+
+/// Every error answer: a stable code, a sentence for the visitor, and the
+/// correlation id that finds the detail in the log.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ErrorAnswer<'a> {
+    pub code: &'a str,
+    pub message: &'a str,
+    pub correlation_id: &'a str,
+}
+
+/// `GET /v1/healthz`.
+#[derive(Debug, Serialize)]
+pub struct Health {
+    pub ok: bool,
+}
+
+/// What a visitor may see of a call: phases and leg states, no names or ids.
+#[derive(Debug, Serialize)]
+pub struct PublicStatus<'a> {
+    pub phase: Phase,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub outcome: Option<Outcome>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub agent: Option<PublicLeg<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub customer: Option<PublicLeg<'a>>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PublicLeg<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub state: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub connected_time: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub end_time: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub disconnect_type: Option<&'a str>,
+    /// The far end's first SIP/Q.850 cause (busy, no answer…), code and kind only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub disconnect_reason: Option<PublicReason<'a>>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct PublicReason<'a> {
+    #[serde(rename = "type")]
+    pub kind: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub code: Option<u64>,
+}
+
+impl<'a> PublicStatus<'a> {
+    pub fn of(s: &'a CallStatus) -> PublicStatus<'a> {
+        let leg = |l: &'a Leg, reasons: bool| PublicLeg {
+            state: l.state.as_deref(),
+            connected_time: l.connected_time.as_deref(),
+            end_time: l.end_time.as_deref(),
+            disconnect_type: l.disconnect_type.as_deref(),
+            disconnect_reason: reasons
+                .then(|| l.disconnect_reasons.first())
+                .flatten()
+                .map(|r: &'a DisconnectReason| PublicReason {
+                    kind: &r.kind,
+                    code: r.code,
+                }),
+        };
+        PublicStatus {
+            phase: s.phase,
+            outcome: s.outcome,
+            agent: s.snapshot.leg(Role::Agent).map(|a| leg(a, false)),
+            customer: s.snapshot.leg(Role::Customer).map(|c| leg(c, true)),
+        }
+    }
+}
+
+/// The `data` of an SSE `error` event.
+#[derive(Debug, Serialize)]
+pub struct StreamError<'a> {
+    pub code: &'a str,
+    pub message: &'a str,
+}
+
+/// One JSON log line per request. Never a secret, never a whole number.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LogLine<'a> {
+    pub correlation_id: &'a str,
+    pub method: &'a str,
+    pub path: &'a str,
+    pub status: u16,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub code: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<&'a str>,
+    pub ip: &'a str,
+}
+
+/// Cloudflare Turnstile's siteverify answer (only what we read).
+#[derive(Debug, Deserialize)]
+pub struct SiteverifyAnswer {
+    #[serde(default)]
+    pub success: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::wire::{decode, encode};
+
+    #[test]
+    fn place_bodies_are_strict() {
+        let b: PlaceCallBody = decode(r#"{"phoneNumber":"+13175550100"}"#).unwrap();
+        assert_eq!(b.phone_number.as_deref(), Some("+13175550100"));
+        assert!(decode::<PlaceCallBody>(r#"{"phoneNumber":"+1","agent":"x"}"#).is_err());
+        assert!(decode::<PlaceCallBody>(r#"{"phoneNumber":1}"#).is_err());
+    }
+
+    #[test]
+    fn handle_answer_shape() {
+        assert_eq!(
+            encode(&CallHandle::new("abc.def")),
+            r#"{"handle":"abc.def","statusUrl":"/v1/calls/abc.def","eventsUrl":"/v1/calls/abc.def/events"}"#
+        );
+    }
+}
