@@ -10,7 +10,7 @@ SIM_PORT ?= 8089
 setup:
 	scripts/setup.sh
 
-## Build pkg/ (browsers, workerd, Deno) and pkg-node/ (Node), print the package size.
+## Build the npm package pkg/ (wasm-pack; browsers, Node, workerd, Deno) and pkg-edge/, print the sizes.
 build: setup
 	scripts/build.sh
 

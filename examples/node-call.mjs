@@ -1,6 +1,6 @@
 // Places a call through genesys-sim on behalf of the agent Ada and prints each
 // status change until the call ends. Start the simulator first (make sim).
-import { GenesysClient } from "../pkg-node/genesys_click_to_call.js";
+import { GenesysClient } from "../pkg/node.js"; // from npm: "genesys-click-to-call"
 
 const gc = new GenesysClient({
   apiBase: process.env.GENESYS_SIM_URL ?? "http://127.0.0.1:8089", // or: region: "mypurecloud.ie"

@@ -1,38 +1,36 @@
 #!/usr/bin/env bash
-# Builds the wasm packages: pkg/ (--target web: browsers,
-# workerd, Deno; JS minified) and pkg-node/ (--target nodejs: require() in Node),
-# both shrunk with wasm-opt -Oz from npm's binaryen, then prints the sizes.
+# Builds the npm package pkg/ with wasm-pack (browsers and bundlers, Node,
+# workerd and Deno, each through its own `exports` condition) and the edge
+# handler's package pkg-edge/ (the same crate with `--features edge`), shrinks
+# both with npm's binaryen wasm-opt (wasm-pack's own download of it is off in
+# Cargo.toml), then prints the sizes.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 CRATE=genesys_click_to_call
-cargo build --release --target wasm32-unknown-unknown --lib --quiet
-WASM=target/wasm32-unknown-unknown/release/$CRATE.wasm
 OPT_FLAGS=(-Oz --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext --enable-mutable-globals --enable-multivalue --enable-reference-types)
-for target in web nodejs; do
-  out=pkg; [ "$target" = nodejs ] && out=pkg-node
+
+# wasm-pack must use the pinned wasm-bindgen CLI that scripts/setup.sh
+# installed (--mode no-install), never download one.
+pack() { # out-dir target-dir [cargo args…]
+  local out=$1 dir=$2; shift 2
   rm -rf "$out"
-  wasm-bindgen --target "$target" --out-dir "$out" "$WASM"
+  CARGO_TARGET_DIR=$dir wasm-pack --quiet --log-level warn build --target web --mode no-install --release \
+    --out-dir "$out" --out-name "$CRATE" . -- "$@" >/dev/null
   # The metadata sections are only needed until wasm-opt has validated the module.
-  node_modules/.bin/wasm-opt "${OPT_FLAGS[@]}" --strip-producers --strip-target-features "$out/${CRATE}_bg.wasm" -o "$out/${CRATE}_bg.wasm"
-done
-# Ship the browser package's JS as one minified file, as a production bundle
-# would be (the .d.ts keeps the types and docs); Node's copy stays readable.
-node_modules/.bin/esbuild pkg/${CRATE}.js --bundle --minify --format=esm --log-level=warning --outfile=pkg/${CRATE}.min.js
-mv pkg/${CRATE}.min.js pkg/${CRATE}.js
-rm -rf pkg/snippets
-# pkg-node: wasm-bindgen's CommonJS glue would require() the ESM snippet, which
-# Node refuses; bundle both into one CommonJS file (kept readable).
-sed -i -E 's/require\(String\.raw`([^`]*)`\)/require("\1")/' pkg-node/${CRATE}.js
-node_modules/.bin/esbuild pkg-node/${CRATE}.js --bundle --platform=node --format=cjs --log-level=warning --outfile=pkg-node/${CRATE}.cjs.js
-mv pkg-node/${CRATE}.cjs.js pkg-node/${CRATE}.js
-rm -rf pkg-node/snippets
-# pkg-node is CommonJS even if a parent package.json says "type": "module".
-echo '{ "type": "commonjs" }' > pkg-node/package.json
-# pkg-edge: the same crate with the edge handler's exports, for workerd and
-# Deno (edge/worker.js, edge/deno.js). Its own target dir, so switching
-# features does not rebuild the browser package each time.
-cargo build --release --target wasm32-unknown-unknown --lib --features edge --target-dir target/edge --quiet
-rm -rf pkg-edge
-wasm-bindgen --target web --out-dir pkg-edge target/edge/wasm32-unknown-unknown/release/$CRATE.wasm
-node_modules/.bin/wasm-opt "${OPT_FLAGS[@]}" --strip-producers --strip-target-features "pkg-edge/${CRATE}_bg.wasm" -o "pkg-edge/${CRATE}_bg.wasm"
+  node_modules/.bin/wasm-opt "${OPT_FLAGS[@]}" --strip-debug --strip-producers --strip-target-features \
+    "$out/${CRATE}_bg.wasm" -o "$out/${CRATE}_bg.wasm"
+}
+
+pack pkg target
+# The glue ships minified, as a production bundle would have it (the .d.ts
+# keeps the types and docs).
+node_modules/.bin/esbuild "pkg/${CRATE}.js" --minify --format=esm --log-level=warning --outfile="pkg/${CRATE}.min.js"
+mv "pkg/${CRATE}.min.js" "pkg/${CRATE}.js"
+node scripts/package.mjs pkg
+
+# pkg-edge: its own target dir, so switching features does not rebuild the
+# browser package each time.
+pack pkg-edge target/edge --features edge
+rm -f pkg-edge/package.json pkg-edge/README.md pkg-edge/.gitignore
+
 scripts/size.sh

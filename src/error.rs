@@ -178,10 +178,7 @@ impl Error {
         let context_id = body
             .context_id
             .or_else(|| resp.header("inin-correlation-id").map(str::to_string));
-        let genesys_message = body
-            .message
-            .or(body.error_description)
-            .unwrap_or_default();
+        let genesys_message = body.message.or(body.error_description).unwrap_or_default();
         let oauth_error = body.error;
         let status = resp.status;
         let retry_after_ms = resp.retry_after_ms();

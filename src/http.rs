@@ -132,10 +132,7 @@ mod tests {
         let r = HttpRequest::new(Method::Post, "http://h/oauth/token".into())
             .form(&[("grant_type", "client_credentials"), ("x", "a b&c=d/é")]);
         let body = r.body.unwrap();
-        assert_eq!(
-            body,
-            "grant_type=client_credentials&x=a+b%26c%3Dd%2F%C3%A9"
-        );
+        assert_eq!(body, "grant_type=client_credentials&x=a+b%26c%3Dd%2F%C3%A9");
         assert_eq!(
             parse_query(&body)[1],
             ("x".to_string(), "a b&c=d/é".to_string())

@@ -523,7 +523,13 @@ mod tests {
 
     #[test]
     fn login_options_need_client_and_redirect() {
-        let l = from_json::<LoginOptionsInput>("startLogin", r#"{"clientId":"c","redirectUri":"http://127.0.0.1:8080/","region":"mypurecloud.com"}"#).unwrap().validate().unwrap();
+        let l = from_json::<LoginOptionsInput>(
+            "startLogin",
+            r#"{"clientId":"c","redirectUri":"http://127.0.0.1:8080/","region":"mypurecloud.com"}"#,
+        )
+        .unwrap()
+        .validate()
+        .unwrap();
         assert_eq!(l.endpoints.login_base, "https://login.mypurecloud.com");
         for bad in [
             r#"{"clientId":"c","redirectUri":"javascript:alert(1)","region":"mypurecloud.com"}"#,

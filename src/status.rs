@@ -9,8 +9,8 @@
 use serde::Serialize;
 
 use crate::error::{Attempt, Error};
-use crate::wire::{self, Conversation, ErrorInfo, Participant};
 pub use crate::wire::DisconnectReason;
+use crate::wire::{self, Conversation, ErrorInfo, Participant};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "kebab-case")]
@@ -74,7 +74,6 @@ pub enum Role {
     /// Anything else (ACD, IVR, a consult…).
     Other,
 }
-
 
 /// One participant's leg, whichever endpoint it was read from. Serialized as
 /// the JS API's `CallLeg`.
@@ -706,8 +705,8 @@ mod tests {
             );
         }
         // Unknown members are ignored: a leg with only an id still reads.
-        let odd = Snapshot::parse(r#"{"id":"c","participants":[{"id":"p","x":{"y":[1]}}]}"#)
-            .unwrap();
+        let odd =
+            Snapshot::parse(r#"{"id":"c","participants":[{"id":"p","x":{"y":[1]}}]}"#).unwrap();
         assert_eq!(odd.legs.len(), 1);
         assert_eq!(CallStatus::derive(odd).phase, Phase::ContactingAgent);
     }

@@ -4,23 +4,49 @@
 //! `disconnectType`, …) kept as the `String` Genesys sent, so a value added by
 //! Genesys tomorrow passes through instead of failing the parse.
 //!
-//! Bodies are decoded with serde_json from the response text on every host
-//! (MEASURE: JSON.parse + serde-wasm-bindgen alternative, see bench/RESULTS.md).
+//! Bodies are decoded with serde_json from the response text on the host and
+//! in the edge build. In the browser package they are decoded with the
+//! platform's `JSON.parse` and serde-wasm-bindgen instead, and encoded with
+//! serde-wasm-bindgen and `JSON.stringify`: that leaves serde_json's parser and
+//! writer out of the browser wasm entirely (measured by `make build` and
+//! `make bench`, "JSON in wasm": see bench/RESULTS.md). The edge keeps
+//! serde_json, which was faster there per request and whose size does not matter.
 
 use std::collections::BTreeMap;
 
+#[cfg(not(all(
+    target_arch = "wasm32",
+    not(any(feature = "edge", feature = "wasm-serde-json"))
+)))]
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 /// Decodes a JSON body into a wire type. The error text is for logs and error
 /// messages (it never contains the body).
-pub fn decode<'a, T: Deserialize<'a>>(body: &'a str) -> Result<T, String> {
+#[cfg(not(all(
+    target_arch = "wasm32",
+    not(any(feature = "edge", feature = "wasm-serde-json"))
+)))]
+pub fn decode<T: DeserializeOwned>(body: &str) -> Result<T, String> {
     serde_json::from_str(body).map_err(|e| e.to_string())
 }
 
 /// Encodes a wire type. Infallible for the types in this module (string keys only).
+#[cfg(not(all(
+    target_arch = "wasm32",
+    not(any(feature = "edge", feature = "wasm-serde-json"))
+)))]
 pub fn encode<T: Serialize>(value: &T) -> String {
     serde_json::to_string(value).unwrap_or_default()
 }
+
+// The browser package: the platform's JSON.parse/JSON.stringify with
+// serde-wasm-bindgen (see the module comment for why).
+#[cfg(all(
+    target_arch = "wasm32",
+    not(any(feature = "edge", feature = "wasm-serde-json"))
+))]
+pub use crate::wasm::json::{decode, encode};
 
 fn is_false(b: &bool) -> bool {
     !*b
@@ -97,7 +123,6 @@ pub struct ConversationStateUpdate<'a> {
 #[serde(rename_all = "camelCase")]
 pub struct Conversation {
     pub id: String,
-    #[serde(default)]
     pub participants: Option<Vec<Participant>>,
 }
 
@@ -114,17 +139,12 @@ pub struct Participant {
     pub name: Option<String>,
     pub user: Option<EntityRef>,
     pub user_id: Option<String>,
-    pub queue: Option<EntityRef>,
-    pub queue_id: Option<String>,
     pub direction: Option<String>,
     pub start_time: Option<String>,
     pub connected_time: Option<String>,
     pub end_time: Option<String>,
     pub disconnect_type: Option<String>,
     pub error_info: Option<ErrorInfo>,
-    pub wrapup_required: Option<bool>,
-    pub wrapup: Option<Wrapup>,
-    #[serde(default)]
     pub calls: Option<Vec<CallMedia>>,
 }
 
@@ -132,13 +152,11 @@ pub struct Participant {
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct CallMedia {
-    pub id: Option<String>,
     pub state: Option<String>,
     pub direction: Option<String>,
     pub connected_time: Option<String>,
     pub disconnected_time: Option<String>,
     pub disconnect_type: Option<String>,
-    #[serde(default)]
     pub disconnect_reasons: Option<Vec<DisconnectReason>>,
     pub other: Option<Address>,
     pub error_info: Option<ErrorInfo>,
@@ -228,8 +246,7 @@ mod tests {
     #[test]
     fn nulls_read_as_absent() {
         let c: Conversation =
-            decode(r#"{"id":"c1","participants":[{"id":"p","state":null,"calls":null}]}"#)
-                .unwrap();
+            decode(r#"{"id":"c1","participants":[{"id":"p","state":null,"calls":null}]}"#).unwrap();
         let p = &c.participants.unwrap()[0];
         assert!(p.state.is_none() && p.calls.is_none());
         let c: Conversation = decode(r#"{"id":"c1","participants":null}"#).unwrap();
@@ -243,6 +260,9 @@ mod tests {
         assert_eq!(g.details[0].field_name.as_deref(), Some("phoneNumber"));
         let o: ErrorBody = decode(r#"{"error":"invalid_client","description":"d","error_description":"authentication failed"}"#).unwrap();
         assert_eq!(o.error.as_deref(), Some("invalid_client"));
-        assert_eq!(o.error_description.as_deref(), Some("authentication failed"));
+        assert_eq!(
+            o.error_description.as_deref(),
+            Some("authentication failed")
+        );
     }
 }

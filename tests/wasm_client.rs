@@ -217,9 +217,16 @@ async fn bad_input_is_rejected_before_any_request() {
         ),
         (
             js(r#"{"phonenumber":"+13175550100"}"#),
-            "unknown option 'phonenumber'",
+            "unknown field `phonenumber`",
         ),
-        (JsValue::from_str("+13175550100"), "options object"),
+        (
+            js(r#"{"phoneNumber":13175550100}"#),
+            "placeCall options: phoneNumber: invalid type",
+        ),
+        (
+            JsValue::from_str("+13175550100"),
+            "placeCall options: invalid type",
+        ),
     ] {
         let e = err(c.place_call(opts)).await;
         assert_eq!(text(&e, "code"), "invalid_input");

@@ -93,13 +93,12 @@ impl<'a> PublicStatus<'a> {
             connected_time: l.connected_time.as_deref(),
             end_time: l.end_time.as_deref(),
             disconnect_type: l.disconnect_type.as_deref(),
-            disconnect_reason: reasons
-                .then(|| l.disconnect_reasons.first())
-                .flatten()
-                .map(|r: &'a DisconnectReason| PublicReason {
+            disconnect_reason: reasons.then(|| l.disconnect_reasons.first()).flatten().map(
+                |r: &'a DisconnectReason| PublicReason {
                     kind: &r.kind,
                     code: r.code,
-                }),
+                },
+            ),
         };
         PublicStatus {
             phase: s.phase,

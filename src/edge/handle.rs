@@ -21,7 +21,9 @@ pub fn mac(key: &[u8], parts: &[&[u8]]) -> HmacSha256 {
 }
 
 pub fn sign(key: &[u8], id: &ConversationId) -> String {
-    let tag = mac(key, &[b"call:", id.as_str().as_bytes()]).finalize().into_bytes();
+    let tag = mac(key, &[b"call:", id.as_str().as_bytes()])
+        .finalize()
+        .into_bytes();
     [
         URL_SAFE_NO_PAD.encode(id.as_str()),
         ".".into(),

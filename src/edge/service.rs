@@ -592,9 +592,12 @@ impl<H: Http, C: Clock, P: Platform> Running<H, C, P> {
     /// The shared-store key for an Idempotency-Key: keyed by HMAC, so neither
     /// the visitor's address nor their key is stored in the clear.
     fn shared_key(&self, ip: &str, key: &str) -> String {
-        let tag = mac(&self.cfg.signing_key, &[ip.as_bytes(), b"\0", key.as_bytes()])
-            .finalize()
-            .into_bytes();
+        let tag = mac(
+            &self.cfg.signing_key,
+            &[ip.as_bytes(), b"\0", key.as_bytes()],
+        )
+        .finalize()
+        .into_bytes();
         ["idem:", &URL_SAFE_NO_PAD.encode(&tag[..18])].concat()
     }
 
@@ -620,9 +623,7 @@ impl<H: Http, C: Clock, P: Platform> Running<H, C, P> {
             ("remoteip", ip),
         ]);
         match self.client.http().send(req, 5_000).await {
-            Ok(r) if r.is_success() => {
-                decode::<SiteverifyAnswer>(&r.body).is_ok_and(|a| a.success)
-            }
+            Ok(r) if r.is_success() => decode::<SiteverifyAnswer>(&r.body).is_ok_and(|a| a.success),
             _ => false,
         }
     }

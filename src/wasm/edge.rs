@@ -93,7 +93,9 @@ pub struct EdgeHandler {
 
 /// A string member of a JS object (the runtime's `env`).
 fn string_member(obj: &JsValue, key: &str) -> Option<String> {
-    Reflect::get(obj, &key.into()).ok().and_then(|v| v.as_string())
+    Reflect::get(obj, &key.into())
+        .ok()
+        .and_then(|v| v.as_string())
 }
 
 #[wasm_bindgen]

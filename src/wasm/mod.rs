@@ -5,6 +5,8 @@
 
 #[cfg(feature = "edge")]
 pub mod edge;
+#[cfg(not(any(feature = "edge", feature = "wasm-serde-json")))]
+pub(crate) mod json;
 mod transport;
 
 use std::future::Future;
@@ -25,8 +27,8 @@ use crate::options::{
     self, AuthInput, ClientCredentialsInput, ClientOptionsInput, FinishLoginInput,
     LoginOptionsInput, PlaceCallOptions, RequestOptions, WaitOptions,
 };
-use crate::status::CallStatus;
 use crate::pkce;
+use crate::status::CallStatus;
 use transport::{abort_signal_fired, FetchHttp, JsClock};
 
 #[wasm_bindgen(typescript_custom_section)]
@@ -171,8 +173,11 @@ fn from_js<T: DeserializeOwned>(v: &JsValue, what: &str) -> Result<T, Error> {
         serde_aux::serde_introspection::serde_introspect::<T>(),
         what,
     )?;
-    serde_path_to_error::deserialize(serde_wasm_bindgen::Deserializer::from(v))
-        .map_err(|e| options::invalid(what, &e))
+    serde_path_to_error::deserialize(serde_wasm_bindgen::Deserializer::from(v)).map_err(|e| {
+        // serde-wasm-bindgen's errors print as JS errors ("Error: invalid type…").
+        let text = e.to_string().replacen("Error: ", "", 1);
+        options::invalid(what, &text)
+    })
 }
 
 fn signal_of(s: Option<Js>) -> Result<Option<AbortSignal>, Error> {
@@ -385,11 +390,11 @@ extern "C" {
 pub fn start_login(
     #[wasm_bindgen(unchecked_param_type = "LoginOptions")] options: JsValue,
 ) -> Promise {
-    let login = match from_js::<LoginOptionsInput>(&options, "startLogin").and_then(|o| o.validate())
-    {
-        Ok(l) => l,
-        Err(e) => return reject(e),
-    };
+    let login =
+        match from_js::<LoginOptionsInput>(&options, "startLogin").and_then(|o| o.validate()) {
+            Ok(l) => l,
+            Err(e) => return reject(e),
+        };
     promise(async move {
         let no_crypto = || {
             to_js_error(Error::new(
@@ -440,11 +445,11 @@ pub fn start_login(
 pub fn finish_login(
     #[wasm_bindgen(unchecked_param_type = "FinishLoginOptions")] options: JsValue,
 ) -> Promise {
-    let finish = match from_js::<FinishLoginInput>(&options, "finishLogin").and_then(|o| o.validate())
-    {
-        Ok(f) => f,
-        Err(e) => return reject(e),
-    };
+    let finish =
+        match from_js::<FinishLoginInput>(&options, "finishLogin").and_then(|o| o.validate()) {
+            Ok(f) => f,
+            Err(e) => return reject(e),
+        };
     promise(async move {
         let token = exchange_code(
             &FetchHttp,
