@@ -218,6 +218,20 @@ impl<F: Fleet> EdgeService<F> {
         }
     }
 
+    /// A service that answers every request `misconfigured`, naming `variable`
+    /// (for problems found outside the variables, such as missing bindings).
+    pub fn misconfigured(variable: &'static str, problem: &str, seed: &[u8]) -> EdgeService<F> {
+        EdgeService {
+            setup: Err(Misconfigured {
+                variable,
+                problem: problem.to_string(),
+            }),
+            corr_key: seed.to_vec(),
+            requests: Cell::new(0),
+            started: Cell::new(false),
+        }
+    }
+
     /// The fleet (for tests and the wasm shell).
     pub fn fleet(&self) -> Option<&F> {
         self.setup.as_ref().ok().map(|r| &r.fleet)
