@@ -160,7 +160,11 @@ mod tests {
             assert_eq!(b.wait_ms_for(t, true), 0);
             b.record(t);
         }
-        assert_eq!(b.wait_ms_for(10, true), 11_000 - 10, "then priority waits too");
+        assert_eq!(
+            b.wait_ms_for(10, true),
+            11_000 - 10,
+            "then priority waits too"
+        );
         assert_eq!(b.read_share(), 8);
         assert_eq!(RateBudget::new(1, 1_000).read_share(), 1);
     }

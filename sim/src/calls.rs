@@ -292,7 +292,8 @@ impl Call {
         let end = far.as_ref().and_then(|f| f.end).or(agent.end);
         let tel = format!("tel:{}", self.spec.number);
         let session = |leg: &LegState, purpose: &str, pid: &str| {
-            let mut segment = json!({"segmentStart": self.at(leg.start), "segmentType": "interact"});
+            let mut segment =
+                json!({"segmentStart": self.at(leg.start), "segmentType": "interact"});
             if let Some(e) = leg.end {
                 segment["segmentEnd"] = json!(self.at(e));
                 if let Some(d) = leg.disconnect_type {

@@ -47,11 +47,24 @@ pub async fn query(
         .and_then(|(a, b)| Some((parse_iso(a)?, parse_iso(b)?)))
         .filter(|(a, b)| a <= b)
     else {
-        return bad("interval", "The interval must be two ISO-8601 times, start/end.");
+        return bad(
+            "interval",
+            "The interval must be two ISO-8601 times, start/end.",
+        );
     };
     let mut wanted: Vec<(String, String)> = Vec::new();
-    for f in q.get("segmentFilters").and_then(Value::as_array).into_iter().flatten() {
-        for pr in f.get("predicates").and_then(Value::as_array).into_iter().flatten() {
+    for f in q
+        .get("segmentFilters")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        for pr in f
+            .get("predicates")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
             let dim = pr.get("dimension").and_then(Value::as_str).unwrap_or("");
             let val = pr.get("value").and_then(Value::as_str).unwrap_or("");
             match dim {

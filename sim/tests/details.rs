@@ -37,7 +37,11 @@ async fn details_find_the_agents_calls_by_number() {
     let http = reqwest::Client::new();
     let tok = token(&http, &base, "sim-edge", "sim-edge-secret").await;
     let mut ids = Vec::new();
-    for (agent, number) in [(ADA, "+13175550100"), (ADA, "+13175550142"), (OTTO, "+13175550100")] {
+    for (agent, number) in [
+        (ADA, "+13175550100"),
+        (ADA, "+13175550142"),
+        (OTTO, "+13175550100"),
+    ] {
         let text = http
             .post(format!("{base}/api/v2/conversations/calls/user/{agent}"))
             .bearer_auth(&tok)
@@ -71,10 +75,20 @@ async fn details_find_the_agents_calls_by_number() {
                 .await
                 .unwrap();
             let status = r.status().as_u16();
-            (status, serde_json::from_str::<Value>(&r.text().await.unwrap()).unwrap())
+            (
+                status,
+                serde_json::from_str::<Value>(&r.text().await.unwrap()).unwrap(),
+            )
         }
     };
-    let (status, ada) = post(query(json!([{"type": "dimension", "dimension": "userId", "value": ADA}]), all), tok.clone()).await;
+    let (status, ada) = post(
+        query(
+            json!([{"type": "dimension", "dimension": "userId", "value": ADA}]),
+            all,
+        ),
+        tok.clone(),
+    )
+    .await;
     assert_eq!(status, 200, "{ada}");
     assert_eq!(ada["totalHits"], 2);
     let convs = ada["conversations"].as_array().unwrap();
@@ -82,20 +96,40 @@ async fn details_find_the_agents_calls_by_number() {
     let customer = &convs[1]["participants"][1];
     assert_eq!(customer["purpose"], "customer");
     assert_eq!(customer["sessions"][0]["dnis"], "tel:+13175550100");
-    assert!(convs[1]["conversationStart"].as_str().unwrap().ends_with('Z'));
+    assert!(convs[1]["conversationStart"]
+        .as_str()
+        .unwrap()
+        .ends_with('Z'));
     // Both filters must match; the dnis may carry "tel:".
-    let (_, both) = post(query(json!([
+    let (_, both) = post(
+        query(
+            json!([
         {"type": "dimension", "dimension": "userId", "value": ADA},
-        {"type": "dimension", "dimension": "dnis", "value": "tel:+13175550100"}]), all), tok.clone()).await;
+        {"type": "dimension", "dimension": "dnis", "value": "tel:+13175550100"}]),
+            all,
+        ),
+        tok.clone(),
+    )
+    .await;
     assert_eq!(both["totalHits"], 1);
     assert_eq!(both["conversations"][0]["conversationId"], ids[0].as_str());
     // An interval in the past finds nothing (and no "conversations" key, like Genesys).
-    let (_, none) = post(query(json!([]), "2001-01-01T00:00:00Z/2001-01-02T00:00:00Z"), tok.clone()).await;
+    let (_, none) = post(
+        query(json!([]), "2001-01-01T00:00:00Z/2001-01-02T00:00:00Z"),
+        tok.clone(),
+    )
+    .await;
     assert_eq!(none, json!({"totalHits": 0}));
     let (status, bad) = post(json!({"segmentFilters": []}), tok.clone()).await;
-    assert_eq!((status, bad["details"][0]["fieldName"].as_str()), (400, Some("interval")));
+    assert_eq!(
+        (status, bad["details"][0]["fieldName"].as_str()),
+        (400, Some("interval"))
+    );
     // Without analytics:conversationDetail:view.
     let readonly = token(&http, &base, "sim-readonly", "sim-readonly-secret").await;
     let (status, denied) = post(query(json!([]), all), readonly).await;
-    assert_eq!((status, denied["code"].as_str()), (403, Some("missing.any.permissions")));
+    assert_eq!(
+        (status, denied["code"].as_str()),
+        (403, Some("missing.any.permissions"))
+    );
 }

@@ -102,7 +102,9 @@ struct KeyRecord {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "camelCase")]
 pub enum Settled {
-    Placed { conversation: String },
+    Placed {
+        conversation: String,
+    },
     /// Certainly not dialled (refused before or by Genesys): the number and the key are free again.
     NotDialled,
     /// Sent, outcome unknown: the number is blocked for the settle window.
@@ -110,7 +112,11 @@ pub enum Settled {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "command", rename_all = "camelCase", rename_all_fields = "camelCase")]
+#[serde(
+    tag = "command",
+    rename_all = "camelCase",
+    rename_all_fields = "camelCase"
+)]
 pub enum NumberCommand {
     /// A visitor asks for a call to this number.
     Admit {
@@ -149,27 +155,49 @@ pub struct LookupJob {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "answer", rename_all = "camelCase", rename_all_fields = "camelCase")]
+#[serde(
+    tag = "answer",
+    rename_all = "camelCase",
+    rename_all_fields = "camelCase"
+)]
 pub enum NumberAnswer {
-    /// Go ahead: send the create-call POST, then settle this ticket.
-    Reserved { ticket: u64 },
+    /// Go ahead: send the create-call POST, then settle this ticket. `at`
+    /// (the reservation's time) is what every handle for it says it was
+    /// issued at, so a replay gets the very same handle.
+    Reserved {
+        ticket: u64,
+        at: u64,
+    },
     /// The same request (key) or visitor again: this call.
-    Replay { ticket: u64, conversation: String },
+    Replay {
+        ticket: u64,
+        at: u64,
+        conversation: String,
+    },
     /// A call for this key, visitor or cap is being placed: ask again in `ms`.
-    Wait { ms: u64 },
+    Wait {
+        ms: u64,
+    },
     /// An earlier call's outcome is unknown: no new call until the window ends.
     /// `mine`: the same visitor (key or address), who may watch it.
     Ringing {
         ticket: u64,
+        at: u64,
         mine: bool,
         retry_after_ms: u64,
     },
     /// The cap is reached by calls in progress.
-    InProgress { retry_after_ms: u64 },
+    InProgress {
+        retry_after_ms: u64,
+    },
     /// The per-number rate is spent.
-    Limited { retry_after_ms: u64 },
+    Limited {
+        retry_after_ms: u64,
+    },
     /// What a ticket refers to (for `Lookup`).
-    Placed { conversation: String },
+    Placed {
+        conversation: String,
+    },
     InFlight,
     Unknown {
         lookup: Option<LookupJob>,
@@ -244,16 +272,18 @@ impl NumberDesk {
         // 1. The same request again: the same answer, never a second call.
         if let Some(k) = &key {
             if let Some(rec) = self.keys.iter().find(|r| &r.key == k) {
-                let ticket = rec.ticket;
+                let (ticket, at) = (rec.ticket, rec.at);
                 return match self.bookings.iter().find(|b| b.ticket == ticket) {
                     Some(b) => match &b.state {
                         State::InFlight { .. } => NumberAnswer::Wait { ms: WAIT_MS },
                         State::Placed { conversation, .. } => NumberAnswer::Replay {
                             ticket,
+                            at: b.at,
                             conversation: conversation.clone(),
                         },
                         State::Unknown { settle_until, .. } => NumberAnswer::Ringing {
                             ticket,
+                            at: b.at,
                             mine: true,
                             retry_after_ms: settle_until.saturating_sub(now),
                         },
@@ -261,10 +291,12 @@ impl NumberDesk {
                     None => match &rec.conversation {
                         Some(c) => NumberAnswer::Replay {
                             ticket,
+                            at,
                             conversation: c.clone(),
                         },
                         None => NumberAnswer::Ringing {
                             ticket,
+                            at,
                             mine: true,
                             retry_after_ms: 0,
                         },
@@ -273,17 +305,17 @@ impl NumberDesk {
             }
         }
         // 2. An unknown outcome blocks the number for its window, whatever the key.
-        if let Some(b) = self
-            .bookings
-            .iter()
-            .rev()
-            .find(|b| matches!(b.state, State::Unknown { settle_until, .. } if now < settle_until))
+        if let Some(b) =
+            self.bookings.iter().rev().find(
+                |b| matches!(b.state, State::Unknown { settle_until, .. } if now < settle_until),
+            )
         {
             let State::Unknown { settle_until, .. } = b.state else {
                 unreachable!()
             };
             return NumberAnswer::Ringing {
                 ticket: b.ticket,
+                at: b.at,
                 mine: b.client == client,
                 retry_after_ms: settle_until - now,
             };
@@ -298,6 +330,7 @@ impl NumberDesk {
                 } if *active_until > now && now < b.at + rules.settle_ms => {
                     return NumberAnswer::Replay {
                         ticket: b.ticket,
+                        at: b.at,
                         conversation: conversation.clone(),
                     }
                 }
@@ -364,7 +397,7 @@ impl NumberDesk {
             });
         }
         self.bound();
-        NumberAnswer::Reserved { ticket }
+        NumberAnswer::Reserved { ticket, at: now }
     }
 
     fn settle(&mut self, ticket: u64, outcome: Settled, now: u64) {
@@ -492,7 +525,9 @@ impl NumberDesk {
                     // The number is only needed for the lookup.
                     number.clear();
                 }
-                State::Placed { active_until, .. } if *active_until != 0 && now >= *active_until => {
+                State::Placed { active_until, .. }
+                    if *active_until != 0 && now >= *active_until =>
+                {
                     *active_until = 0;
                 }
                 _ => {}
@@ -514,7 +549,13 @@ impl NumberDesk {
             let excess = self.bookings.len() - MAX_RECORDS;
             let mut dropped = 0;
             self.bookings.retain(|b| {
-                let settled = matches!(b.state, State::Placed { active_until: 0, .. });
+                let settled = matches!(
+                    b.state,
+                    State::Placed {
+                        active_until: 0,
+                        ..
+                    }
+                );
                 if settled && dropped < excess {
                     dropped += 1;
                     false
@@ -558,7 +599,11 @@ fn unknown(number: String, since: u64, settle_ms: u64) -> State {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "command", rename_all = "camelCase", rename_all_fields = "camelCase")]
+#[serde(
+    tag = "command",
+    rename_all = "camelCase",
+    rename_all_fields = "camelCase"
+)]
 pub enum AddressCommand {
     /// A call request from this address, for `number` (its tag).
     Admit {
@@ -567,12 +612,18 @@ pub enum AddressCommand {
         rate: Rate,
     },
     /// The key's call was refused before dialling: it may be used again.
-    Forget { key: String },
+    Forget {
+        key: String,
+    },
     Expire,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "answer", rename_all = "camelCase", rename_all_fields = "camelCase")]
+#[serde(
+    tag = "answer",
+    rename_all = "camelCase",
+    rename_all_fields = "camelCase"
+)]
 pub enum AddressAnswer {
     /// A new request, counted.
     Allowed,
@@ -580,7 +631,9 @@ pub enum AddressAnswer {
     Replay,
     /// A key this address used for another number.
     Reused,
-    Limited { retry_after_ms: u64 },
+    Limited {
+        retry_after_ms: u64,
+    },
     Ok,
 }
 
@@ -703,7 +756,7 @@ mod tests {
 
     fn reserved(a: NumberAnswer) -> u64 {
         match a {
-            NumberAnswer::Reserved { ticket } => ticket,
+            NumberAnswer::Reserved { ticket, .. } => ticket,
             other => panic!("expected a reservation, got {other:?}"),
         }
     }
@@ -731,12 +784,16 @@ mod tests {
             admit(&mut d, None, "a", 400),
             NumberAnswer::Replay {
                 ticket: t,
+                at: 0,
                 conversation: "c1".into()
             },
             "the same visitor gets their call"
         );
         assert!(
-            matches!(admit(&mut d, None, "b", 400), NumberAnswer::InProgress { .. }),
+            matches!(
+                admit(&mut d, None, "b", 400),
+                NumberAnswer::InProgress { .. }
+            ),
             "another visitor meets the cap"
         );
     }
@@ -756,6 +813,7 @@ mod tests {
                 admit(&mut d, key, client, 1_000),
                 NumberAnswer::Ringing {
                     ticket: t,
+                    at: 0,
                     mine,
                     retry_after_ms: 119_100
                 },
@@ -777,7 +835,10 @@ mod tests {
     fn the_lookup_is_handed_out_once_and_resolves_the_call() {
         let mut d = NumberDesk::default();
         let t = reserved(admit(&mut d, Some("k1"), "a", 0));
-        assert_eq!(d.apply(NumberCommand::Lookup { ticket: t }, 10), NumberAnswer::InFlight);
+        assert_eq!(
+            d.apply(NumberCommand::Lookup { ticket: t }, 10),
+            NumberAnswer::InFlight
+        );
         settle(&mut d, t, Settled::Unknown, 100);
         assert!(matches!(
             d.apply(NumberCommand::Lookup { ticket: t }, 200),
@@ -820,6 +881,7 @@ mod tests {
             admit(&mut d, Some("k1"), "a", 3_500),
             NumberAnswer::Replay {
                 ticket: t,
+                at: 0,
                 conversation: "c9".into()
             },
             "the key now replays the resolved call"
@@ -843,7 +905,10 @@ mod tests {
         settle(&mut d, t, Settled::Unknown, 0);
         assert!(matches!(
             d.apply(NumberCommand::Lookup { ticket: t }, RESOLVE_AFTER_MS),
-            NumberAnswer::Unknown { lookup: Some(_), .. }
+            NumberAnswer::Unknown {
+                lookup: Some(_),
+                ..
+            }
         ));
         d.apply(
             NumberCommand::Resolved {
@@ -852,11 +917,17 @@ mod tests {
             },
             4_000,
         );
+        assert!(
+            matches!(
+                d.apply(NumberCommand::Lookup { ticket: t }, 100_000),
+                NumberAnswer::Unknown { lookup: None, .. }
+            ),
+            "one lookup only"
+        );
         assert!(matches!(
-            d.apply(NumberCommand::Lookup { ticket: t }, 100_000),
-            NumberAnswer::Unknown { lookup: None, .. }
-        ), "one lookup only");
-        assert!(matches!(admit(&mut d, None, "b", 60_000), NumberAnswer::Ringing { .. }));
+            admit(&mut d, None, "b", 60_000),
+            NumberAnswer::Ringing { .. }
+        ));
         assert_eq!(
             d.apply(NumberCommand::Lookup { ticket: t }, 120_000),
             NumberAnswer::Unresolved
@@ -870,7 +941,11 @@ mod tests {
         // The instance died after sending the POST.
         assert!(matches!(
             admit(&mut d, None, "b", 45_000),
-            NumberAnswer::Ringing { mine: false, retry_after_ms: 120_000, .. }
+            NumberAnswer::Ringing {
+                mine: false,
+                retry_after_ms: 120_000,
+                ..
+            }
         ));
         // A late report still tells the truth.
         settle(
@@ -881,7 +956,10 @@ mod tests {
             },
             46_000,
         );
-        assert!(matches!(admit(&mut d, None, "b", 46_100), NumberAnswer::InProgress { .. }));
+        assert!(matches!(
+            admit(&mut d, None, "b", 46_100),
+            NumberAnswer::InProgress { .. }
+        ));
     }
 
     #[test]
@@ -917,14 +995,29 @@ mod tests {
         };
         for (i, k) in ["a", "b"].iter().enumerate() {
             let t = reserved(go(&mut d, k, k, i as u64));
-            settle(&mut d, t, Settled::Placed { conversation: k.to_string() }, 5);
+            settle(
+                &mut d,
+                t,
+                Settled::Placed {
+                    conversation: k.to_string(),
+                },
+                5,
+            );
         }
-        assert!(matches!(go(&mut d, "a", "a", 10), NumberAnswer::Replay { .. }), "a replay is free");
+        assert!(
+            matches!(go(&mut d, "a", "a", 10), NumberAnswer::Replay { .. }),
+            "a replay is free"
+        );
         assert_eq!(
             go(&mut d, "c", "c", 10),
-            NumberAnswer::Limited { retry_after_ms: 990 }
+            NumberAnswer::Limited {
+                retry_after_ms: 990
+            }
         );
-        assert!(matches!(go(&mut d, "c", "c", 1_000), NumberAnswer::Reserved { .. }));
+        assert!(matches!(
+            go(&mut d, "c", "c", 1_000),
+            NumberAnswer::Reserved { .. }
+        ));
     }
 
     #[test]
@@ -970,7 +1063,10 @@ mod tests {
             }
         );
         a.apply(AddressCommand::Forget { key: "k".into() }, 5);
-        assert!(matches!(go(&mut a, Some("k"), "n2", 6), AddressAnswer::Limited { .. }));
+        assert!(matches!(
+            go(&mut a, Some("k"), "n2", 6),
+            AddressAnswer::Limited { .. }
+        ));
         a.apply(AddressCommand::Expire, KEY_TTL_MS + 10);
         assert!(a.is_empty());
     }
@@ -1021,7 +1117,7 @@ mod tests {
                             State::Unknown { settle_until, .. } => now < settle_until,
                         });
                         let a = admit(&mut d, key.map(|k| ["k", &k.to_string()].concat()).as_deref(), &client.to_string(), now);
-                        if let NumberAnswer::Reserved { ticket } = a {
+                        if let NumberAnswer::Reserved { ticket, .. } = a {
                             prop_assert!(!blocked, "reserved while another call was in flight, active or unsettled");
                             if let Some(k) = key {
                                 prop_assert!(!key_tickets.contains_key(&k), "one key, two reservations");

@@ -196,7 +196,10 @@ impl EdgeConfig {
         let per_ip_reads = rate("RATE_LIMIT_READS_PER_IP", "300/60")?;
         let address_header = match get("CLIENT_ADDRESS_HEADER") {
             None => None,
-            Some(h) if h.eq_ignore_ascii_case("x-forwarded-for") || h.eq_ignore_ascii_case("forwarded") => {
+            Some(h)
+                if h.eq_ignore_ascii_case("x-forwarded-for")
+                    || h.eq_ignore_ascii_case("forwarded") =>
+            {
                 return Err(bad(
                     "CLIENT_ADDRESS_HEADER",
                     "must name a header holding one address (such as CF-Connecting-IP), not a list",
@@ -305,9 +308,16 @@ pub(crate) mod tests {
             }
         );
         assert_eq!(c.max_concurrent_per_number, 1);
-        assert_eq!(c.address_header, None, "no header is trusted unless configured");
-        assert_eq!((c.settle_ms, c.handle_ttl_secs, c.budget_wait_ms), (120_000, 7_200, 2_000));
-        let cf = EdgeConfig::from_env(env(&[("CLIENT_ADDRESS_HEADER", "CF-Connecting-IP")])).unwrap();
+        assert_eq!(
+            c.address_header, None,
+            "no header is trusted unless configured"
+        );
+        assert_eq!(
+            (c.settle_ms, c.handle_ttl_secs, c.budget_wait_ms),
+            (120_000, 7_200, 2_000)
+        );
+        let cf =
+            EdgeConfig::from_env(env(&[("CLIENT_ADDRESS_HEADER", "CF-Connecting-IP")])).unwrap();
         assert_eq!(cf.address_header.as_deref(), Some("cf-connecting-ip"));
         assert_eq!(c.caller_id.unwrap().as_str(), "+13175559999");
     }
@@ -315,8 +325,16 @@ pub(crate) mod tests {
     #[test]
     fn problems_name_the_variable_never_the_value() {
         let cases: [(&str, &str, &str); 13] = [
-            ("CLIENT_ADDRESS_HEADER", "X-Forwarded-For", "CLIENT_ADDRESS_HEADER"),
-            ("CLIENT_ADDRESS_HEADER", "CF Connecting IP", "CLIENT_ADDRESS_HEADER"),
+            (
+                "CLIENT_ADDRESS_HEADER",
+                "X-Forwarded-For",
+                "CLIENT_ADDRESS_HEADER",
+            ),
+            (
+                "CLIENT_ADDRESS_HEADER",
+                "CF Connecting IP",
+                "CLIENT_ADDRESS_HEADER",
+            ),
             ("SETTLE_WINDOW_SECS", "5", "SETTLE_WINDOW_SECS"),
             ("GENESYS_CLIENT_SECRET", "", "GENESYS_CLIENT_SECRET"),
             ("GENESYS_CLIENT_ID", "", "GENESYS_CLIENT_ID"),

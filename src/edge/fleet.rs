@@ -15,7 +15,9 @@ use std::rc::Rc;
 
 use serde::{Deserialize, Serialize};
 
-use super::admission::{AddressAnswer, AddressCommand, AddressDesk, NumberAnswer, NumberCommand, NumberDesk};
+use super::admission::{
+    AddressAnswer, AddressCommand, AddressDesk, NumberAnswer, NumberCommand, NumberDesk,
+};
 use super::config::EdgeConfig;
 use super::gateway::{Gateway, Readiness, StatusView};
 use crate::call::{EntityId, E164};
@@ -43,7 +45,11 @@ impl Scope {
 pub struct Unavailable(pub String);
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "command", rename_all = "camelCase", rename_all_fields = "camelCase")]
+#[serde(
+    tag = "command",
+    rename_all = "camelCase",
+    rename_all_fields = "camelCase"
+)]
 pub enum GatewayCommand {
     Place {
         number: String,
@@ -67,7 +73,11 @@ pub enum GatewayCommand {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "answer", rename_all = "camelCase", rename_all_fields = "camelCase")]
+#[serde(
+    tag = "answer",
+    rename_all = "camelCase",
+    rename_all_fields = "camelCase"
+)]
 pub enum GatewayAnswer {
     Placed {
         conversation: String,
@@ -147,7 +157,10 @@ pub trait Fleet {
 }
 
 /// Runs one gateway command (in this instance, or in the Durable Object).
-pub async fn run_gateway<H: Http, C: Clock>(g: &Gateway<H, C>, cmd: GatewayCommand) -> GatewayAnswer {
+pub async fn run_gateway<H: Http, C: Clock>(
+    g: &Gateway<H, C>,
+    cmd: GatewayCommand,
+) -> GatewayAnswer {
     let failed = |e: &Error| GatewayAnswer::Failed { error: e.into() };
     let id = |c: &str| EntityId::parse(c, "conversation");
     match cmd {

@@ -34,9 +34,9 @@ use super::api::PublicStatus;
 use super::config::EdgeConfig;
 use super::lookup;
 use crate::call::{ConversationId, EntityId, PlaceCall, E164};
-use crate::http::{HttpRequest, Method};
 use crate::error::{Error, ErrorCode};
 use crate::flow::{is_budget_busy, Client, ClientOptions, Clock, Http};
+use crate::http::{HttpRequest, Method};
 use crate::status::Phase;
 use crate::wire::encode;
 
@@ -353,12 +353,16 @@ impl<H: Http, C: Clock> Gateway<H, C> {
                 let user = |t: &str| {
                     HttpRequest::new(
                         Method::Get,
-                        [endpoints.api_base.as_str(), "/api/v2/users/", agent.as_str()].concat(),
+                        [
+                            endpoints.api_base.as_str(),
+                            "/api/v2/users/",
+                            agent.as_str(),
+                        ]
+                        .concat(),
                     )
                     .bearer(t)
                 };
-                match self.client.send_read(&user).await
-                {
+                match self.client.send_read(&user).await {
                     Ok(_) => None,
                     Err(e) if is_budget_busy(&e) => return Err(e),
                     Err(e) => Some(piece(&e, "agent")),
@@ -384,10 +388,13 @@ impl<H: Http, C: Clock> Gateway<H, C> {
             .borrow()
             .values()
             .filter(|e| {
-                now.saturating_sub(e.wanted_at) < WATCHED_MS && !e.view.as_ref().is_some_and(|v| v.ended)
+                now.saturating_sub(e.wanted_at) < WATCHED_MS
+                    && !e.view.as_ref().is_some_and(|v| v.ended)
             })
             .count();
-        let ms = self.client.poll_interval_ms(watched.min(u32::MAX as usize) as u32);
+        let ms = self
+            .client
+            .poll_interval_ms(watched.min(u32::MAX as usize) as u32);
         self.interval.set((now.max(1), ms));
         ms
     }

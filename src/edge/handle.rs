@@ -174,7 +174,10 @@ mod tests {
                 number: tag()
             })
         );
-        assert_eq!(verify(b"another key another key another k", &h, 1_000, 7_200), None);
+        assert_eq!(
+            verify(b"another key another key another k", &h, 1_000, 7_200),
+            None
+        );
         let other = sign_call(
             KEY,
             &EntityId::parse("c0ffee00-0000-4000-8000-000000000001", "id").unwrap(),
@@ -209,7 +212,11 @@ mod tests {
         assert!(verify(KEY, &h, 8_199, 7_200).is_some());
         assert_eq!(verify(KEY, &h, 8_200, 7_200), None, "past its TTL");
         assert!(verify(KEY, &h, 900, 7_200).is_some(), "a little clock skew");
-        assert_eq!(verify(KEY, &h, 100, 7_200), None, "issued far in the future");
+        assert_eq!(
+            verify(KEY, &h, 100, 7_200),
+            None,
+            "issued far in the future"
+        );
     }
 
     #[test]

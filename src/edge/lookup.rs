@@ -120,7 +120,11 @@ pub fn recent_calls_request(
 
 /// The conversation in `body` that dialled `number` (E.164), the earliest
 /// after `since_ms − 60 s` if several did; `None` when none did.
-pub fn find_call_to(body: &str, number: &str, since_ms: u64) -> Result<Option<ConversationId>, Error> {
+pub fn find_call_to(
+    body: &str,
+    number: &str,
+    since_ms: u64,
+) -> Result<Option<ConversationId>, Error> {
     let answer: Answer = decode(body).map_err(|e| Error::bad_response(&e, Attempt::Other))?;
     let want = digits(number);
     let earliest = since_ms.saturating_sub(EARLY_MS);
@@ -218,8 +222,16 @@ mod tests {
         for ms in [0, 951_782_400_000, 1_795_000_000_123, 4_102_444_800_999] {
             assert_eq!(parse_iso_ms(&iso_utc(ms)), Some(ms), "{ms}");
         }
-        assert_eq!(parse_iso_ms("2026-11-18T11:06:40Z"), Some(1_795_000_000_000));
-        for bad in ["", "2026-13-01T00:00:00Z", "yesterday", "2026-11-18 08:26:40Z"] {
+        assert_eq!(
+            parse_iso_ms("2026-11-18T11:06:40Z"),
+            Some(1_795_000_000_000)
+        );
+        for bad in [
+            "",
+            "2026-13-01T00:00:00Z",
+            "yesterday",
+            "2026-11-18 08:26:40Z",
+        ] {
             assert_eq!(parse_iso_ms(bad), None, "{bad}");
         }
     }
@@ -230,10 +242,19 @@ mod tests {
         let agent = EntityId::parse("0b5e2f7a-6c1d-4e8f-9a3b-2c4d6e8f0a01", "a").unwrap();
         let r = recent_calls_request(&e, "tok", &agent, 1_795_000_060_000, 1_795_000_065_000);
         assert_eq!(r.method, Method::Post);
-        assert_eq!(r.url, "http://sim/api/v2/analytics/conversations/details/query");
+        assert_eq!(
+            r.url,
+            "http://sim/api/v2/analytics/conversations/details/query"
+        );
         let body = r.body.unwrap();
-        assert!(body.contains(r#""interval":"2026-11-18T11:06:40.000Z/2026-11-18T11:08:45.000Z""#), "{body}");
-        assert!(body.contains(r#""dimension":"userId","value":"0b5e2f7a-6c1d-4e8f-9a3b-2c4d6e8f0a01""#), "{body}");
+        assert!(
+            body.contains(r#""interval":"2026-11-18T11:06:40.000Z/2026-11-18T11:08:45.000Z""#),
+            "{body}"
+        );
+        assert!(
+            body.contains(r#""dimension":"userId","value":"0b5e2f7a-6c1d-4e8f-9a3b-2c4d6e8f0a01""#),
+            "{body}"
+        );
     }
 
     #[test]
@@ -247,8 +268,14 @@ mod tests {
            "participants":[{"purpose":"customer","sessions":[{"dnis":"tel:+13175550199"}]}]}
         ],"totalHits":3}"#;
         let found = find_call_to(body, "+13175550100", 1_795_000_020_000).unwrap();
-        assert_eq!(found.unwrap().as_str(), "c0000000-0000-4000-8000-000000000002");
-        assert_eq!(find_call_to(body, "+13175550142", 1_795_000_020_000).unwrap(), None);
+        assert_eq!(
+            found.unwrap().as_str(),
+            "c0000000-0000-4000-8000-000000000002"
+        );
+        assert_eq!(
+            find_call_to(body, "+13175550142", 1_795_000_020_000).unwrap(),
+            None
+        );
         assert_eq!(
             find_call_to(body, "+13175550100", 1_795_000_400_000).unwrap(),
             None,

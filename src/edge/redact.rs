@@ -33,8 +33,22 @@ fn country_code_len(digits: &str) -> usize {
     match b[0] {
         b'1' | b'7' => 1,
         _ => match two(b) {
-            20 | 27 | 30..=34 | 36 | 39 | 40 | 41 | 43..=49 | 51..=58 | 60..=66 | 81 | 82
-            | 84 | 86 | 90..=95 | 98 => 2,
+            20
+            | 27
+            | 30..=34
+            | 36
+            | 39
+            | 40
+            | 41
+            | 43..=49
+            | 51..=58
+            | 60..=66
+            | 81
+            | 82
+            | 84
+            | 86
+            | 90..=95
+            | 98 => 2,
             _ => 3,
         },
     }
@@ -66,7 +80,10 @@ pub fn log_path(path: &str) -> String {
 /// that does not parse as an address is `None`.
 pub fn client_bucket(address: &str) -> Option<String> {
     let a = address.trim();
-    let a = a.strip_prefix('[').and_then(|x| x.strip_suffix(']')).unwrap_or(a);
+    let a = a
+        .strip_prefix('[')
+        .and_then(|x| x.strip_suffix(']'))
+        .unwrap_or(a);
     match a.parse::<std::net::IpAddr>().ok()? {
         std::net::IpAddr::V4(v4) => Some(v4.to_string()),
         std::net::IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
@@ -140,7 +157,10 @@ mod tests {
             log_path("/v1/calls/ABCDEFGHIJKLMNOP.qrstuvwxyz/events"),
             "/v1/calls/ABCDEFGH…/events"
         );
-        assert_eq!(log_path("/v1/calls/ABCDEFGHIJKLMNOP"), "/v1/calls/ABCDEFGH…");
+        assert_eq!(
+            log_path("/v1/calls/ABCDEFGHIJKLMNOP"),
+            "/v1/calls/ABCDEFGH…"
+        );
         assert_eq!(log_path("/v1/calls"), "/v1/calls");
         assert_eq!(log_path("/v1/healthz"), "/v1/healthz");
         assert!(log_path(&"/x".repeat(1000)).chars().count() <= 200);
@@ -167,7 +187,10 @@ mod tests {
 
     #[test]
     fn echoed_names_are_truncated() {
-        let long = format!("unknown field `{}`, expected `phoneNumber`", "x".repeat(4000));
+        let long = format!(
+            "unknown field `{}`, expected `phoneNumber`",
+            "x".repeat(4000)
+        );
         let t = truncate_echo(&long);
         assert!(t.len() < 120, "{t}");
         assert!(t.contains("expected `phoneNumber`"));

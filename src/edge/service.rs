@@ -178,7 +178,9 @@ fn retry_after(mut o: Outcome, wait_ms: u64) -> Outcome {
 impl<H: Http, C: Clock> EdgeService<LocalFleet<H, C>> {
     /// Single-instance: the fleet's state lives in this instance's memory.
     pub fn new(http: H, clock: C, env: impl Fn(&str) -> Option<String>) -> Self {
-        EdgeService::build(env, &instance_seed(), |cfg| LocalFleet::new(http, clock, cfg))
+        EdgeService::build(env, &instance_seed(), |cfg| {
+            LocalFleet::new(http, clock, cfg)
+        })
     }
 }
 
@@ -262,7 +264,13 @@ impl<F: Fleet> EdgeService<F> {
                 json_error(
                     if path == "/v1/healthz" { 503 } else { 500 },
                     "misconfigured",
-                    &["The call service is misconfigured: ", m.variable, " ", &m.problem].concat(),
+                    &[
+                        "The call service is misconfigured: ",
+                        m.variable,
+                        " ",
+                        &m.problem,
+                    ]
+                    .concat(),
                     m.variable,
                 ),
                 "-".to_string(),
@@ -380,7 +388,8 @@ impl<F: Fleet> EdgeService<F> {
                 });
                 // The gateway answers after HEARTBEAT_MS of quiet; this catches
                 // a coordinator that does not.
-                let answer = match select(pin!(watch), pin!(clock.sleep(HEARTBEAT_MS + 500))).await {
+                let answer = match select(pin!(watch), pin!(clock.sleep(HEARTBEAT_MS + 500))).await
+                {
                     Either::Left((a, _)) => a,
                     Either::Right(_) => return heartbeat(stream, cursor),
                 };
@@ -514,7 +523,9 @@ impl<F: Fleet> Running<F> {
             None if req.connection.is_some() => (req.connection.as_deref(), "connection"),
             None => (None, "shared"),
         };
-        let address = raw.filter(|a| client_bucket(a).is_some()).map(str::to_string);
+        let address = raw
+            .filter(|a| client_bucket(a).is_some())
+            .map(str::to_string);
         let bucket = raw
             .and_then(client_bucket)
             .map(|b| digest(&self.cfg.signing_key, &[b"address:", b.as_bytes()], 12))
@@ -600,7 +611,12 @@ impl<F: Fleet> Running<F> {
             self.now_secs(),
             self.cfg.handle_ttl_secs,
         ) else {
-            return json_error(404, "not_found", "No such call.", "bad, foreign or expired handle");
+            return json_error(
+                404,
+                "not_found",
+                "No such call.",
+                "bad, foreign or expired handle",
+            );
         };
         if req.method == "GET" {
             if let Err(wait) = self.reads.borrow_mut().hit(&client.bucket, self.now()) {
@@ -715,14 +731,12 @@ impl<F: Fleet> Running<F> {
             .await
         {
             Err(u) => return unavailable(&u.0),
-            Ok(AddressAnswer::Reused) => {
-                return json_error(
-                    422,
-                    "idempotency_key_reused",
-                    "This Idempotency-Key was used for another number; use a new key for a new number.",
-                    "idempotency key reused with another number",
-                )
-            }
+            Ok(AddressAnswer::Reused) => return json_error(
+                422,
+                "idempotency_key_reused",
+                "This Idempotency-Key was used for another number; use a new key for a new number.",
+                "idempotency key reused with another number",
+            ),
             Ok(AddressAnswer::Limited { retry_after_ms }) => {
                 return retry_after(
                     json_error(
@@ -764,7 +778,7 @@ impl<F: Fleet> Running<F> {
 
         // 3. The number: the same key or visitor again, an unknown outcome's
         // window, the cap and the number's rate; then a reservation.
-        let ticket = match self.admit_number(&tag, key.clone(), client, &number).await {
+        let (ticket, issued) = match self.admit_number(&tag, key.clone(), client, &number).await {
             Ok(t) => t,
             Err((o, forget)) => return if forget { refuse(o).await } else { o },
         };
@@ -804,13 +818,13 @@ impl<F: Fleet> Running<F> {
             Ok(GatewayAnswer::Placed { conversation }) => {
                 let Ok(id) = EntityId::parse(&conversation, "conversation") else {
                     settle(Settled::Unknown).await;
-                    return self.ringing(&tag, ticket, "placed, unreadable id");
+                    return self.ringing(&tag, ticket, issued, "placed, unreadable id");
                 };
                 settle(Settled::Placed {
                     conversation: conversation.clone(),
                 })
                 .await;
-                let h = handle::sign_call(&self.cfg.signing_key, &id, tag, self.now_secs());
+                let h = handle::sign_call(&self.cfg.signing_key, &id, tag, issued / 1000);
                 let mut o = ok(201, encode(&CallHandle::new(&h)));
                 o.detail = ["placed to ", &masked].concat();
                 o
@@ -819,7 +833,7 @@ impl<F: Fleet> Running<F> {
                 let e: Error = error.into();
                 if e.code == ErrorCode::OutcomeUnknown {
                     settle(Settled::Unknown).await;
-                    return self.ringing(&tag, ticket, &upstream_detail(&e));
+                    return self.ringing(&tag, ticket, issued, &upstream_detail(&e));
                 }
                 settle(Settled::NotDialled).await;
                 refuse(place_error(&e)).await
@@ -828,32 +842,37 @@ impl<F: Fleet> Running<F> {
             // may have gone out.
             Ok(_) | Err(Unavailable(_)) => {
                 settle(Settled::Unknown).await;
-                self.ringing(&tag, ticket, "gateway unavailable during the call request")
+                self.ringing(
+                    &tag,
+                    ticket,
+                    issued,
+                    "gateway unavailable during the call request",
+                )
             }
         }
     }
 
     /// The visitor's own call whose outcome is unknown: its pending handle.
-    fn ringing(&self, tag: &NumberTag, ticket: u64, detail: &str) -> Outcome {
+    fn ringing(&self, tag: &NumberTag, ticket: u64, issued_ms: u64, detail: &str) -> Outcome {
         let mut o = json_error(202, "call_may_be_ringing", RINGING, detail);
         o.handle = Some(handle::sign_pending(
             &self.cfg.signing_key,
             ticket,
             *tag,
-            self.now_secs(),
+            issued_ms / 1000,
         ));
         o
     }
 
-    /// Asks the number's desk until it reserves, answers, or refuses.
-    /// `Err((answer, give the key back))`.
+    /// Asks the number's desk until it reserves (the ticket and its time),
+    /// answers, or refuses. `Err((answer, give the key back))`.
     async fn admit_number(
         &self,
         tag: &NumberTag,
         key: Option<String>,
         client: &Client,
         number: &E164,
-    ) -> Result<u64, (Outcome, bool)> {
+    ) -> Result<(u64, u64), (Outcome, bool)> {
         let desk = tag.name();
         let rules = NumberRules {
             rate: self.cfg.per_number,
@@ -877,7 +896,7 @@ impl<F: Fleet> Running<F> {
                 )
                 .await;
             return match answer {
-                Ok(NumberAnswer::Reserved { ticket }) => Ok(ticket),
+                Ok(NumberAnswer::Reserved { ticket, at }) => Ok((ticket, at)),
                 Ok(NumberAnswer::Wait { ms }) => {
                     if self.now().saturating_sub(started) >= DUPLICATE_WAIT_MS {
                         return Err((
@@ -893,19 +912,27 @@ impl<F: Fleet> Running<F> {
                     self.fleet.clock().sleep(ms).await;
                     continue;
                 }
-                Ok(NumberAnswer::Replay { conversation, .. }) => {
+                Ok(NumberAnswer::Replay {
+                    conversation, at, ..
+                }) => {
                     let Ok(id) = EntityId::parse(&conversation, "conversation") else {
                         return Err((unavailable("bad record"), false));
                     };
-                    let h = handle::sign_call(&self.cfg.signing_key, &id, *tag, self.now_secs());
+                    let h = handle::sign_call(&self.cfg.signing_key, &id, *tag, at / 1000);
                     let mut o = ok(201, encode(&CallHandle::new(&h)));
                     o.headers.push(("Idempotent-Replayed".into(), "true".into()));
                     o.detail = "replay of the visitor's call".into();
                     Err((o, false))
                 }
                 Ok(NumberAnswer::Ringing {
-                    ticket, mine: true, ..
-                }) => Err((self.ringing(tag, ticket, "settle window: same visitor"), false)),
+                    ticket,
+                    at,
+                    mine: true,
+                    ..
+                }) => Err((
+                    self.ringing(tag, ticket, at, "settle window: same visitor"),
+                    false,
+                )),
                 Ok(NumberAnswer::Ringing { retry_after_ms, .. }) => Err((
                     retry_after(
                         json_error(
@@ -951,9 +978,14 @@ impl<F: Fleet> Running<F> {
     /// What a pending handle refers to now; makes the one lookup when due.
     async fn resolve(&self, tag: &NumberTag, ticket: u64) -> Resolution {
         let desk = tag.name();
-        match self.fleet.number(&desk, NumberCommand::Lookup { ticket }).await {
-            Ok(NumberAnswer::Placed { conversation }) => EntityId::parse(&conversation, "c")
-                .map_or(Resolution::Unresolved, Resolution::Call),
+        match self
+            .fleet
+            .number(&desk, NumberCommand::Lookup { ticket })
+            .await
+        {
+            Ok(NumberAnswer::Placed { conversation }) => {
+                EntityId::parse(&conversation, "c").map_or(Resolution::Unresolved, Resolution::Call)
+            }
             Ok(NumberAnswer::InFlight) => Resolution::Waiting(1_000),
             Ok(NumberAnswer::Unknown {
                 lookup: Some(job),
@@ -1138,12 +1170,27 @@ fn place_error(e: &Error) -> Outcome {
     match e.code {
         _ if is_budget_busy(e) => busy(e),
         ErrorCode::RateLimited => retry_after(
-            json_error(429, "rate_limited", "The call service is busy; try again shortly.", &detail),
+            json_error(
+                429,
+                "rate_limited",
+                "The call service is busy; try again shortly.",
+                &detail,
+            ),
             e.retry_after_ms.unwrap_or(30_000),
         ),
         // Configuration problems say which piece, in the log only.
-        ErrorCode::NotFound => json_error(502, "server_error", unavailable, &[&detail, " [check GENESYS_AGENT_USER_ID]"].concat()),
-        ErrorCode::AuthFailed => json_error(502, "server_error", unavailable, &[&detail, " [check GENESYS_CLIENT_ID/GENESYS_CLIENT_SECRET]"].concat()),
+        ErrorCode::NotFound => json_error(
+            502,
+            "server_error",
+            unavailable,
+            &[&detail, " [check GENESYS_AGENT_USER_ID]"].concat(),
+        ),
+        ErrorCode::AuthFailed => json_error(
+            502,
+            "server_error",
+            unavailable,
+            &[&detail, " [check GENESYS_CLIENT_ID/GENESYS_CLIENT_SECRET]"].concat(),
+        ),
         _ => json_error(502, "server_error", unavailable, &detail),
     }
 }
@@ -1155,7 +1202,12 @@ fn read_error(e: &Error) -> Outcome {
         _ if is_budget_busy(e) => busy(e),
         ErrorCode::NotFound => json_error(404, "not_found", "No such call.", &detail),
         ErrorCode::RateLimited => retry_after(
-            json_error(429, "rate_limited", "The call service is busy; try again shortly.", &detail),
+            json_error(
+                429,
+                "rate_limited",
+                "The call service is busy; try again shortly.",
+                &detail,
+            ),
             e.retry_after_ms.unwrap_or(30_000),
         ),
         _ => json_error(
@@ -1246,7 +1298,10 @@ mod tests {
             let e = parse_place_body(bad).unwrap_err();
             assert_eq!(e.code, ErrorCode::InvalidInput, "{bad}");
         }
-        let long = format!(r#"{{"phoneNumber":"+13175550100","{}":1}}"#, "f".repeat(4000));
+        let long = format!(
+            r#"{{"phoneNumber":"+13175550100","{}":1}}"#,
+            "f".repeat(4000)
+        );
         assert!(parse_place_body(&long).unwrap_err().message.len() < 400);
         let e = parse_place_body(r#"{"phoneNumber":"+1317555010099999"}"#).unwrap_err();
         assert!(!e.message.contains("1317555010099999"), "{}", e.message);
@@ -1272,7 +1327,13 @@ mod tests {
             StreamRef::parse(&StreamRef::pending_ref(&tag, 42)),
             Some(StreamRef::Pending { ticket: 42, .. })
         ));
-        for bad in ["", "c:", "x:AAAAAAAAAAA:1", "p:AAAAAAAAAAA:zz", "c:AAAA:../x"] {
+        for bad in [
+            "",
+            "c:",
+            "x:AAAAAAAAAAA:1",
+            "p:AAAAAAAAAAA:zz",
+            "c:AAAA:../x",
+        ] {
             assert!(StreamRef::parse(bad).is_none(), "{bad}");
         }
     }
