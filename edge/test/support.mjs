@@ -69,9 +69,11 @@ export function keeper() {
   };
 }
 
-// A visitor's request through `on` (a Miniflare or a worker from getWorker).
+// A visitor's request through `on`: a Miniflare, a worker from getWorker, or
+// the base URL of one listening on a port (plain fetch, own connections).
 export function visitor(on, seen) {
-  const send = on.dispatchFetch ? (u, i) => on.dispatchFetch(u, i) : (u, i) => on.fetch(u, i);
+  // A Miniflare instance, or one of its workers (getWorker).
+  const send = on instanceof Miniflare ? (u, i) => on.dispatchFetch(u, i) : typeof on === "string" ? (u, i) => fetch(new URL(new URL(u).pathname, on), i) : (u, i) => on.fetch(u, i);
   const call = async (path, { method = "GET", body, headers = {}, origin = ORIGIN } = {}) => {
     const h = { ...headers };
     if (origin) h.origin = origin;
