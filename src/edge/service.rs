@@ -331,12 +331,13 @@ impl<F: Fleet> EdgeService<F> {
             };
             headers.push(("Content-Type".into(), ctype.into()));
         }
-        let method: String = req.method.chars().take(16).collect();
+        // What the visitor sent is scrubbed of anything number-like too.
+        let method = scrub_numbers(&req.method.chars().take(16).collect::<String>());
         let detail = scrub_numbers(&out.detail);
         let mut log = encode(&LogLine {
             correlation_id: &corr,
             method: &method,
-            path: &log_path(&req.path),
+            path: &scrub_numbers(&log_path(&req.path)),
             status: out.status,
             code: out.code,
             detail: (!detail.is_empty()).then_some(detail.as_str()),
