@@ -4,6 +4,7 @@
 // isolates send. The object's single thread makes each desk command atomic;
 // its storage keeps the state across restarts and deploys; alarms expire it.
 import { DeskObject, GatewayObject } from "../pkg-edge/genesys_click_to_call.js";
+import { drive } from "./drive.js";
 
 class Desk {
   constructor(ctx, kind) {
@@ -66,7 +67,7 @@ export class GenesysGateway {
   }
 
   async fetch(request) {
-    const answer = await this.gateway.run(await request.text());
+    const answer = await drive(this.gateway.run(await request.text()));
     const budget = this.gateway.budgetState();
     if (budget !== this.budget) {
       this.budget = budget;

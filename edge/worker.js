@@ -12,5 +12,5 @@ export default {
   // No connection address here: the visitor's address comes only from the
   // header CLIENT_ADDRESS_HEADER names (wrangler.toml: CF-Connecting-IP, which
   // Cloudflare sets and a client cannot forge).
-  fetch: (request, env) => handle(request, env, undefined),
+  fetch: (request, env, ctx) => handle(request, env, undefined, ctx),
 };

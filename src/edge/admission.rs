@@ -81,6 +81,13 @@ struct Booking {
     at: u64,
     touched: u64,
     retain_ms: u64,
+    /// Once unknown, a pending handle may refer to it: kept for `retain_ms`.
+    /// A call placed outright is kept only for the settle window.
+    #[serde(default)]
+    pending: bool,
+    /// The settle window it was made with.
+    #[serde(default)]
+    settle_ms: u64,
     state: State,
 }
 
@@ -381,6 +388,8 @@ impl NumberDesk {
             at: now,
             touched: now,
             retain_ms: rules.retain_ms.max(rules.settle_ms),
+            pending: false,
+            settle_ms: rules.settle_ms,
             state: State::InFlight {
                 number,
                 deadline: now + rules.inflight_ms,
@@ -418,6 +427,7 @@ impl NumberDesk {
                 {
                     b.state = unknown(number.clone(), now, *settle_ms);
                     b.touched = now;
+                    b.pending = true;
                 }
                 for r in self.keys.iter_mut().filter(|r| r.ticket == ticket) {
                     r.unknown = true;
@@ -511,8 +521,10 @@ impl NumberDesk {
                     // Its instance never said how the POST went (it may have
                     // died): assume it dialled.
                     let at = *deadline;
-                    b.state = unknown(std::mem::take(number), at, *settle_ms);
+                    let settle_ms = *settle_ms;
+                    b.state = unknown(std::mem::take(number), at, settle_ms);
                     b.touched = at;
+                    b.pending = true;
                     for r in self.keys.iter_mut().filter(|r| r.ticket == b.ticket) {
                         r.unknown = true;
                     }
@@ -536,6 +548,9 @@ impl NumberDesk {
         self.bookings.retain(|b| match &b.state {
             State::InFlight { .. } => true,
             State::Unknown { settle_until, .. } if now < *settle_until => true,
+            State::Placed { active_until, .. } if *active_until != 0 => true,
+            // A call placed outright: only "the same visitor again" needs it.
+            State::Placed { .. } if !b.pending => now < b.at.saturating_add(b.settle_ms),
             _ => now < b.touched.saturating_add(b.retain_ms),
         });
         self.keys.retain(|r| now < r.at + KEY_TTL_MS);
@@ -585,6 +600,14 @@ impl NumberDesk {
 
     pub fn is_empty(&self) -> bool {
         self.bookings.is_empty() && self.keys.is_empty() && self.hits.is_empty()
+    }
+
+    /// Nothing here is in flight, unsettled or active: forgetting the desk
+    /// (when memory is full) loses only old records.
+    pub fn is_quiet(&self) -> bool {
+        self.bookings.iter().all(|b| {
+            matches!(b.state, State::Placed { active_until: 0, .. })
+        })
     }
 }
 

@@ -222,13 +222,15 @@ pub async fn run_gateway<H: Http, C: Clock>(
 /// are refused (busy) rather than memory growing without bound.
 const MAX_DESKS: usize = 50_000;
 
-/// Desks in memory: the number's or address's state machine, by name.
+/// Desks in memory: the number's or address's state machine, by name, with
+/// when each was last used.
 pub struct Desks<D> {
-    desks: RefCell<HashMap<String, D>>,
+    desks: RefCell<HashMap<String, (D, u64)>>,
     ops: Cell<u32>,
 }
 
 impl<D> Default for Desks<D> {
+    // (derive would require D: Default for no reason)
     fn default() -> Self {
         Desks {
             desks: RefCell::new(HashMap::new()),
@@ -238,24 +240,41 @@ impl<D> Default for Desks<D> {
 }
 
 impl<D: Default> Desks<D> {
-    /// Applies `f` to the named desk; drops the desk once it holds nothing,
-    /// and sweeps all of them now and then (`expire` prunes one desk).
+    /// Applies `f` to the named desk at `now`; drops the desk once it holds
+    /// nothing, and sweeps all of them now and then (`empty` prunes one desk
+    /// and says whether anything is left). When memory is full, the desks
+    /// unused longest go first, as long as `quiet` says nothing depends on
+    /// them right now (only old records, no call in flight or unsettled).
     pub fn with<A>(
         &self,
         name: &str,
+        now: u64,
         f: impl FnOnce(&mut D) -> A,
         empty: impl Fn(&mut D) -> bool,
+        quiet: impl Fn(&D) -> bool,
     ) -> Result<A, Unavailable> {
         let mut desks = self.desks.borrow_mut();
         let n = self.ops.get().wrapping_add(1);
         self.ops.set(n);
         if n % 1024 == 0 || desks.len() >= MAX_DESKS {
-            desks.retain(|_, d| !empty(d));
+            desks.retain(|_, (d, _)| !empty(d));
         }
         if desks.len() >= MAX_DESKS && !desks.contains_key(name) {
-            return Err(Unavailable("too many desks in memory".into()));
+            let mut idle: Vec<(u64, String)> = desks
+                .iter()
+                .filter(|(_, (d, _))| quiet(d))
+                .map(|(k, (_, used))| (*used, k.clone()))
+                .collect();
+            idle.sort_unstable();
+            for (_, k) in idle.into_iter().take(MAX_DESKS / 10) {
+                desks.remove(&k);
+            }
+            if desks.len() >= MAX_DESKS {
+                return Err(Unavailable("too many desks in memory".into()));
+            }
         }
-        let d = desks.entry(name.to_string()).or_default();
+        let (d, used) = desks.entry(name.to_string()).or_default();
+        *used = now;
         let answer = f(d);
         if empty(d) {
             desks.remove(name);
@@ -309,11 +328,13 @@ impl<H: Http, C: Clock> Fleet for LocalFleet<H, C> {
         let now = self.clock().now_ms();
         self.numbers.with(
             name,
+            now,
             |d| d.apply(cmd, now),
             |d| {
                 d.apply(NumberCommand::Expire, now);
                 d.is_empty()
             },
+            NumberDesk::is_quiet,
         )
     }
 
@@ -321,11 +342,13 @@ impl<H: Http, C: Clock> Fleet for LocalFleet<H, C> {
         let now = self.clock().now_ms();
         self.addresses.with(
             name,
+            now,
             |d| d.apply(cmd, now),
             |d| {
                 d.apply(AddressCommand::Expire, now);
                 d.is_empty()
             },
+            |_| true,
         )
     }
 
@@ -362,5 +385,39 @@ impl<F: Fleet> Fleet for Rc<F> {
 
     async fn gateway(&self, cmd: GatewayCommand) -> Result<GatewayAnswer, Unavailable> {
         (**self).gateway(cmd).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn desks_stay_bounded_and_the_longest_unused_quiet_ones_go_first() {
+        let desks: Desks<Vec<u8>> = Desks::default();
+        let busy = |d: &Vec<u8>| d.is_empty();
+        // One desk that must not go (not quiet), then a full house of quiet ones.
+        desks.with("live", 0, |d| d.push(1), |_| false, |_| true).unwrap();
+        for i in 1..MAX_DESKS {
+            desks
+                .with(&i.to_string(), i as u64, |d| d.push(0), |_| false, busy)
+                .unwrap();
+        }
+        assert_eq!(desks.len(), MAX_DESKS);
+        // Full: the oldest quiet desks make room; the live one stays.
+        desks
+            .with("new", MAX_DESKS as u64, |d| d.push(0), |_| false, |d| d.first() == Some(&0))
+            .unwrap();
+        assert!(desks.len() <= MAX_DESKS);
+        assert!(desks.desks.borrow().contains_key("live"));
+        assert!(!desks.desks.borrow().contains_key("1"), "the longest unused went");
+        // Nothing quiet to drop: refused, never grown.
+        let full: Desks<Vec<u8>> = Desks::default();
+        for i in 0..MAX_DESKS {
+            full.with(&i.to_string(), 0, |d| d.push(1), |_| false, |_| false)
+                .unwrap();
+        }
+        assert!(full.with("one more", 1, |_| (), |_| false, |_| false).is_err());
+        assert_eq!(full.len(), MAX_DESKS);
     }
 }

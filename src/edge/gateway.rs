@@ -287,7 +287,8 @@ impl<H: Http, C: Clock> Gateway<H, C> {
                 let fetched = cache.get(id.as_str()).map_or(0, |e| e.fetched_at);
                 (fetched + self.interval_ms(now)).saturating_sub(now)
             };
-            let nap = due.clamp(SHARE_POLL_MS, wait_ms - spent);
+            // Not `clamp`: it panics when less than SHARE_POLL_MS is left.
+            let nap = due.max(SHARE_POLL_MS).min(wait_ms - spent);
             self.client.clock().sleep(nap).await;
         }
     }
@@ -459,5 +460,86 @@ fn piece(e: &Error, step: &'static str) -> &'static str {
         ErrorCode::Forbidden => "permissions",
         ErrorCode::NotFound | ErrorCode::InvalidInput if step == "agent" => "agent",
         _ => "genesys",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::http::{HttpResponse, TransportError};
+    use std::cell::Cell;
+
+    /// Genesys answering at once: a token, then the same connected call.
+    struct Canned;
+    impl Http for Canned {
+        async fn send(&self, req: HttpRequest, _: u64) -> Result<HttpResponse, TransportError> {
+            let body = if req.url.ends_with("/oauth/token") {
+                r#"{"access_token":"t","token_type":"bearer","expires_in":86400}"#
+            } else {
+                r#"{"id":"c0ffee00-0000-4000-8000-000000000001","participants":[
+                  {"id":"a","purpose":"agent","state":"connected","connectedTime":"2026-01-01T00:00:00Z"},
+                  {"id":"b","purpose":"customer","state":"connected","connectedTime":"2026-01-01T00:00:01Z"}]}"#
+            };
+            Ok(HttpResponse {
+                status: 200,
+                headers: vec![],
+                body: body.into(),
+            })
+        }
+    }
+
+    /// Time that moves only when slept.
+    #[derive(Default)]
+    struct Manual(Cell<u64>);
+    impl Clock for Manual {
+        fn now_ms(&self) -> u64 {
+            self.0.get()
+        }
+        async fn sleep(&self, ms: u64) {
+            self.0.set(self.0.get() + ms);
+        }
+    }
+
+    fn gateway() -> Gateway<Canned, Manual> {
+        let cfg = EdgeConfig::from_env(crate::edge::config::tests::env(&[])).unwrap();
+        Gateway::new(Canned, Manual::default(), &cfg)
+    }
+
+    fn block_on<T>(f: impl std::future::Future<Output = T>) -> T {
+        // Canned and Manual never pend: one poll finishes it.
+        let waker = std::task::Waker::noop();
+        let mut cx = std::task::Context::from_waker(waker);
+        match std::pin::pin!(f).poll(&mut cx) {
+            std::task::Poll::Ready(v) => v,
+            std::task::Poll::Pending => panic!("pending"),
+        }
+    }
+
+    #[test]
+    fn watch_ends_on_time_whatever_is_left_of_the_wait() {
+        let g = gateway();
+        let id = EntityId::parse("c0ffee00-0000-4000-8000-000000000001", "c").unwrap();
+        let (first, _) = block_on(g.watch(&id, "", 1_000)).unwrap();
+        let fp = first.unwrap().fingerprint.clone();
+        // Nothing changes: quiet after the wait, for waits shorter than one poll step too.
+        for wait in [1, 5, 14, 15, 16, 999] {
+            let before = g.clock().now_ms();
+            assert!(block_on(g.watch(&id, &fp, wait)).unwrap().0.is_none(), "{wait}");
+            assert!(g.clock().now_ms() - before <= wait + SHARE_POLL_MS, "{wait}");
+        }
+    }
+
+    #[test]
+    fn readers_share_one_upstream_read_per_interval() {
+        let g = gateway();
+        let id = EntityId::parse("c0ffee00-0000-4000-8000-000000000001", "c").unwrap();
+        for _ in 0..100 {
+            block_on(g.read(&id)).unwrap();
+        }
+        // One token request and one read: the budget saw one API request.
+        assert_eq!(g.budget_sent().len(), 1);
+        block_on(g.clock().sleep(2_000));
+        block_on(g.read(&id)).unwrap();
+        assert_eq!(g.budget_sent().len(), 2, "a new read once the interval passed");
     }
 }

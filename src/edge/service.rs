@@ -43,7 +43,7 @@ use crate::wire::{decode, encode};
 
 /// An SSE chunk (an event or a heartbeat comment) at least this often, so
 /// proxies that cut idle streams never do: "every 15 s", with a margin.
-pub const HEARTBEAT_MS: u64 = 14_000;
+pub const HEARTBEAT_MS: u64 = 12_000;
 /// A request that finds the same visitor's call being placed waits this long
 /// at most for its outcome.
 const DUPLICATE_WAIT_MS: u64 = 25_000;

@@ -17,8 +17,9 @@ use serde::Serialize;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
 
+use super::job::Job;
+use super::to_js;
 use super::transport::{FetchHttp, JsClock};
-use super::{promise, to_js};
 use crate::edge::admission::{AddressCommand, AddressDesk, NumberCommand, NumberDesk};
 use crate::edge::config::{EdgeConfig, BODY_LIMIT, VARIABLES};
 use crate::edge::fleet::{
@@ -28,6 +29,32 @@ use crate::edge::gateway::Gateway;
 use crate::edge::{EdgeRequest, EdgeService};
 use crate::flow::Clock;
 use crate::wire::{decode, encode};
+
+#[wasm_bindgen]
+extern "C" {
+    #[wasm_bindgen(js_namespace = console, js_name = error)]
+    fn console_error(s: &str);
+}
+
+/// A panic aborts the wasm (panic = "abort"): say why, as a log line, first.
+fn log_panics() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        std::panic::set_hook(Box::new(|info| {
+            let message = crate::wire::encode(&PanicLine {
+                event: "panic",
+                message: &info.to_string(),
+            });
+            console_error(&message);
+        }))
+    });
+}
+
+#[derive(Serialize)]
+struct PanicLine<'a> {
+    event: &'a str,
+    message: &'a str,
+}
 
 /// The Durable Object bindings; all three, or none.
 const BINDINGS: [&str; 3] = ["CALL_NUMBERS", "CLIENT_ADDRESSES", "GENESYS_GATEWAY"];
@@ -174,6 +201,7 @@ impl EdgeHandler {
     /// body) → Promise<string>`: how to reach the Durable Objects.
     #[wasm_bindgen(constructor)]
     pub fn new(env: JsValue, seed: String, coordinate: Option<Function>) -> EdgeHandler {
+        log_panics();
         let bound = BINDINGS
             .iter()
             .filter(|b| Reflect::get(&env, &(**b).into()).is_ok_and(|v| v.is_object()))
@@ -204,6 +232,16 @@ impl EdgeHandler {
         }
     }
 
+    /// The wasm module's linear memory, in bytes (it grows, never shrinks: a
+    /// figure that keeps rising under a steady load is a leak).
+    #[wasm_bindgen(js_name = memoryBytes)]
+    pub fn memory_bytes() -> f64 {
+        wasm_bindgen::memory()
+            .dyn_into::<js_sys::WebAssembly::Memory>()
+            .map(|m| m.buffer().unchecked_into::<js_sys::ArrayBuffer>().byte_length() as f64)
+            .unwrap_or(0.0)
+    }
+
     /// The largest body `handle` reads; the shell reads at most one byte more.
     #[wasm_bindgen(js_name = bodyLimit)]
     pub fn body_limit() -> usize {
@@ -218,31 +256,29 @@ impl EdgeHandler {
     }
 
     /// `req`: `{method, path, origin?, addressHeader?, connection?,
-    /// contentType?, idempotencyKey?, body, bodyError?}`.
-    /// Resolves to `{status, headers: [[name, value]], body, stream?, log}`.
-    pub fn handle(&self, req: JsValue) -> Promise {
+    /// contentType?, idempotencyKey?, body, bodyError?}`. A job (driven by
+    /// the asking request, see `job`) ending in `{status, headers: [[name,
+    /// value]], body, stream?, log}`.
+    pub fn handle(&self, req: JsValue) -> Job {
+        // The shell builds this object itself; a malformed one is a bug
+        // there, answered as a bad request rather than a crash.
+        let r: EdgeRequest = serde_wasm_bindgen::from_value(req).unwrap_or_default();
         let svc = self.svc.clone();
-        promise(async move {
-            // The shell builds this object itself; a malformed one is a bug
-            // there, answered as a bad request rather than a crash.
-            let r: EdgeRequest = serde_wasm_bindgen::from_value(req).unwrap_or_default();
-            let out = svc.handle(r).await;
-            Ok(to_js(&out))
-        })
+        Job::new(async move { to_js(&svc.handle(r).await) })
     }
 
-    /// The next SSE chunk of a stream: `{chunk, stream, cursor, done}`.
+    /// The next SSE chunk of a stream: a job ending in `{chunk, stream, cursor, done}`.
     #[wasm_bindgen(js_name = nextEvent)]
-    pub fn next_event(&self, stream: String, cursor: String) -> Promise {
+    pub fn next_event(&self, stream: String, cursor: String) -> Job {
         let svc = self.svc.clone();
-        promise(async move {
+        Job::new(async move {
             let n = svc.next_event(&stream, &cursor).await;
-            Ok(to_js(&Next {
+            to_js(&Next {
                 chunk: n.chunk,
                 stream: n.stream,
                 cursor: n.cursor,
                 done: n.done,
-            }))
+            })
         })
     }
 }
@@ -278,6 +314,7 @@ impl DeskObject {
     /// `kind`: "number" or "address"; `state`: what `apply` last gave to store.
     #[wasm_bindgen(constructor)]
     pub fn new(kind: &str, state: Option<String>) -> DeskObject {
+        log_panics();
         let stored = state.unwrap_or_default();
         let desk = match kind {
             "number" => Desk::Number(decode(&stored).unwrap_or_default()),
@@ -329,21 +366,22 @@ pub struct GatewayObject {
 impl GatewayObject {
     #[wasm_bindgen(constructor)]
     pub fn new(env: JsValue) -> GatewayObject {
+        log_panics();
         let gateway = EdgeConfig::from_env(lookup(variables(&env)))
             .ok()
             .map(|cfg| Rc::new(Gateway::new(FetchHttp, JsClock, &cfg)));
         GatewayObject { gateway }
     }
 
-    /// Runs one JSON command; resolves to the JSON answer.
-    pub fn run(&self, command: String) -> Promise {
+    /// Runs one JSON command: a job ending in the JSON answer.
+    pub fn run(&self, command: String) -> Job {
         let gateway = self.gateway.clone();
-        promise(async move {
+        Job::new(async move {
             let answer = match (gateway, decode::<GatewayCommand>(&command)) {
                 (Some(g), Ok(cmd)) => encode(&run_gateway(&g, cmd).await),
                 _ => "{\"answer\":\"invalid\"}".into(),
             };
-            Ok(answer.into())
+            answer.into()
         })
     }
 

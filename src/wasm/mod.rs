@@ -5,6 +5,8 @@
 
 #[cfg(feature = "edge")]
 pub mod edge;
+#[cfg(feature = "edge")]
+pub mod job;
 #[cfg(not(any(feature = "edge", feature = "wasm-serde-json")))]
 pub(crate) mod json;
 mod transport;
