@@ -101,9 +101,9 @@ export async function handle(request, env, connection, ctx) {
         bodyError = true;
       }
     }
-    // One line per thousand requests with the wasm memory (it never shrinks:
-    // a figure that keeps rising under a steady load is a leak).
-    if (++served % 1000 === 0) console.log(JSON.stringify({ event: "memory", requests: served, wasmBytes: EdgeHandler.memoryBytes() }));
+    // Every 250 requests, one line with the wasm memory and the JS values it
+    // holds (a figure that keeps rising under a steady load is a leak).
+    if (++served % 250 === 0) console.log(JSON.stringify({ event: "memory", requests: served, wasmBytes: EdgeHandler.memoryBytes(), jsValues: EdgeHandler.liveJsValues() }));
     const answer = drive(handler.handle({
       method: request.method,
       path: url.pathname,

@@ -5,6 +5,13 @@
 // event or a heartbeat) at least every 15 s; workerd's memory is printed
 // before and after and must stay flat. Run by scripts/test-edge.sh with its
 // own simulator (EDGE_SOAK=0 skips it).
+//
+// Memory: the edge logs its wasm memory and the JS values it holds every 250
+// requests ({"event":"memory"}); those must stay flat (no leak of the edge's
+// state). workerd's resident size is printed: it climbs while V8 sizes its
+// heap for 200 streams, then levels off (a 240 s run: 108 → 310 MB by 150 s,
+// flat after), and the same traffic in plain JS (SOAK_CONTROL=
+// edge/soak/control-worker.js) climbs too, less far.
 import { test, after } from "node:test";
 import assert from "node:assert/strict";
 import { readdirSync, readFileSync } from "node:fs";
@@ -62,7 +69,9 @@ test(`soak: ${WATCHERS} watchers for ${SECONDS} s — every stream ends, a chunk
     GENESYS_REQUESTS_PER_MINUTE: "100000",
     POLL_INTERVAL_MS: "1000",
   };
-  const mf = k.start(workerOptions(vars, { host: "127.0.0.1", port: 0 }));
+  const mf = k.start(process.env.SOAK_CONTROL
+    ? { modules: true, scriptPath: process.env.SOAK_CONTROL, compatibilityDate: "2026-04-26", bindings: vars, host: "127.0.0.1", port: 0 }
+    : workerOptions(vars, { host: "127.0.0.1", port: 0 }));
   const base = (await mf.ready).origin;
   let next = 0;
   const stats = { calls: 0, ended: 0, failed: 0, maxGap: 0, heartbeats: 0, refused: 0 };
@@ -87,6 +96,8 @@ test(`soak: ${WATCHERS} watchers for ${SECONDS} s — every stream ends, a chunk
   // Steady state: a third of the way in, every watcher is busy.
   let before = 0;
   const mid = setTimeout(() => { before = workerdRss(); }, (SECONDS * 1000) / 3);
+  const series = [];
+  const sampler = setInterval(() => series.push(Math.round(workerdRss() / 1024)), 10_000);
   try {
     await Promise.all(Array.from({ length: WATCHERS }, async (_, slot) => {
       // Staggered, so calls start and end all the time.
@@ -100,8 +111,13 @@ test(`soak: ${WATCHERS} watchers for ${SECONDS} s — every stream ends, a chunk
   }
   const afterRss = workerdRss();
   clearTimeout(mid);
+  // Then quiet: what the runtime gives back once the load is gone.
+  await new Promise((r) => setTimeout(r, 30_000));
+  const rested = workerdRss();
+  clearInterval(sampler);
+  console.log(`soak: resident memory every 10 s (MB): ${series.join(" ")}`);
   console.log(`soak: ${stats.calls} calls watched to the end by ${WATCHERS} concurrent watchers over ${SECONDS} s; ${stats.heartbeats} heartbeats; longest gap between chunks ${(stats.maxGap / 1000).toFixed(1)} s`);
-  console.log(`soak: workerd resident memory ${(start / 1024).toFixed(0)} MB after warm-up, ${(before / 1024).toFixed(0)} MB at a third of the soak (all watchers busy), ${(afterRss / 1024).toFixed(0)} MB at the end`);
+  console.log(`soak: workerd resident memory ${(start / 1024).toFixed(0)} MB after warm-up, ${(before / 1024).toFixed(0)} MB at a third of the soak (all watchers busy), ${(afterRss / 1024).toFixed(0)} MB at the end, ${(rested / 1024).toFixed(0)} MB after 30 s of quiet`);
   assert.ok(!k.logs.some((l) => l.includes('"event":"panic"')), "no panic");
   assert.ok(!k.logs.some((l) => /hung|different request context/.test(l)), "no request hung or crossed contexts");
   assert.equal(stats.failed, 0, "every watcher got `end`");
@@ -109,6 +125,16 @@ test(`soak: ${WATCHERS} watchers for ${SECONDS} s — every stream ends, a chunk
   assert.ok(stats.calls >= WATCHERS * Math.floor(SECONDS / 25), `${stats.calls} calls`);
   assert.ok(stats.heartbeats > 0, "quiet stretches were filled with heartbeats");
   assert.ok(stats.maxGap <= MAX_GAP_MS, `a ${(stats.maxGap / 1000).toFixed(1)} s gap`);
-  // Flat: what 200 concurrent streams need at a third of the way in is what they need at the end.
-  assert.ok(afterRss < before * 1.2 + 16 * 1024, "memory stays flat");
+  // Flat: the edge's own state — the wasm's linear memory and the JS values
+  // it holds — is what it was once every watcher was busy. (workerd's
+  // resident size climbs to a plateau as V8 sizes its heap for the load, and
+  // is not given back at once; it is printed, and bounded loosely.)
+  const samples = k.logs.filter((l) => l.includes('"event":"memory"')).map((l) => JSON.parse(l));
+  const busy = samples.filter((x) => x.requests >= WATCHERS * 2);
+  assert.ok(busy.length >= 2, `${samples.length} memory samples`);
+  const [first, last] = [busy[0], busy.at(-1)];
+  console.log(`soak: wasm memory ${(first.wasmBytes / 2 ** 20).toFixed(1)} → ${(last.wasmBytes / 2 ** 20).toFixed(1)} MB, JS values held ${first.jsValues} → ${last.jsValues}`);
+  assert.ok(last.wasmBytes <= first.wasmBytes * 1.5, "the wasm memory stays flat");
+  assert.ok(last.jsValues <= Math.max(first.jsValues * 1.5, WATCHERS * 10), "the JS values held stay flat");
+  assert.ok(afterRss < 512 * 1024, "workerd stays well inside its memory");
 });

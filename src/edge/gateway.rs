@@ -236,7 +236,7 @@ impl<H: Http, C: Clock> Gateway<H, C> {
             Ok((status, _raw)) => {
                 let view = Rc::new(StatusView {
                     json: encode(&PublicStatus::of(&status)),
-                    fingerprint: status.fingerprint(),
+                    fingerprint: short_fingerprint(&status.fingerprint()),
                     ended: status.phase == Phase::Ended,
                 });
                 e.view = Some(view.clone());
@@ -435,6 +435,17 @@ impl<H: Http, C: Clock> Gateway<H, C> {
     pub fn cached_calls(&self) -> usize {
         self.cache.borrow().len()
     }
+}
+
+/// A status fingerprint as a 16-character cursor: SSE cursors travel with
+/// every event pull (and between isolates and the gateway object), so they
+/// are kept short. `DefaultHasher::new()` has fixed keys: the same status
+/// gives the same cursor in every instance.
+fn short_fingerprint(long: &str) -> String {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    long.hash(&mut h);
+    format!("{:016x}", h.finish())
 }
 
 fn missing() -> Error {

@@ -242,6 +242,12 @@ impl EdgeHandler {
             .unwrap_or(0.0)
     }
 
+    /// JS values the wasm holds (a figure that keeps rising is a leak of them).
+    #[wasm_bindgen(js_name = liveJsValues)]
+    pub fn live_js_values() -> u32 {
+        wasm_bindgen::externref_heap_live_count()
+    }
+
     /// The largest body `handle` reads; the shell reads at most one byte more.
     #[wasm_bindgen(js_name = bodyLimit)]
     pub fn body_limit() -> usize {
