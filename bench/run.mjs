@@ -204,7 +204,7 @@ async function edge() {
   const vars = { GENESYS_API_BASE: sim.url, GENESYS_CLIENT_ID: "sim-edge", GENESYS_CLIENT_SECRET: "sim-edge-secret",
     GENESYS_AGENT_USER_ID: ADA, ALLOWED_ORIGINS: "http://127.0.0.1:8080", ALLOWED_DIAL_PREFIXES: "+1317555",
     HANDLE_SIGNING_KEY: "bench-signing-key-0123456789abcdef0123456789", RATE_LIMIT_PER_IP: "10000000/60",
-    RATE_LIMIT_PER_NUMBER: "10000000/60", MAX_CONCURRENT_CALLS_PER_NUMBER: "100", GENESYS_REQUESTS_PER_MINUTE: "100000" };
+    RATE_LIMIT_PER_NUMBER: "10000000/60", RATE_LIMIT_READS_PER_IP: "10000000/60", MAX_CONCURRENT_CALLS_PER_NUMBER: "100", GENESYS_REQUESTS_PER_MINUTE: "100000" };
   // The handler logs a line per request; keep the bench's output to its table.
   const quiet = { handleRuntimeStdio: (stdout, stderr) => { stdout.resume(); stderr.resume(); } };
   const targets = [
