@@ -5,6 +5,7 @@
 pub mod config;
 pub mod handle;
 pub mod limits;
+pub mod numbering;
 pub mod policy;
 pub mod service;
 pub mod sha256;

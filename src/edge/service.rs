@@ -11,7 +11,7 @@ use std::cell::{Cell, RefCell};
 use super::config::{EdgeConfig, Misconfigured, BODY_LIMIT};
 use super::handle;
 use super::limits::{ActiveCalls, Idem, Idempotency, SlidingLimiter};
-use super::policy::{origin_allowed, Denial};
+use super::policy::{mask_number, origin_allowed};
 use super::sha256::hmac_sha256;
 use crate::auth::Credentials;
 use crate::call::{check_keys, opt_string, ConversationId, PlaceCall, E164};
@@ -219,8 +219,13 @@ impl<H: Http, C: Clock, P: Platform> EdgeService<H, C, P> {
             ("X-Correlation-Id".to_string(), corr.clone()),
         ];
         let out = match &self.setup {
+            // A deploy check reads healthz: it is unavailable, not fine.
             Err(m) => json_error(
-                500,
+                if req.path.trim_end_matches('/') == "/v1/healthz" {
+                    503
+                } else {
+                    500
+                },
                 "misconfigured",
                 &[
                     "The call service is misconfigured: ",
@@ -438,7 +443,7 @@ impl<H: Http, C: Clock, P: Platform> Running<H, C, P> {
                     self.remember_key(ip, k, &h).await;
                 }
                 let mut o = ok(201, handle_body(&h));
-                o.detail = ["placed ", id.as_str(), " to ", digits].concat();
+                o.detail = ["placed ", id.as_str(), " to ", &mask_number(&number)].concat();
                 o
             }
             Err(e) => {
@@ -475,16 +480,14 @@ impl<H: Http, C: Clock, P: Platform> Running<H, C, P> {
                     "per-ip limit",
                 )
             })?;
-        self.cfg.dial.check(number).map_err(|d| {
-            let why = match d {
-                Denial::NotAllowed => "not under an allowed prefix",
-                Denial::Blocked(w) => w,
-            };
+        // The dial policy (src/edge/policy.rs): the visitor reads its reason;
+        // the log names country and type, never the whole number.
+        self.cfg.dial.check(number).map_err(|refused| {
             json_error(
                 403,
                 "policy_denied",
-                "This number cannot be called from here.",
-                &["refused ", digits, ": ", why].concat(),
+                &refused.visitor_message,
+                &refused.log_detail,
             )
         })?;
         self.check_limit(Limit::PerNumber, digits, now)
