@@ -329,7 +329,8 @@ fn matches(plan: usize, national: &str) -> Matched {
 /// A plan's DFA, validated the first time it is needed (a few µs), so a cold
 /// isolate reads only the plans of the numbers it is asked about.
 fn dfa(plan: usize) -> Option<&'static sparse::DFA<&'static [u8]>> {
-    static LOADED: OnceLock<Vec<OnceLock<Option<sparse::DFA<&'static [u8]>>>>> = OnceLock::new();
+    type Slot = OnceLock<Option<sparse::DFA<&'static [u8]>>>;
+    static LOADED: OnceLock<Vec<Slot>> = OnceLock::new();
     let slots = LOADED.get_or_init(|| PLANS.iter().map(|_| OnceLock::new()).collect());
     slots
         .get(plan)?
@@ -341,9 +342,24 @@ fn dfa(plan: usize) -> Option<&'static sparse::DFA<&'static [u8]>> {
         .as_ref()
 }
 
-/// Whether every plan's DFA reads (build-time output checked at run time, for healthz).
+/// Whether every plan's DFA reads. Tests call it; the edge validates lazily.
 pub fn table_is_readable() -> bool {
     (0..PLANS.len()).all(|i| dfa(i).is_some())
+}
+
+/// How many plans the table holds (regions, and non-geographic codes).
+pub fn plan_count() -> usize {
+    PLANS.len()
+}
+
+/// Whether the table holds every byte the plans point into (cheap: for startup).
+pub fn table_is_complete() -> bool {
+    PLANS.iter().all(|p| {
+        p.dfa
+            .0
+            .checked_add(p.dfa.1)
+            .is_some_and(|end| end <= TABLE.len())
+    })
 }
 
 #[cfg(test)]

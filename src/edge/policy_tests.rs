@@ -932,10 +932,9 @@ fn no_input_panics() {
         let digits: String = (0..len)
             .map(|i| char::from(b'0' + ((x >> (i * 4)) % 10) as u8))
             .collect();
-        let digits = if digits.starts_with('0') {
-            ["1", &digits[1..]].concat()
-        } else {
-            digits
+        let digits = match digits.strip_prefix('0') {
+            Some(rest) => ["1", rest].concat(),
+            None => digits,
         };
         let number = n(&["+", &digits].concat());
         let _ = every.check(&number);
