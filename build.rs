@@ -144,7 +144,9 @@ fn compile(meta: &Metadata, blob: &mut Vec<u8>) -> (usize, usize) {
         .configure(
             dense::Config::new()
                 .start_kind(StartKind::Anchored)
-                .match_kind(MatchKind::All),
+                .match_kind(MatchKind::All)
+                // 8% smaller (724 → 664 KB in all) for ~4 s of build time.
+                .minimize(true),
         )
         .build_many(&patterns)
         .unwrap_or_else(|e| panic!("{}: {e}", meta.id()));
