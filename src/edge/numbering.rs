@@ -151,15 +151,6 @@ impl Region {
             .map(Plan::region)
     }
 
-    /// Every region with a plan, "001" once.
-    pub fn all() -> impl Iterator<Item = Region> {
-        PLANS
-            .iter()
-            .enumerate()
-            .filter(|(i, p)| PLANS[..*i].iter().all(|q| q.region != p.region))
-            .map(|(_, p)| p.region())
-    }
-
     /// Every plan's region: a region per calling code it uses ("001" once per
     /// non-geographic code), for checks that need the codes.
     pub fn each_plan() -> impl Iterator<Item = Region> {
