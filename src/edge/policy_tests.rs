@@ -40,427 +40,68 @@ fn settings_error(s: PolicySettings<'_>) -> PolicyError {
 /// Per country: a premium-rate (or, where it has none, shared-cost) number,
 /// a fixed-line and a mobile number — libphonenumber's example numbers for
 /// those types (`numbers_are_libphonenumbers_own_examples` proves it).
+#[rustfmt::skip]
 const COUNTRIES: [(&str, &str, NumberKind, &str, &str); 60] = [
-    (
-        "AT",
-        "+43900123456",
-        NumberKind::PremiumRate,
-        "+431234567890",
-        "+43664123456",
-    ),
-    (
-        "AU",
-        "+611900123456",
-        NumberKind::PremiumRate,
-        "+61212345678",
-        "+61412345678",
-    ),
-    (
-        "AR",
-        "+546001234567",
-        NumberKind::PremiumRate,
-        "+541123456789",
-        "+5491123456789",
-    ),
-    (
-        "AE",
-        "+971900234567",
-        NumberKind::PremiumRate,
-        "+97122345678",
-        "+971501234567",
-    ),
-    (
-        "BE",
-        "+3290012345",
-        NumberKind::PremiumRate,
-        "+3212345678",
-        "+32450001234",
-    ),
-    (
-        "BG",
-        "+35990123456",
-        NumberKind::PremiumRate,
-        "+3592123456",
-        "+35943012345",
-    ),
-    (
-        "BR",
-        "+55500123456",
-        NumberKind::PremiumRate,
-        "+551123456789",
-        "+5511961234567",
-    ),
-    (
-        "CH",
-        "+41900123456",
-        NumberKind::PremiumRate,
-        "+41212345678",
-        "+41781234567",
-    ),
-    (
-        "CL",
-        "+566001234567",
-        NumberKind::SharedCost,
-        "+56600123456",
-        "+56221234567",
-    ),
-    (
-        "CN",
-        "+8616812345",
-        NumberKind::PremiumRate,
-        "+861012345678",
-        "+8613123456789",
-    ),
-    (
-        "CO",
-        "+5719001234567",
-        NumberKind::PremiumRate,
-        "+576012345678",
-        "+573211234567",
-    ),
-    (
-        "CZ",
-        "+420900123456",
-        NumberKind::PremiumRate,
-        "+420212345678",
-        "+420601123456",
-    ),
-    (
-        "DE",
-        "+499001234567",
-        NumberKind::PremiumRate,
-        "+4930123456",
-        "+4915123456789",
-    ),
-    (
-        "DK",
-        "+4590123456",
-        NumberKind::PremiumRate,
-        "+4532123456",
-        "+4534412345",
-    ),
-    (
-        "EE",
-        "+3729001234",
-        NumberKind::PremiumRate,
-        "+3723212345",
-        "+37251234567",
-    ),
-    (
-        "ES",
-        "+34803123456",
-        NumberKind::PremiumRate,
-        "+34810123456",
-        "+34612345678",
-    ),
-    (
-        "FI",
-        "+358600123456",
-        NumberKind::PremiumRate,
-        "+358131234567",
-        "+358412345678",
-    ),
-    (
-        "FR",
-        "+33891123456",
-        NumberKind::PremiumRate,
-        "+33123456789",
-        "+33612345678",
-    ),
-    (
-        "GB",
-        "+449012345678",
-        NumberKind::PremiumRate,
-        "+441212345678",
-        "+447400123456",
-    ),
-    (
-        "GR",
-        "+309091234567",
-        NumberKind::PremiumRate,
-        "+302123456789",
-        "+306912345678",
-    ),
-    (
-        "HK",
-        "+85290012345678",
-        NumberKind::PremiumRate,
-        "+85221234567",
-        "+85251234567",
-    ),
-    (
-        "HR",
-        "+3856001234",
-        NumberKind::PremiumRate,
-        "+38512345678",
-        "+385921234567",
-    ),
-    (
-        "HU",
-        "+3690123456",
-        NumberKind::PremiumRate,
-        "+3612345678",
-        "+36201234567",
-    ),
-    (
-        "IE",
-        "+3531520123456",
-        NumberKind::PremiumRate,
-        "+3532212345",
-        "+353850123456",
-    ),
-    (
-        "IL",
-        "+9721919123456",
-        NumberKind::PremiumRate,
-        "+97221234567",
-        "+972502345678",
-    ),
-    (
-        "IN",
-        "+911861123456789",
-        NumberKind::PremiumRate,
-        "+917410410123",
-        "+918123456789",
-    ),
-    (
-        "IS",
-        "+3549001234",
-        NumberKind::PremiumRate,
-        "+3544101234",
-        "+3546111234",
-    ),
-    (
-        "IT",
-        "+39899123456",
-        NumberKind::PremiumRate,
-        "+390212345678",
-        "+393123456789",
-    ),
-    (
-        "JP",
-        "+81990123456",
-        NumberKind::PremiumRate,
-        "+81312345678",
-        "+819012345678",
-    ),
-    (
-        "KR",
-        "+82602345678",
-        NumberKind::PremiumRate,
-        "+8222123456",
-        "+821020000000",
-    ),
-    (
-        "LT",
-        "+37090012345",
-        NumberKind::PremiumRate,
-        "+37031234567",
-        "+37061234567",
-    ),
-    (
-        "LU",
-        "+35290012345",
-        NumberKind::PremiumRate,
-        "+35227123456",
-        "+352628123456",
-    ),
-    (
-        "LV",
-        "+37190123456",
-        NumberKind::PremiumRate,
-        "+37163123456",
-        "+37121234567",
-    ),
-    (
-        "MX",
-        "+529001234567",
-        NumberKind::PremiumRate,
-        "+522001234567",
-        "+522221234567",
-    ),
-    (
-        "MY",
-        "+601600123456",
-        NumberKind::PremiumRate,
-        "+60323856789",
-        "+60123456789",
-    ),
-    (
-        "NL",
-        "+319061234",
-        NumberKind::PremiumRate,
-        "+31101234567",
-        "+31612345678",
-    ),
-    (
-        "NO",
-        "+4782012345",
-        NumberKind::PremiumRate,
-        "+4721234567",
-        "+4740612345",
-    ),
-    (
-        "NZ",
-        "+64900123456",
-        NumberKind::PremiumRate,
-        "+6432345678",
-        "+64211234567",
-    ),
-    (
-        "PE",
-        "+5180512345",
-        NumberKind::PremiumRate,
-        "+5111234567",
-        "+51912345678",
-    ),
-    (
-        "PL",
-        "+48701234567",
-        NumberKind::PremiumRate,
-        "+48123456789",
-        "+48512345678",
-    ),
-    (
-        "PT",
-        "+351760123456",
-        NumberKind::PremiumRate,
-        "+351212345678",
-        "+351912345678",
-    ),
-    (
-        "RO",
-        "+40900123456",
-        NumberKind::PremiumRate,
-        "+40211234567",
-        "+40712034567",
-    ),
-    (
-        "RS",
-        "+38190012345",
-        NumberKind::PremiumRate,
-        "+38110234567",
-        "+381601234567",
-    ),
-    (
-        "RU",
-        "+78091234567",
-        NumberKind::PremiumRate,
-        "+73011234567",
-        "+79123456789",
-    ),
-    (
-        "SA",
-        "+966925012345",
-        NumberKind::PremiumRate,
-        "+966112345678",
-        "+966512345678",
-    ),
-    (
-        "SE",
-        "+469001234567",
-        NumberKind::PremiumRate,
-        "+468123456",
-        "+46701234567",
-    ),
-    (
-        "SG",
-        "+6519001234567",
-        NumberKind::PremiumRate,
-        "+6561234567",
-        "+6581234567",
-    ),
-    (
-        "SI",
-        "+38690123456",
-        NumberKind::PremiumRate,
-        "+38612345678",
-        "+38631234567",
-    ),
-    (
-        "SK",
-        "+421900123456",
-        NumberKind::PremiumRate,
-        "+421221234567",
-        "+421912123456",
-    ),
-    (
-        "TH",
-        "+661900123456",
-        NumberKind::PremiumRate,
-        "+6621234567",
-        "+66812345678",
-    ),
-    (
-        "TR",
-        "+909001234567",
-        NumberKind::PremiumRate,
-        "+902123456789",
-        "+905012345678",
-    ),
-    (
-        "TW",
-        "+886203123456",
-        NumberKind::PremiumRate,
-        "+886221234567",
-        "+886912345678",
-    ),
-    (
-        "UA",
-        "+380900212345",
-        NumberKind::PremiumRate,
-        "+380311234567",
-        "+380501234567",
-    ),
-    (
-        "ZA",
-        "+27862345678",
-        NumberKind::PremiumRate,
-        "+27101234567",
-        "+27711234567",
-    ),
-    (
-        "EG",
-        "+209001234567",
-        NumberKind::PremiumRate,
-        "+20234567890",
-        "+201001234567",
-    ),
-    (
-        "KE",
-        "+254900223456",
-        NumberKind::PremiumRate,
-        "+254202012345",
-        "+254712123456",
-    ),
-    (
-        "ID",
-        "+628091234567",
-        NumberKind::PremiumRate,
-        "+62218350123",
-        "+62812345678",
-    ),
-    (
-        "VN",
-        "+841900123456",
-        NumberKind::PremiumRate,
-        "+842101234567",
-        "+84912345678",
-    ),
-    (
-        "PK",
-        "+9290012345",
-        NumberKind::PremiumRate,
-        "+922123456789",
-        "+923012345678",
-    ),
-    (
-        "MA",
-        "+212891234567",
-        NumberKind::PremiumRate,
-        "+212520123456",
-        "+212650123456",
-    ),
+    ("AT", "+43900123456", NumberKind::PremiumRate, "+431234567890", "+43664123456"),
+    ("AU", "+611900123456", NumberKind::PremiumRate, "+61212345678", "+61412345678"),
+    ("AR", "+546001234567", NumberKind::PremiumRate, "+541123456789", "+5491123456789"),
+    ("AE", "+971900234567", NumberKind::PremiumRate, "+97122345678", "+971501234567"),
+    ("BE", "+3290012345", NumberKind::PremiumRate, "+3212345678", "+32450001234"),
+    ("BG", "+35990123456", NumberKind::PremiumRate, "+3592123456", "+35943012345"),
+    ("BR", "+55500123456", NumberKind::PremiumRate, "+551123456789", "+5511961234567"),
+    ("CH", "+41900123456", NumberKind::PremiumRate, "+41212345678", "+41781234567"),
+    ("CL", "+566001234567", NumberKind::SharedCost, "+56600123456", "+56221234567"),
+    ("CN", "+8616812345", NumberKind::PremiumRate, "+861012345678", "+8613123456789"),
+    ("CO", "+5719001234567", NumberKind::PremiumRate, "+576012345678", "+573211234567"),
+    ("CZ", "+420900123456", NumberKind::PremiumRate, "+420212345678", "+420601123456"),
+    ("DE", "+499001234567", NumberKind::PremiumRate, "+4930123456", "+4915123456789"),
+    ("DK", "+4590123456", NumberKind::PremiumRate, "+4532123456", "+4534412345"),
+    ("EE", "+3729001234", NumberKind::PremiumRate, "+3723212345", "+37251234567"),
+    ("ES", "+34803123456", NumberKind::PremiumRate, "+34810123456", "+34612345678"),
+    ("FI", "+358600123456", NumberKind::PremiumRate, "+358131234567", "+358412345678"),
+    ("FR", "+33891123456", NumberKind::PremiumRate, "+33123456789", "+33612345678"),
+    ("GB", "+449012345678", NumberKind::PremiumRate, "+441212345678", "+447400123456"),
+    ("GR", "+309091234567", NumberKind::PremiumRate, "+302123456789", "+306912345678"),
+    ("HK", "+85290012345678", NumberKind::PremiumRate, "+85221234567", "+85251234567"),
+    ("HR", "+3856001234", NumberKind::PremiumRate, "+38512345678", "+385921234567"),
+    ("HU", "+3690123456", NumberKind::PremiumRate, "+3612345678", "+36201234567"),
+    ("IE", "+3531520123456", NumberKind::PremiumRate, "+3532212345", "+353850123456"),
+    ("IL", "+9721919123456", NumberKind::PremiumRate, "+97221234567", "+972502345678"),
+    ("IN", "+911861123456789", NumberKind::PremiumRate, "+917410410123", "+918123456789"),
+    ("IS", "+3549001234", NumberKind::PremiumRate, "+3544101234", "+3546111234"),
+    ("IT", "+39899123456", NumberKind::PremiumRate, "+390212345678", "+393123456789"),
+    ("JP", "+81990123456", NumberKind::PremiumRate, "+81312345678", "+819012345678"),
+    ("KR", "+82602345678", NumberKind::PremiumRate, "+8222123456", "+821020000000"),
+    ("LT", "+37090012345", NumberKind::PremiumRate, "+37031234567", "+37061234567"),
+    ("LU", "+35290012345", NumberKind::PremiumRate, "+35227123456", "+352628123456"),
+    ("LV", "+37190123456", NumberKind::PremiumRate, "+37163123456", "+37121234567"),
+    ("MX", "+529001234567", NumberKind::PremiumRate, "+522001234567", "+522221234567"),
+    ("MY", "+601600123456", NumberKind::PremiumRate, "+60323856789", "+60123456789"),
+    ("NL", "+319061234", NumberKind::PremiumRate, "+31101234567", "+31612345678"),
+    ("NO", "+4782012345", NumberKind::PremiumRate, "+4721234567", "+4740612345"),
+    ("NZ", "+64900123456", NumberKind::PremiumRate, "+6432345678", "+64211234567"),
+    ("PE", "+5180512345", NumberKind::PremiumRate, "+5111234567", "+51912345678"),
+    ("PL", "+48701234567", NumberKind::PremiumRate, "+48123456789", "+48512345678"),
+    ("PT", "+351760123456", NumberKind::PremiumRate, "+351212345678", "+351912345678"),
+    ("RO", "+40900123456", NumberKind::PremiumRate, "+40211234567", "+40712034567"),
+    ("RS", "+38190012345", NumberKind::PremiumRate, "+38110234567", "+381601234567"),
+    ("RU", "+78091234567", NumberKind::PremiumRate, "+73011234567", "+79123456789"),
+    ("SA", "+966925012345", NumberKind::PremiumRate, "+966112345678", "+966512345678"),
+    ("SE", "+469001234567", NumberKind::PremiumRate, "+468123456", "+46701234567"),
+    ("SG", "+6519001234567", NumberKind::PremiumRate, "+6561234567", "+6581234567"),
+    ("SI", "+38690123456", NumberKind::PremiumRate, "+38612345678", "+38631234567"),
+    ("SK", "+421900123456", NumberKind::PremiumRate, "+421221234567", "+421912123456"),
+    ("TH", "+661900123456", NumberKind::PremiumRate, "+6621234567", "+66812345678"),
+    ("TR", "+909001234567", NumberKind::PremiumRate, "+902123456789", "+905012345678"),
+    ("TW", "+886203123456", NumberKind::PremiumRate, "+886221234567", "+886912345678"),
+    ("UA", "+380900212345", NumberKind::PremiumRate, "+380311234567", "+380501234567"),
+    ("ZA", "+27862345678", NumberKind::PremiumRate, "+27101234567", "+27711234567"),
+    ("EG", "+209001234567", NumberKind::PremiumRate, "+20234567890", "+201001234567"),
+    ("KE", "+254900223456", NumberKind::PremiumRate, "+254202012345", "+254712123456"),
+    ("ID", "+628091234567", NumberKind::PremiumRate, "+62218350123", "+62812345678"),
+    ("VN", "+841900123456", NumberKind::PremiumRate, "+842101234567", "+84912345678"),
+    ("PK", "+9290012345", NumberKind::PremiumRate, "+922123456789", "+923012345678"),
+    ("MA", "+212891234567", NumberKind::PremiumRate, "+212520123456", "+212650123456"),
 ];
 
 /// An example number of a type, in E.164, as the crate's metadata gives it.
@@ -787,90 +428,32 @@ fn refusals_name_allowed_countries_or_the_refused_one() {
 
 #[test]
 fn bad_settings_name_their_variable() {
-    let cases: [(PolicySettings<'_>, &str); 11] = [
-        (
-            PolicySettings {
-                countries: Some("UK"),
-                ..Default::default()
-            },
-            "ALLOWED_COUNTRIES",
-        ),
-        (
-            PolicySettings {
-                countries: Some("US,XX"),
-                ..Default::default()
-            },
-            "ALLOWED_COUNTRIES",
-        ),
-        (
-            PolicySettings {
-                countries: Some("usa"),
-                ..Default::default()
-            },
-            "ALLOWED_COUNTRIES",
-        ),
-        (
-            PolicySettings {
-                countries: Some(" , "),
-                ..Default::default()
-            },
-            "ALLOWED_COUNTRIES",
-        ),
+    // (variable, value): each alone, the others left at their defaults.
+    let cases = [
+        ("ALLOWED_COUNTRIES", "UK"),
+        ("ALLOWED_COUNTRIES", "US,XX"),
+        ("ALLOWED_COUNTRIES", "usa"),
+        ("ALLOWED_COUNTRIES", " , "),
         // Wholly on the high-risk list: it could never be dialled.
-        (
-            PolicySettings {
-                countries: Some("US,CU"),
-                ..Default::default()
-            },
-            "ALLOWED_COUNTRIES",
-        ),
-        (
-            PolicySettings {
-                number_types: Some("premium"),
-                ..Default::default()
-            },
-            "ALLOWED_NUMBER_TYPES",
-        ),
-        (
-            PolicySettings {
-                number_types: Some(","),
-                ..Default::default()
-            },
-            "ALLOWED_NUMBER_TYPES",
-        ),
-        (
-            PolicySettings {
-                dial_prefixes: Some("1317"),
-                ..Default::default()
-            },
-            "ALLOWED_DIAL_PREFIXES",
-        ),
+        ("ALLOWED_COUNTRIES", "US,CU"),
+        ("ALLOWED_NUMBER_TYPES", "premium"),
+        ("ALLOWED_NUMBER_TYPES", ","),
+        ("ALLOWED_DIAL_PREFIXES", "1317"),
         // Outside every allowed country (US,CA by default): an upgrade's old "+44".
-        (
-            PolicySettings {
-                dial_prefixes: Some("+44"),
-                ..Default::default()
-            },
-            "ALLOWED_DIAL_PREFIXES",
-        ),
-        (
-            PolicySettings {
-                blocked_prefixes: Some("+53;+252"),
-                ..Default::default()
-            },
-            "BLOCKED_DIAL_PREFIXES",
-        ),
-        (
-            PolicySettings {
-                blocked_prefixes: Some("53"),
-                ..Default::default()
-            },
-            "BLOCKED_DIAL_PREFIXES",
-        ),
+        ("ALLOWED_DIAL_PREFIXES", "+44"),
+        ("BLOCKED_DIAL_PREFIXES", "+53;+252"),
+        ("BLOCKED_DIAL_PREFIXES", "53"),
     ];
-    for (s, variable) in cases {
+    for (variable, value) in cases {
+        let mut s = PolicySettings::default();
+        match variable {
+            "ALLOWED_COUNTRIES" => s.countries = Some(value),
+            "ALLOWED_NUMBER_TYPES" => s.number_types = Some(value),
+            "ALLOWED_DIAL_PREFIXES" => s.dial_prefixes = Some(value),
+            _ => s.blocked_prefixes = Some(value),
+        }
         let e = settings_error(s);
-        assert_eq!(e.variable, variable, "{s:?}: {}", e.problem);
+        assert_eq!(e.variable, variable, "{variable}={value}: {}", e.problem);
     }
     assert!(settings_error(PolicySettings {
         countries: Some("UK"),
