@@ -33,6 +33,17 @@ function worker(bindings) {
   return mf;
 }
 
+// A worker for one test only: disposed when the test is done, so the suite
+// does not keep a workerd process per configuration alive.
+async function withWorker(bindings, use) {
+  const w = new Miniflare(workerOptions(bindings));
+  try {
+    return await use(w);
+  } finally {
+    await w.dispose();
+  }
+}
+
 let mf;
 let ipCounter = 0;
 const seen = []; // every status line, header and body a visitor received
@@ -100,36 +111,38 @@ const REFUSED_EVERYWHERE = [
 ];
 
 test("with every country and prefix allowed, premium, shared-cost, UAN and personal numbers never reach Genesys", async () => {
-  const everything = worker({ ...vars, ALLOWED_COUNTRIES: "*", ALLOWED_DIAL_PREFIXES: "+" });
-  for (const [number, message] of REFUSED_EVERYWHERE) {
-    const r = await dial(number, { on: everything });
-    assert.equal(r.status, 403, `${number}: ${r.text}`);
-    assert.equal(r.json().code, "policy_denied");
-    assert.equal(r.json().message, message, number);
-    assert.ok(r.json().correlationId);
-    assert.equal(await postsTo(number), 0, number);
-  }
-  // Ordinary fixed and mobile numbers of other countries are dialled.
-  for (const number of ["+441212345678", "+33612345678"]) {
-    assert.equal((await dial(number, { on: everything })).status, 201, number);
-    assert.equal(await postsTo(number), 1, number);
-  }
+  await withWorker({ ...vars, ALLOWED_COUNTRIES: "*", ALLOWED_DIAL_PREFIXES: "+" }, async (everything) => {
+    for (const [number, message] of REFUSED_EVERYWHERE) {
+      const r = await dial(number, { on: everything });
+      assert.equal(r.status, 403, `${number}: ${r.text}`);
+      assert.equal(r.json().code, "policy_denied");
+      assert.equal(r.json().message, message, number);
+      assert.ok(r.json().correlationId);
+      assert.equal(await postsTo(number), 0, number);
+    }
+    // Ordinary fixed and mobile numbers of other countries are dialled.
+    for (const number of ["+441212345678", "+33612345678"]) {
+      assert.equal((await dial(number, { on: everything })).status, 201, number);
+      assert.equal(await postsTo(number), 1, number);
+    }
+  });
 });
 
 test("US,CA: the Caribbean's +1 numbers are other countries, refused before Genesys is asked", async () => {
-  const usca = worker({ ...vars, ALLOWED_COUNTRIES: "US,CA", ALLOWED_DIAL_PREFIXES: "" });
-  for (const number of ["+12423456789", "+18765230123", "+16585550100", "+18092345678", "+14414123456", "+12464123456"]) {
-    const r = await dial(number, { on: usca });
-    assert.equal(r.status, 403, `${number}: ${r.text}`);
-    assert.equal(r.json().message, "We can only call numbers in the United States and Canada.");
-    assert.equal(await postsTo(number), 0, number);
-  }
-  for (const number of ["+19005550100", "+15002345678"]) {
-    assert.equal((await dial(number, { on: usca })).status, 403, number);
-    assert.equal(await postsTo(number), 0, number);
-  }
-  const r = await dial("+16135550123", { on: usca }); // Ottawa
-  assert.equal(r.status, 201, r.text);
+  await withWorker({ ...vars, ALLOWED_COUNTRIES: "US,CA", ALLOWED_DIAL_PREFIXES: "" }, async (usca) => {
+    for (const number of ["+12423456789", "+18765230123", "+16585550100", "+18092345678", "+14414123456", "+12464123456"]) {
+      const r = await dial(number, { on: usca });
+      assert.equal(r.status, 403, `${number}: ${r.text}`);
+      assert.equal(r.json().message, "We can only call numbers in the United States and Canada.");
+      assert.equal(await postsTo(number), 0, number);
+    }
+    for (const number of ["+19005550100", "+15002345678"]) {
+      assert.equal((await dial(number, { on: usca })).status, 403, number);
+      assert.equal(await postsTo(number), 0, number);
+    }
+    const r = await dial("+16135550123", { on: usca }); // Ottawa
+    assert.equal(r.status, 201, r.text);
+  });
 });
 
 test("each kind of bad policy setting makes healthz 503 misconfigured, naming the variable", async () => {
@@ -141,8 +154,7 @@ test("each kind of bad policy setting makes healthz 503 misconfigured, naming th
     ["ALLOWED_DIAL_PREFIXES", "+44"], // outside US,CA (the default countries)
     ["BLOCKED_DIAL_PREFIXES", "53"], // not an E.164 prefix
   ]) {
-    const bad = worker({ ...vars, [variable]: value });
-    const r = await call("/v1/healthz", { on: bad });
+    const r = await withWorker({ ...vars, [variable]: value }, (bad) => call("/v1/healthz", { on: bad }));
     assert.equal(r.status, 503, `${variable}=${value}: ${r.text}`);
     assert.equal(r.json().code, "misconfigured");
     assert.match(r.json().message, new RegExp(variable));

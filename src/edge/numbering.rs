@@ -2,15 +2,12 @@
 //! number resolves to its real NANP country) and its type (fixed line, mobile,
 //! premium rate, …), or that it is not a valid number at all.
 //!
-//! build.rs compiles the metadata the `phonenumber` crate ships into one
-//! sparse DFA per plan; this module only reads them in place and searches, so
-//! the edge pays neither a metadata parse nor a regex compile. The algorithm is
+//! build.rs compiles the metadata the `phonenumber` crate ships into one DFA
+//! per plan (regex-automata determinizes and minimizes it), written as a table
+//! over the ten digits; this module only walks it, so the edge pays neither a
+//! metadata parse nor a regex compile, and no table is read until a number
+//! needs it. The algorithm is
 //! libphonenumber's `getRegionCodeForNumber` + `getNumberType`.
-
-use std::sync::OnceLock;
-
-use regex_automata::dfa::{sparse, Automaton};
-use regex_automata::{Anchored, Input, PatternSet};
 
 use crate::call::E164;
 
@@ -21,8 +18,7 @@ struct Plan {
     /// English name for a visitor's message.
     name: &'static str,
     code: u16,
-    /// Offset and length of its DFA in `TABLE`.
-    dfa: (usize, usize),
+    dfa: Table,
     /// Per pattern, the national-number lengths it allows (bit n: n digits; 0: any).
     lengths: [u32; 11],
     fixed_is_mobile: bool,
@@ -30,9 +26,19 @@ struct Plan {
     leading_digits: bool,
 }
 
+/// Where a plan's DFA is in `TABLE` (the layout is build.rs's `compile`):
+/// `states` × 10 successor ids of one byte (two, little-endian, when `wide`),
+/// all ones for "no number continues this way"; then `states` little-endian
+/// u16 masks of the patterns matching the digits read so far. State 0 is the start.
+struct Table {
+    offset: usize,
+    states: usize,
+    wide: bool,
+}
+
 include!(concat!(env!("OUT_DIR"), "/numbering.rs"));
 
-/// Every plan's DFA, little-endian (wasm32 and the hosts we build on).
+/// Every plan's DFA.
 static TABLE: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/numbering.bin"));
 
 /// Pattern ids in each plan's DFA (the order build.rs writes them).
@@ -292,50 +298,88 @@ fn kind_of(plan: &Plan, national: &str, found: &Matched) -> Option<NumberKind> {
     fits(MOBILE).then_some(NumberKind::Mobile)
 }
 
-/// Which of a plan's patterns match a national number.
-struct Matched(Option<PatternSet>);
+/// Which of a plan's patterns match a national number: bit p for pattern p.
+#[derive(Clone, Copy)]
+struct Matched(u16);
 
 impl Matched {
     fn contains(&self, pattern: usize) -> bool {
-        self.0
-            .as_ref()
-            .is_some_and(|s| regex_automata::PatternID::new(pattern).is_ok_and(|p| s.contains(p)))
+        pattern < 16 && self.0 & (1 << pattern) != 0
     }
 }
 
-/// Searches a plan's DFA. An unreadable table matches nothing, so every
-/// number is refused as invalid (fail closed) rather than a panic.
+impl Table {
+    fn width(&self) -> usize {
+        if self.wide {
+            2
+        } else {
+            1
+        }
+    }
+
+    /// The state after `state` on `digit`; `None` when no number continues so
+    /// (or the table is short, which build.rs never writes: fail closed).
+    fn next(&self, state: usize, digit: usize) -> Option<usize> {
+        let at = self.offset + (state * 10 + digit) * self.width();
+        let id = match *TABLE.get(at..at + self.width())? {
+            [b] if b != 0xFF => usize::from(b),
+            [lo, hi] if u16::from_le_bytes([lo, hi]) != 0xFFFF => {
+                usize::from(u16::from_le_bytes([lo, hi]))
+            }
+            _ => return None,
+        };
+        (id < self.states).then_some(id)
+    }
+
+    /// The patterns that match exactly the digits read to reach `state`.
+    fn mask(&self, state: usize) -> u16 {
+        let at = self.offset + self.states * 10 * self.width() + state * 2;
+        TABLE
+            .get(at..at + 2)
+            .map_or(0, |b| u16::from_le_bytes([b[0], b[1]]))
+    }
+
+    fn end(&self) -> usize {
+        self.offset + self.states * (10 * self.width() + 2)
+    }
+}
+
+/// Walks a plan's DFA over a national number: the whole-number patterns that
+/// match at its end, and the leading-digits pattern if any prefix matches it.
 fn matches(plan: usize, national: &str) -> Matched {
-    let Some(dfa) = dfa(plan) else {
-        return Matched(None);
+    let Some(table) = PLANS.get(plan).map(|p| &p.dfa) else {
+        return Matched(0);
     };
-    let mut set = PatternSet::new(dfa.pattern_len());
-    let input = Input::new(national).anchored(Anchored::Yes);
-    match dfa.try_which_overlapping_matches(&input, &mut set) {
-        Ok(()) => Matched(Some(set)),
-        Err(_) => Matched(None),
+    let leading = 1 << LEADING_DIGITS;
+    let mut state = 0;
+    let mut prefix = 0;
+    for b in national.bytes() {
+        prefix |= table.mask(state) & leading;
+        let next = b
+            .checked_sub(b'0')
+            .filter(|d| *d <= 9)
+            .and_then(|d| table.next(state, usize::from(d)));
+        match next {
+            Some(s) => state = s,
+            None => return Matched(prefix),
+        }
     }
+    Matched(table.mask(state) | prefix)
 }
 
-/// A plan's DFA, validated the first time it is needed (a few µs), so a cold
-/// isolate reads only the plans of the numbers it is asked about.
-fn dfa(plan: usize) -> Option<&'static sparse::DFA<&'static [u8]>> {
-    type Slot = OnceLock<Option<sparse::DFA<&'static [u8]>>>;
-    static LOADED: OnceLock<Vec<Slot>> = OnceLock::new();
-    let slots = LOADED.get_or_init(|| PLANS.iter().map(|_| OnceLock::new()).collect());
-    slots
-        .get(plan)?
-        .get_or_init(|| {
-            let (start, len) = PLANS[plan].dfa;
-            let bytes = TABLE.get(start..start.checked_add(len)?)?;
-            sparse::DFA::from_bytes(bytes).ok().map(|(dfa, _)| dfa)
-        })
-        .as_ref()
-}
-
-/// Whether every plan's DFA reads. Tests call it; the edge validates lazily.
+/// Whether every plan's table is whole and every successor names a state
+/// (tests; build.rs writes it so).
 pub fn table_is_readable() -> bool {
-    (0..PLANS.len()).all(|i| dfa(i).is_some())
+    table_is_complete()
+        && PLANS.iter().all(|p| {
+            (0..p.dfa.states).all(|s| {
+                (0..10).all(|d| {
+                    let at = p.dfa.offset + (s * 10 + d) * p.dfa.width();
+                    let dead = TABLE[at..at + p.dfa.width()].iter().all(|b| *b == 0xFF);
+                    dead || p.dfa.next(s, d).is_some()
+                })
+            })
+        })
 }
 
 /// How many plans the table holds (regions, and non-geographic codes).
@@ -345,12 +389,7 @@ pub fn plan_count() -> usize {
 
 /// Whether the table holds every byte the plans point into (cheap: for startup).
 pub fn table_is_complete() -> bool {
-    PLANS.iter().all(|p| {
-        p.dfa
-            .0
-            .checked_add(p.dfa.1)
-            .is_some_and(|end| end <= TABLE.len())
-    })
+    PLANS.iter().all(|p| p.dfa.end() <= TABLE.len())
 }
 
 #[cfg(test)]

@@ -175,8 +175,8 @@ impl DialPolicy {
                 }
             }
         }
-        // Only the table's size here: validating every plan's DFA would cost a
-        // cold isolate ~30 ms; each is validated when first used, fail closed.
+        // Only the table's size here, so a cold isolate reads none of it; a
+        // plan's table is read when a number needs it, and fails closed.
         if !numbering::table_is_complete() {
             return Err(PolicyError {
                 variable: "ALLOWED_COUNTRIES",
