@@ -7,7 +7,7 @@
 //! so that work happens here, once: regex-automata determinizes and minimizes
 //! each numbering plan's patterns into one DFA, written out as a table over the
 //! ten digits (a plan's numbers are digits only) that the edge walks in place:
-//! 276 KB for every plan, where regex-automata's own sparse serialization is
+//! 275 KB for every plan, where regex-automata's own sparse serialization is
 //! 664 KB — workerd's cold start grows with the module's bytes.
 //! libphonenumber stays the only source of truth: nothing below knows a range.
 //!
