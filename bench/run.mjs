@@ -261,6 +261,10 @@ function cpu() {
   say();
   for (const line of table.split("\n")) say(line);
   say();
+  // The edge's dial policy (libphonenumber's numbering plans): budget 50 µs per number.
+  const policy = execFileSync("cargo", ["bench", "--quiet", "--bench", "policy"], { encoding: "utf8" }).trim();
+  for (const line of policy.split("\n")) say(line);
+  say();
 }
 
 // ------------------------------------------------------------ 6. JSON in wasm

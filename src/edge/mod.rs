@@ -6,6 +6,7 @@ pub mod api;
 pub mod config;
 pub mod handle;
 pub mod limits;
+pub mod numbering;
 pub mod policy;
 pub mod service;
 
