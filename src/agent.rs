@@ -27,8 +27,8 @@ use crate::call::{EntityId, UserId};
 use crate::error::{Attempt, Error, ErrorCode};
 use crate::http::{HttpRequest, HttpResponse, Method};
 use crate::region::Endpoints;
-use crate::wire::users::{PresenceDefinition, RoutingStatus, UserPresence, UserStations};
-use crate::wire::{self, EntityRef};
+use crate::wire;
+use crate::wire::users::UserLookup;
 
 /// How long one agent's lookups are reused: a few seconds, so a burst of
 /// calls (or a page refreshing its badge) costs one burst of lookups, while a
@@ -151,11 +151,13 @@ pub enum PresenceRule {
 }
 
 /// `Available`, `ON_QUEUE`, `On Queue`, `OnQueue` and `on-queue` compare equal:
-/// Genesys spells system presences differently per surface.
+/// Genesys spells system presences differently per surface. ASCII case only:
+/// the values are ASCII, and Unicode case tables would cost the browser
+/// package about 12 KB.
 pub fn normalize(s: &str) -> String {
     s.chars()
         .filter(|c| !matches!(c, ' ' | '_' | '-'))
-        .flat_map(char::to_lowercase)
+        .map(|c| c.to_ascii_lowercase())
         .collect()
 }
 
@@ -317,7 +319,7 @@ pub fn me_request(endpoints: &Endpoints, token: &str) -> HttpRequest {
 }
 
 /// `GET /api/v2/users/{id}/presences/purecloud` (no permission listed).
-pub fn presence_request(endpoints: &Endpoints, token: &str, user: &UserId) -> HttpRequest {
+fn presence_request(endpoints: &Endpoints, token: &str, user: &UserId) -> HttpRequest {
     get(
         endpoints,
         token,
@@ -326,7 +328,7 @@ pub fn presence_request(endpoints: &Endpoints, token: &str, user: &UserId) -> Ht
 }
 
 /// `GET /api/v2/users/{id}/routingstatus` (an unknown user reads `OFF_QUEUE`).
-pub fn routing_status_request(endpoints: &Endpoints, token: &str, user: &UserId) -> HttpRequest {
+fn routing_status_request(endpoints: &Endpoints, token: &str, user: &UserId) -> HttpRequest {
     get(
         endpoints,
         token,
@@ -336,7 +338,7 @@ pub fn routing_status_request(endpoints: &Endpoints, token: &str, user: &UserId)
 
 /// `GET /api/v2/users/{id}/station` (`telephony:otherStationAssociation:view`
 /// unless it is the token's own user).
-pub fn station_request(endpoints: &Endpoints, token: &str, user: &UserId) -> HttpRequest {
+fn station_request(endpoints: &Endpoints, token: &str, user: &UserId) -> HttpRequest {
     get(
         endpoints,
         token,
@@ -345,7 +347,7 @@ pub fn station_request(endpoints: &Endpoints, token: &str, user: &UserId) -> Htt
 }
 
 /// `GET /api/v2/presence/definitions/{id}` (`presence:presenceDefinition:view`): the label.
-pub fn definition_request(endpoints: &Endpoints, token: &str, id: &EntityId) -> HttpRequest {
+fn definition_request(endpoints: &Endpoints, token: &str, id: &EntityId) -> HttpRequest {
     get(
         endpoints,
         token,
@@ -353,7 +355,7 @@ pub fn definition_request(endpoints: &Endpoints, token: &str, id: &EntityId) -> 
     )
 }
 
-fn body<T: serde::de::DeserializeOwned>(resp: &HttpResponse, what: &str) -> Result<T, Error> {
+fn body(resp: &HttpResponse, what: &str) -> Result<UserLookup, Error> {
     wire::decode(&resp.body).map_err(|e| {
         Error::bad_response(
             &[what, " is not the documented shape: ", &e].concat(),
@@ -364,37 +366,146 @@ fn body<T: serde::de::DeserializeOwned>(resp: &HttpResponse, what: &str) -> Resu
 
 /// The user id of `/users/me`.
 pub fn parse_me(resp: &HttpResponse) -> Result<UserId, Error> {
-    let me: EntityRef = body(resp, "users/me")?;
+    let me = body(resp, "users/me")?;
     EntityId::parse(me.id.as_deref().unwrap_or(""), "id")
         .map_err(|_| Error::bad_response("users/me has no usable id", Attempt::Other))
 }
 
 /// `systemPresence` and the definition id (for the label lookup).
-pub fn parse_presence(resp: &HttpResponse) -> Result<(Option<String>, Option<EntityId>), Error> {
-    let p: UserPresence = body(resp, "presence")?;
-    let d = p.presence_definition.unwrap_or_default();
+fn parse_presence(resp: &HttpResponse) -> Result<(Option<String>, Option<EntityId>), Error> {
+    let d = body(resp, "presence")?
+        .presence_definition
+        .unwrap_or_default();
     let id = d.id.and_then(|id| EntityId::parse(&id, "id").ok());
     Ok((d.system_presence, id))
 }
 
-pub fn parse_routing_status(resp: &HttpResponse) -> Result<Option<String>, Error> {
-    Ok(body::<RoutingStatus>(resp, "routing status")?.status)
+fn parse_routing_status(resp: &HttpResponse) -> Result<Option<String>, Error> {
+    Ok(body(resp, "routing status")?.status)
 }
 
-pub fn parse_station(resp: &HttpResponse) -> Result<StationFact, Error> {
-    let s: UserStations = body(resp, "station")?;
-    Ok(match s.effective_station.and_then(|e| e.id) {
-        Some(id) if !id.is_empty() => StationFact::Effective(id),
-        _ => StationFact::None,
-    })
+fn parse_station(resp: &HttpResponse) -> Result<StationFact, Error> {
+    Ok(
+        match body(resp, "station")?.effective_station.and_then(|e| e.id) {
+            Some(id) if !id.is_empty() => StationFact::Effective(id),
+            _ => StationFact::None,
+        },
+    )
 }
 
 /// A label of the definition: the one that says "do not disturb" if any, else the first.
-pub fn parse_definition_label(resp: &HttpResponse) -> Result<Option<String>, Error> {
-    let d: PresenceDefinition = body(resp, "presence definition")?;
-    let labels = d.language_labels.unwrap_or_default();
+fn parse_definition_label(resp: &HttpResponse) -> Result<Option<String>, Error> {
+    let labels = body(resp, "presence definition")?
+        .language_labels
+        .unwrap_or_default();
     let dnd = labels.values().find(|l| is_do_not_disturb(l));
     Ok(dnd.or_else(|| labels.values().next()).cloned())
+}
+
+// ------------------------------------------------------------ the burst
+
+/// One of the lookups behind a check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lookup {
+    Presence,
+    RoutingStatus,
+    Station,
+    /// The presence definition, for its label ("Do Not Disturb").
+    Definition,
+}
+
+/// The lookups sent together for every check.
+pub const BURST: [Lookup; 3] = [Lookup::Presence, Lookup::RoutingStatus, Lookup::Station];
+
+impl Lookup {
+    fn what(self) -> &'static str {
+        match self {
+            Lookup::Presence => "presence",
+            Lookup::RoutingStatus => "routing status",
+            Lookup::Station => "station",
+            Lookup::Definition => "presence definition",
+        }
+    }
+}
+
+/// One agent's lookups as a small sans-IO plan: the [`BURST`] of three goes
+/// out together, then the presence definition if [`Lookups::wants_label`]
+/// (its label can change the answer); [`Lookups::read`] takes each answer and
+/// [`Lookups::finish`] gives the facts. The flow only sends (concurrently,
+/// under the token's budget), so every rule here is tested without a network.
+#[derive(Debug)]
+pub struct Lookups {
+    user: UserId,
+    facts: AgentFacts,
+    definition: Option<EntityId>,
+    warnings: Vec<String>,
+}
+
+impl Lookups {
+    pub fn new(user: UserId) -> Lookups {
+        Lookups {
+            user,
+            facts: AgentFacts {
+                presence: None,
+                presence_label: None,
+                routing_status: None,
+                station: StationFact::Unknown,
+            },
+            definition: None,
+            warnings: Vec::new(),
+        }
+    }
+
+    /// After the burst: whether to look the presence definition up, because
+    /// it is a custom one on a presence a "Do Not Disturb" is mapped onto.
+    pub fn wants_label(&self) -> bool {
+        self.definition.is_some()
+            && self.facts.presence_label.is_none()
+            && self.facts.presence.as_deref().is_some_and(label_matters)
+    }
+
+    pub fn request(&self, which: Lookup, endpoints: &Endpoints, token: &str) -> HttpRequest {
+        match (which, &self.definition) {
+            (Lookup::Presence, _) => presence_request(endpoints, token, &self.user),
+            (Lookup::RoutingStatus, _) => routing_status_request(endpoints, token, &self.user),
+            (Lookup::Station, _) => station_request(endpoints, token, &self.user),
+            (Lookup::Definition, Some(d)) => definition_request(endpoints, token, d),
+            // `next` never asks for it without an id; an empty id would 404.
+            (Lookup::Definition, None) => definition_request(endpoints, token, &self.user),
+        }
+    }
+
+    /// Takes one answer. A 403 leaves that fact unknown and says so in a
+    /// warning (our own missing permission must not block calls, nor go
+    /// unnoticed); any other failure is the check's error.
+    pub fn read(
+        &mut self,
+        which: Lookup,
+        answer: Result<HttpResponse, Error>,
+    ) -> Result<(), Error> {
+        let resp = match answer {
+            Ok(r) => r,
+            Err(e) if e.code == ErrorCode::Forbidden => {
+                self.warnings.push(refused_lookup(which.what(), &e));
+                return Ok(());
+            }
+            Err(e) => return Err(e),
+        };
+        match which {
+            Lookup::Presence => {
+                (self.facts.presence, self.definition) = parse_presence(&resp)?;
+            }
+            Lookup::RoutingStatus => self.facts.routing_status = parse_routing_status(&resp)?,
+            Lookup::Station => self.facts.station = parse_station(&resp)?,
+            Lookup::Definition => self.facts.presence_label = parse_definition_label(&resp)?,
+        }
+        Ok(())
+    }
+
+    /// The facts, and the warnings for lookups Genesys refused.
+    pub fn finish(self) -> (AgentFacts, Vec<String>) {
+        (self.facts, self.warnings)
+    }
 }
 
 #[cfg(test)]
@@ -524,14 +635,15 @@ mod tests {
         let none = || S::None;
         let unknown = || S::Unknown;
         // (presence, station, routing, acd) → (available, reason)
-        let table: Vec<(
-            Option<&str>,
+        type Row<'a> = (
+            Option<&'a str>,
             StationFact,
-            Option<&str>,
+            Option<&'a str>,
             bool,
             Option<bool>,
             Reason,
-        )> = vec![
+        );
+        let table: Vec<Row> = vec![
             // The seed agents: Ada, Otto (offline, no station), Dora (DND is covered above).
             (
                 Some("Available"),
@@ -848,6 +960,123 @@ mod tests {
                 "{garbage}"
             );
         }
+    }
+
+    fn status(code: u16, body: &str) -> Result<HttpResponse, Error> {
+        let r = HttpResponse {
+            status: code,
+            headers: vec![],
+            body: body.into(),
+        };
+        if r.is_success() {
+            Ok(r)
+        } else {
+            Err(Error::from_response(&r, Attempt::Other))
+        }
+    }
+
+    type Found = (AgentFacts, Vec<String>);
+
+    /// Runs a plan against canned answers as the flow does; returns what was asked.
+    fn run(answers: &[(Lookup, u16, &str)]) -> (Vec<Lookup>, Result<Found, Error>) {
+        let mut plan = Lookups::new(EntityId::parse("u1", "id").unwrap());
+        let mut asked = BURST.to_vec();
+        let answer = |k: Lookup| {
+            let (_, code, body) = answers.iter().find(|(l, _, _)| *l == k).unwrap();
+            status(*code, body)
+        };
+        for k in BURST {
+            if let Err(e) = plan.read(k, answer(k)) {
+                return (asked, Err(e));
+            }
+        }
+        if plan.wants_label() {
+            asked.push(Lookup::Definition);
+            if let Err(e) = plan.read(Lookup::Definition, answer(Lookup::Definition)) {
+                return (asked, Err(e));
+            }
+        }
+        (asked, Ok(plan.finish()))
+    }
+
+    const PRESENCE_BUSY: &str = r#"{"presenceDefinition":{"id":"9d1c4b7e-2f3a-4d5b-8c6e-7a8b9c0d1e2f","systemPresence":"Busy"}}"#;
+    const FORBIDDEN: &str = r#"{"message":"You are missing the following permission(s): [telephony:otherStationAssociation:view]","code":"missing.permissions","status":403}"#;
+
+    #[test]
+    fn the_plan_is_one_burst_then_the_label_only_where_it_matters() {
+        use Lookup::*;
+        let answers = [
+            (Presence, 200, PRESENCE_BUSY),
+            (RoutingStatus, 200, r#"{"status":"OFF_QUEUE"}"#),
+            (Station, 200, r#"{"effectiveStation":{"id":"s3"}}"#),
+            (
+                Definition,
+                200,
+                r#"{"languageLabels":{"en_US":"Do Not Disturb"}}"#,
+            ),
+        ];
+        let (asked, facts) = run(&answers);
+        assert_eq!(asked, [Presence, RoutingStatus, Station, Definition]);
+        let (facts, warnings) = facts.unwrap();
+        assert_eq!(facts.presence_label.as_deref(), Some("Do Not Disturb"));
+        assert_eq!(
+            decide("u1", &facts, false, warnings).reason,
+            Reason::DoNotDisturb
+        );
+        // Available: no label lookup.
+        let mut available = answers;
+        available[0] = (
+            Presence,
+            200,
+            r#"{"presenceDefinition":{"id":"6a3af858-942f-489d-9700-5f9bcdcdae9b","systemPresence":"Available"}}"#,
+        );
+        assert_eq!(run(&available).0, [Presence, RoutingStatus, Station]);
+    }
+
+    #[test]
+    fn a_403_is_unknown_with_a_warning_and_anything_else_fails_the_check() {
+        use Lookup::*;
+        let mut answers = [
+            (
+                Presence,
+                200,
+                r#"{"presenceDefinition":{"systemPresence":"Available"}}"#,
+            ),
+            (RoutingStatus, 200, r#"{"status":"IDLE"}"#),
+            (Station, 403, FORBIDDEN),
+            (Definition, 200, "{}"),
+        ];
+        let (facts, warnings) = run(&answers).1.unwrap();
+        assert_eq!(facts.station, StationFact::Unknown);
+        assert_eq!(warnings.len(), 1);
+        assert!(
+            warnings[0].starts_with("could not read the agent's station (HTTP 403: "),
+            "{}",
+            warnings[0]
+        );
+        assert!(warnings[0].contains("telephony:otherStationAssociation:view"));
+        let c = decide("u1", &facts, false, warnings);
+        assert_eq!((c.available, c.reason), (None, Reason::Unknown));
+        // A refused definition lookup: Busy stays Busy (still blocked), with a warning.
+        answers[0] = (Presence, 200, PRESENCE_BUSY);
+        answers[2] = (Station, 200, "{}");
+        answers[3] = (Definition, 403, FORBIDDEN);
+        let (facts, warnings) = run(&answers).1.unwrap();
+        assert_eq!(
+            decide("u1", &facts, false, warnings.clone()).reason,
+            Reason::Busy
+        );
+        assert!(warnings[0].contains("presence definition"));
+        for (code, want) in [
+            (500, ErrorCode::ServerError),
+            (404, ErrorCode::NotFound),
+            (401, ErrorCode::AuthFailed),
+        ] {
+            answers[1] = (RoutingStatus, code, "{}");
+            assert_eq!(run(&answers).1.unwrap_err().code, want, "{code}");
+        }
+        answers[1] = (RoutingStatus, 200, "<html>");
+        assert_eq!(run(&answers).1.unwrap_err().code, ErrorCode::BadResponse);
     }
 
     #[test]

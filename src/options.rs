@@ -162,8 +162,9 @@ pub struct PlaceCallOptions<J = IgnoredAny> {
     pub attributes: Option<BTreeMap<String, String>>,
     /// Check the agent before dialling; refuse with `agent_unavailable`.
     pub require_available_agent: Option<bool>,
-    /// Applied to the agent participant when the call ends.
-    pub wrap_up: Option<WrapUpInput>,
+    /// Applied to the agent participant when the call ends. (`J`, so the
+    /// browser package has one deserializer for this and `wrapUp()`'s options.)
+    pub wrap_up: Option<WrapUpInput<J>>,
     pub signal: Option<J>,
 }
 
@@ -605,8 +606,8 @@ mod tests {
         }
         let acd =
             |s: &str| from_json::<CheckAgentOptions>("checkAgent", s).and_then(|o| o.validate());
-        assert_eq!(acd("{}").unwrap(), false);
-        assert_eq!(acd(r#"{"callFromQueueId":"q-1"}"#).unwrap(), true);
+        assert!(!acd("{}").unwrap());
+        assert!(acd(r#"{"callFromQueueId":"q-1"}"#).unwrap());
         assert!(acd(r#"{"callFromQueueId":"../q"}"#).is_err());
         assert!(acd(r#"{"queueId":"q"}"#).is_err());
     }

@@ -13,7 +13,7 @@ use futures_util::lock::Mutex;
 use serde::{Serialize, Serializer};
 
 use super::{aborted, until_cancelled, Client, Clock, Http};
-use crate::agent::{self, AgentCheck, AgentFacts, StationFact, AGENT_CACHE_MS};
+use crate::agent::{self, AgentCheck, AgentFacts, Lookup, AGENT_CACHE_MS};
 use crate::auth::Credentials;
 use crate::call::{self, ConversationId, PlaceCall, UserId};
 use crate::error::{Attempt, Error, ErrorCode};
@@ -118,23 +118,6 @@ impl Drop for Taken<'_> {
     }
 }
 
-/// `Ok(None)` for a lookup Genesys refused with 403 (and a warning saying so),
-/// the response otherwise; other failures are errors.
-fn unless_refused(
-    r: Result<HttpResponse, Error>,
-    what: &str,
-    warnings: &mut Vec<String>,
-) -> Result<Option<HttpResponse>, Error> {
-    match r {
-        Ok(resp) => Ok(Some(resp)),
-        Err(e) if e.code == ErrorCode::Forbidden => {
-            warnings.push(agent::refused_lookup(what, &e));
-            Ok(None)
-        }
-        Err(e) => Err(e),
-    }
-}
-
 impl<H: Http, C: Clock> Client<H, C> {
     /// A read or an idempotent write, under the token, the budget and the retry rules.
     async fn send_idempotent(
@@ -188,7 +171,7 @@ impl<H: Http, C: Clock> Client<H, C> {
 
     /// Presence, routing status and station in one concurrent burst (each a
     /// budgeted request), then the presence's label where it can say "do not
-    /// disturb". A 403 on any of them makes that fact unknown, with a warning.
+    /// disturb" (`agent::Lookups` decides what to ask; this only sends).
     async fn agent_facts(&self, user: &UserId) -> Result<(AgentFacts, Vec<String>), Error> {
         if let Some(hit) = self.cached_facts(user) {
             return Ok(hit);
@@ -198,42 +181,26 @@ impl<H: Http, C: Clock> Client<H, C> {
             return Ok(hit);
         }
         let e = &self.opts.endpoints;
-        let (presence, routing, station) = join3(
-            self.send_idempotent(&|t: &str| agent::presence_request(e, t, user)),
-            self.send_idempotent(&|t: &str| agent::routing_status_request(e, t, user)),
-            self.send_idempotent(&|t: &str| agent::station_request(e, t, user)),
+        let mut plan = agent::Lookups::new(user.clone());
+        let p = &plan;
+        let [presence, routing, station] = agent::BURST;
+        let answers = join3(
+            self.send_idempotent(&|t: &str| p.request(presence, e, t)),
+            self.send_idempotent(&|t: &str| p.request(routing, e, t)),
+            self.send_idempotent(&|t: &str| p.request(station, e, t)),
         )
         .await;
-        let mut warnings = Vec::new();
-        let (presence, definition) = match unless_refused(presence, "presence", &mut warnings)? {
-            Some(r) => agent::parse_presence(&r)?,
-            None => (None, None),
-        };
-        let routing_status = match unless_refused(routing, "routing status", &mut warnings)? {
-            Some(r) => agent::parse_routing_status(&r)?,
-            None => None,
-        };
-        let station = match unless_refused(station, "station", &mut warnings)? {
-            Some(r) => agent::parse_station(&r)?,
-            None => StationFact::Unknown,
-        };
-        let mut presence_label = None;
-        if let (Some(p), Some(def)) = (&presence, &definition) {
-            if agent::label_matters(p) {
-                let r = self
-                    .send_idempotent(&|t: &str| agent::definition_request(e, t, def))
-                    .await;
-                if let Some(r) = unless_refused(r, "presence definition", &mut warnings)? {
-                    presence_label = agent::parse_definition_label(&r)?;
-                }
-            }
+        plan.read(presence, answers.0)?;
+        plan.read(routing, answers.1)?;
+        plan.read(station, answers.2)?;
+        if plan.wants_label() {
+            let p = &plan;
+            let answer = self
+                .send_idempotent(&|t: &str| p.request(Lookup::Definition, e, t))
+                .await;
+            plan.read(Lookup::Definition, answer)?;
         }
-        let facts = AgentFacts {
-            presence,
-            presence_label,
-            routing_status,
-            station,
-        };
+        let (facts, warnings) = plan.finish();
         let now = self.clock.now_ms();
         let mut cache = self.agent.facts.borrow_mut();
         cache.retain(|c| &c.user != user && now.saturating_sub(c.at) < AGENT_CACHE_MS);

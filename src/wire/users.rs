@@ -1,43 +1,31 @@
-//! Agent availability lookups: `UserPresence`, `RoutingStatus`, `UserStations`
-//! and an `OrganizationPresenceDefinition`'s labels. Only the fields the
-//! availability decision reads; everything else Genesys sends is ignored.
+//! The agent-availability lookups — `UserPresence` (`presenceDefinition`),
+//! `RoutingStatus` (`status`), `UserStations` (`effectiveStation`), an
+//! `OrganizationPresenceDefinition` (`languageLabels`) and `/users/me` (`id`) —
+//! read through one shape. In the browser package every serde type is a
+//! deserializer of its own, and these answers differ only in which optional
+//! field is present; whatever an answer lacks stays `None`, and everything
+//! else Genesys sends is ignored.
 
 use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
-use super::EntityRef;
-
-/// `GET /api/v2/users/{id}/presences/purecloud`.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct UserPresence {
-    pub presence_definition: Option<PresenceDefinition>,
-}
-
-/// `PresenceDefinition {id, systemPresence}` embedded in a presence, and
-/// `GET /api/v2/presence/definitions/{id}` (which adds `languageLabels`).
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct PresenceDefinition {
+pub struct UserLookup {
+    /// `/users/me`, a presence definition, a station.
     pub id: Option<String>,
+    /// `UserPresence.presenceDefinition`: `{id, systemPresence}`.
+    pub presence_definition: Option<Box<UserLookup>>,
     /// Spelled differently per surface ("On Queue", "ON_QUEUE", "OnQueue"):
     /// kept as sent and compared with `agent::normalize`.
     pub system_presence: Option<String>,
+    /// `GET /api/v2/presence/definitions/{id}`: the definition's names by language.
     pub language_labels: Option<BTreeMap<String, String>>,
-}
-
-/// `GET /api/v2/users/{id}/routingstatus`: `status` ∈ OFF_QUEUE, IDLE,
-/// INTERACTING, NOT_RESPONDING, COMMUNICATING (kept as a string).
-#[derive(Debug, Clone, Default, Deserialize)]
-pub struct RoutingStatus {
+    /// `RoutingStatus.status` ∈ OFF_QUEUE, IDLE, INTERACTING, NOT_RESPONDING,
+    /// COMMUNICATING (kept as a string).
     pub status: Option<String>,
-}
-
-/// `GET /api/v2/users/{id}/station`: Genesys omits nulls, so a user without a
-/// station gets `{}`.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct UserStations {
-    pub effective_station: Option<EntityRef>,
+    /// `UserStations.effectiveStation`: absent (Genesys omits nulls, so a user
+    /// without a station gets `{}`) or `{id, name, …}`.
+    pub effective_station: Option<Box<UserLookup>>,
 }
