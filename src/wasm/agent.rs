@@ -60,6 +60,11 @@ export interface GenesysError {
   /** For "agent_unavailable": why the agent cannot take the call. */
   reason?: AgentReason;
 }
+export interface GenesysClient {
+  // Overloads merged into the class: the arguments after the first may be left out.
+  checkAgent(userId?: string, options?: CheckAgentOptions): Promise<AgentAvailability>;
+  wrapUpCodes(conversationId: string, options?: RequestOptions): Promise<WrapUpCode[]>;
+}
 "#;
 
 #[wasm_bindgen]
