@@ -211,6 +211,9 @@ $("hang-up").addEventListener("click", async () => {
   }
 });
 
+// Every handler is attached: buttons work from here on (tests wait for this).
+document.documentElement.dataset.ready = "";
+
 // Back from the sign-in page with ?code=… (or ?error=…)?
 const params = new URLSearchParams(location.search);
 if (params.has("code") || params.has("error")) {

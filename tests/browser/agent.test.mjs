@@ -48,6 +48,8 @@ async function signIn(userId) {
   page.on("console", (m) => { if (m.type() === "error") page.errors.push(m.text()); });
   page.on("pageerror", (e) => page.errors.push(String(e)));
   await page.goto(pageUrl + "/agent.html");
+  // The module loads asynchronously: a click before its handlers are attached would be lost.
+  await page.waitForSelector("html[data-ready]", { state: "attached" });
   await page.click("#sign-in");
   await page.waitForURL(/\/oauth\/authorize/);
   await page.click(`button[data-user="${userId}"]`);
