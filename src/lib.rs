@@ -5,6 +5,7 @@
 //! host-tested), one orchestration (`flow`) generic over transport and clock,
 //! and a thin wasm-bindgen shell (`wasm`, only on `wasm32`).
 
+pub mod agent;
 pub mod auth;
 pub mod call;
 // Not in the browser build: the edge handler is built separately (`--features edge`).
@@ -20,6 +21,7 @@ pub mod region;
 pub mod retry;
 pub mod status;
 pub mod wire;
+pub mod wrapup;
 
 #[cfg(target_arch = "wasm32")]
 pub mod wasm;

@@ -668,9 +668,10 @@ async fn watch_call(sim: Weak<Sim>, id: String, poke: Arc<Notify>) {
             let Some(emitted) = inner.notify.watches.get(&id).map(|w| w.checked) else {
                 return; // forgotten (reset, or the call was dropped)
             };
-            let next = inner.calls.get(&id).and_then(|c| {
-                next_transition(c, emitted).map(|t| t.saturating_sub(c.elapsed()))
-            });
+            let next = inner
+                .calls
+                .get(&id)
+                .and_then(|c| next_transition(c, emitted).map(|t| t.saturating_sub(c.elapsed())));
             match next {
                 Some(w) => w,
                 None => {
