@@ -14,6 +14,8 @@
 
 use std::collections::BTreeMap;
 
+pub mod notifications;
+
 #[cfg(not(all(
     target_arch = "wasm32",
     not(any(feature = "edge", feature = "wasm-serde-json"))
