@@ -375,10 +375,9 @@ impl Hub {
         }
     }
 
-    pub fn unwatch(&mut self, id: &str, now: u64) {
+    pub fn unwatch(&mut self, id: &str) {
         if let Some(c) = self.calls.get_mut(id) {
             c.watchers = c.watchers.saturating_sub(1);
-            c.touched = now;
         }
     }
 
