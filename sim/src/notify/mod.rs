@@ -645,10 +645,13 @@ pub(crate) fn call_changed(sim: &Shared, id: &str) {
     }
 }
 
-/// The next moment the call's state changes, or `None` once it is over.
-fn next_transition(call: &Call) -> Option<Duration> {
-    let now = call.elapsed();
-    transitions(call).into_iter().filter(|t| *t > now).min()
+/// The next moment the call's state changes after `emitted` (the offset up to
+/// which every transition has been emitted), or `None` once it is over.
+/// Measured from `emitted`, not from a fresh clock read: a transition that
+/// falls between the two reads would otherwise be neither emitted nor waited
+/// for, and if it is the last one (the end) it would never be sent.
+fn next_transition(call: &Call, emitted: Duration) -> Option<Duration> {
+    transitions(call).into_iter().filter(|t| *t > emitted).min()
 }
 
 /// One call's timer: sleeps until the next transition, emits, repeats; ends
@@ -660,10 +663,16 @@ async fn watch_call(sim: Weak<Sim>, id: String, poke: Arc<Notify>) {
             let mut inner = sim.lock();
             // Catch up first: the task may start (or wake) after transitions.
             emit(&mut inner, &id);
+            let emitted = inner
+                .notify
+                .watches
+                .get(&id)
+                .and_then(|w| w.checked)
+                .unwrap_or_default();
             let next = inner
                 .calls
                 .get(&id)
-                .and_then(|c| next_transition(c).map(|t| t.saturating_sub(c.elapsed())));
+                .and_then(|c| next_transition(c, emitted).map(|t| t.saturating_sub(c.elapsed())));
             match next {
                 Some(w) => w,
                 None => {
