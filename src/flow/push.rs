@@ -219,7 +219,10 @@ impl Drop for ReadGuard<'_> {
 
 /// Runs `work` while also polling `drive` (which never finishes), so a
 /// participant keeps the hub going while it waits for its own request.
-async fn with_drive<T>(work: impl Future<Output = T>, drive: Pin<&mut impl Future<Output = Infallible>>) -> T {
+async fn with_drive<T>(
+    work: impl Future<Output = T>,
+    drive: Pin<&mut impl Future<Output = Infallible>>,
+) -> T {
     match select(pin!(work), drive).await {
         Either::Left((v, _)) => v,
         Either::Right((never, _)) => match never {},
@@ -277,8 +280,7 @@ struct RestSlot<'a, C: Clock> {
 impl<C: Clock> Drop for RestSlot<'_, C> {
     fn drop(&mut self) {
         if self.fut.take().is_some() {
-            self.push
-                .update(|h| h.rest_abandoned(self.clock.now_ms()));
+            self.push.update(|h| h.rest_abandoned(self.clock.now_ms()));
         }
     }
 }
@@ -428,7 +430,12 @@ impl<H: Http, C: Clock> Client<H, C> {
                 .and_then(|u| call::EntityId::parse(&u.id, "id").ok())
                 .map(|u| u.as_str().to_string()),
             // A refusal will not change: remember it. Anything else: ask next time.
-            Err(e) if e.status.is_some_and(|s| (400..500).contains(&s) && s != 429) => None,
+            Err(e)
+                if e.status
+                    .is_some_and(|s| (400..500).contains(&s) && s != 429) =>
+            {
+                None
+            }
             Err(_) => return None,
         };
         *self.push.me.borrow_mut() = Some(me.clone());
