@@ -555,7 +555,7 @@ async fn a_hundred_concurrent_calls_share_one_channel_with_at_most_two_reads_eac
                 .wait_for_call(&id, UNTIL_ENDED, |s, _, t| seen.push((s.phase, t)), never())
                 .await;
             if let Err(e) = &r {
-                let st = stats(&s).await;
+                let st = stats(s).await;
                 panic!(
                     "{n} {}: {e} {seen:?} {:?} sent {} dropped {} dup {} reord {}",
                     id.as_str(),

@@ -918,6 +918,7 @@ fn a_disabled_hub_always_polls() {
     );
 }
 
+#[cfg(not(target_arch = "wasm32"))]
 mod properties {
     use super::*;
     use proptest::prelude::*;
