@@ -219,14 +219,21 @@ impl Drop for ReadGuard<'_> {
 
 /// Runs `work` while also polling `drive` (which never finishes), so a
 /// participant keeps the hub going while it waits for its own request.
+/// (`dyn`: one small copy per output type in the wasm, not one per call site.)
 async fn with_drive<T>(
-    work: impl Future<Output = T>,
-    drive: Pin<&mut impl Future<Output = Infallible>>,
+    mut work: Pin<&mut dyn Future<Output = T>>,
+    mut drive: Pin<&mut dyn Future<Output = Infallible>>,
 ) -> T {
-    match select(pin!(work), drive).await {
-        Either::Left((v, _)) => v,
-        Either::Right((never, _)) => match never {},
-    }
+    poll_fn(|cx| {
+        if let Poll::Ready(v) = work.as_mut().poll(cx) {
+            return Poll::Ready(v);
+        }
+        match drive.as_mut().poll(cx) {
+            Poll::Ready(never) => match never {},
+            Poll::Pending => Poll::Pending,
+        }
+    })
+    .await
 }
 
 /// Builds the hub's REST requests.
@@ -459,7 +466,7 @@ impl<H: Http, C: Clock> Client<H, C> {
         let mut drive = pin!(self.drive_push());
         let agent = match &call.on_behalf_of {
             Some(u) => Some(u.as_str().to_string()),
-            None => with_drive(self.me(), drive.as_mut()).await,
+            None => with_drive(pin!(self.me()), drive.as_mut()).await,
         };
         let mut gen = None;
         if let Some(agent) = &agent {
@@ -482,10 +489,10 @@ impl<H: Http, C: Clock> Client<H, C> {
                 let seen = self.push.hub.borrow().changes();
                 let changed = self.push.changed_since(seen);
                 let timer = self.clock.sleep(deadline - now);
-                with_drive(select(pin!(changed), pin!(timer)), drive.as_mut()).await;
+                with_drive(pin!(select(pin!(changed), pin!(timer))), drive.as_mut()).await;
             }
         }
-        let id = with_drive(post, drive.as_mut()).await?;
+        let id = with_drive(pin!(post), drive.as_mut()).await?;
         let now = self.clock.now_ms();
         self.push
             .update(|h| h.placed(id.as_str(), agent.as_deref(), gen, now));
@@ -530,7 +537,7 @@ impl<H: Http, C: Clock> Client<H, C> {
                         reasons: false,
                         armed: true,
                     };
-                    let r = with_drive(self.get_call(id), drive.as_mut()).await;
+                    let r = with_drive(pin!(self.get_call(id)), drive.as_mut()).await;
                     guard.armed = false;
                     let now = self.clock.now_ms();
                     match r {
@@ -545,7 +552,7 @@ impl<H: Http, C: Clock> Client<H, C> {
                             malformed = true;
                             push.update(|h| h.read_result(id.as_str(), reconcile, None, now));
                             let pause = self.clock.sleep(self.opts.poll_interval_ms);
-                            with_drive(pause, drive.as_mut()).await;
+                            with_drive(pin!(pause), drive.as_mut()).await;
                         }
                         Err(e) => {
                             push.update(|h| h.read_result(id.as_str(), reconcile, None, now));
@@ -560,13 +567,13 @@ impl<H: Http, C: Clock> Client<H, C> {
                         reasons: true,
                         armed: true,
                     };
-                    let conv = with_drive(self.read_reasons(id), drive.as_mut()).await;
+                    let conv = with_drive(pin!(self.read_reasons(id)), drive.as_mut()).await;
                     guard.armed = false;
                     push.update(|h| h.reasons_result(id.as_str(), conv.as_ref()));
                 }
                 CallStep::Wait => {
                     let seen_changes = push.hub.borrow().changes();
-                    with_drive(push.changed_since(seen_changes), drive.as_mut()).await;
+                    with_drive(pin!(push.changed_since(seen_changes)), drive.as_mut()).await;
                 }
                 CallStep::Poll(_) => return Ok(None),
             }

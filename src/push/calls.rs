@@ -6,9 +6,75 @@
 //! create-call response, or another client's call of the same agent) are kept
 //! here too, for a while, so a call placed a moment later finds its history.
 
-use std::collections::BTreeMap;
-
 use crate::status::{CallStatus, Phase, Snapshot};
+
+/// A small map with string keys in a `Vec`. The hub holds at most a few
+/// thousand calls and topics; a linear search is fast enough, and one
+/// generic `Vec` costs the browser package far less than `BTreeMap`s do.
+#[derive(Debug)]
+pub(crate) struct VecMap<V>(Vec<(String, V)>);
+
+impl<V> Default for VecMap<V> {
+    fn default() -> Self {
+        VecMap(Vec::new())
+    }
+}
+
+impl<V> VecMap<V> {
+    fn index(&self, key: &str) -> Option<usize> {
+        self.0.iter().position(|(k, _)| k == key)
+    }
+
+    pub fn get(&self, key: &str) -> Option<&V> {
+        self.index(key).map(|i| &self.0[i].1)
+    }
+
+    pub fn get_mut(&mut self, key: &str) -> Option<&mut V> {
+        self.index(key).map(|i| &mut self.0[i].1)
+    }
+
+    pub fn contains_key(&self, key: &str) -> bool {
+        self.index(key).is_some()
+    }
+
+    pub fn insert(&mut self, key: &str, value: V) {
+        match self.index(key) {
+            Some(i) => self.0[i].1 = value,
+            None => self.0.push((key.to_string(), value)),
+        }
+    }
+
+    pub fn get_or_insert_with(&mut self, key: &str, f: impl FnOnce() -> V) -> &mut V {
+        let i = match self.index(key) {
+            Some(i) => i,
+            None => {
+                self.0.push((key.to_string(), f()));
+                self.0.len() - 1
+            }
+        };
+        &mut self.0[i].1
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (&String, &V)> {
+        self.0.iter().map(|(k, v)| (k, v))
+    }
+
+    pub fn values(&self) -> impl Iterator<Item = &V> {
+        self.0.iter().map(|(_, v)| v)
+    }
+
+    pub fn values_mut(&mut self) -> impl Iterator<Item = &mut V> {
+        self.0.iter_mut().map(|(_, v)| v)
+    }
+
+    pub fn retain(&mut self, mut f: impl FnMut(&V) -> bool) {
+        self.0.retain(|(_, v)| f(v));
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+}
 
 /// A call's status as last seen, with the Genesys JSON it came from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -88,7 +154,7 @@ pub(crate) fn merge(old: Option<&Known>, mut new: Known) -> Option<Known> {
 
 #[derive(Debug, Default)]
 pub(crate) struct Calls {
-    pub map: BTreeMap<String, Call>,
+    pub map: VecMap<Call>,
 }
 
 impl Calls {
@@ -101,7 +167,7 @@ impl Calls {
     }
 
     pub fn entry(&mut self, id: &str, now: u64) -> &mut Call {
-        let c = self.map.entry(id.to_string()).or_default();
+        let c = self.map.get_or_insert_with(id, Call::default);
         c.touched = now;
         c
     }
@@ -125,19 +191,24 @@ impl Calls {
     /// Forgets calls nobody watches that have been quiet for `keep_ms`, and
     /// the quietest unwatched ones beyond `max` entries.
     pub fn prune(&mut self, now: u64, keep_ms: u64, max: usize) {
+        let idle = |c: &Call| c.watchers == 0 && !c.reading;
         self.map
-            .retain(|_, c| c.watchers > 0 || c.reading || now < c.touched.saturating_add(keep_ms));
-        if self.map.len() > max {
-            let mut idle: Vec<(u64, String)> = self
+            .retain(|c| !idle(c) || now < c.touched.saturating_add(keep_ms));
+        while self.map.len() > max {
+            // Usually one over: a scan beats sorting (and its code in the wasm).
+            let oldest = self
                 .map
+                .0
                 .iter()
-                .filter(|(_, c)| c.watchers == 0 && !c.reading)
-                .map(|(id, c)| (c.touched, id.clone()))
-                .collect();
-            idle.sort();
-            let excess = self.map.len() - max;
-            for (_, id) in idle.into_iter().take(excess) {
-                self.map.remove(&id);
+                .enumerate()
+                .filter(|(_, (_, c))| idle(c))
+                .min_by_key(|(_, (_, c))| c.touched)
+                .map(|(i, _)| i);
+            match oldest {
+                Some(i) => {
+                    self.map.0.swap_remove(i);
+                }
+                None => break,
             }
         }
     }

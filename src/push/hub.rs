@@ -9,9 +9,7 @@
 //! placed) under its topic's current generation needs exactly one reconcile
 //! read — Genesys replays nothing, so that read is how a gap is closed.
 
-use std::collections::BTreeMap;
-
-use super::calls::{Calls, Known, Reasons};
+use super::calls::{Calls, Known, Reasons, VecMap};
 use super::{iso_to_unix_ms, Fallback, PushOptions, MAX_TOPICS};
 use crate::status::{CallStatus, Snapshot};
 use crate::wire::notifications::{
@@ -160,7 +158,7 @@ pub struct Hub {
     rest: Rest,
     /// The flow holds a socket the hub no longer wants: close it first.
     close_pending: bool,
-    topics: BTreeMap<String, Topic>,
+    topics: VecMap<Topic>,
     calls: Calls,
     participants: u32,
     idle: Option<IdleAction>,
@@ -183,7 +181,7 @@ impl Hub {
             link: Link::NoChannel { retry_at: 0 },
             rest: Rest::None,
             close_pending: false,
-            topics: BTreeMap::new(),
+            topics: VecMap::default(),
             calls: Calls::default(),
             participants: 0,
             idle: None,
@@ -306,7 +304,7 @@ impl Hub {
             TopicState::Wanted
         };
         self.topics.insert(
-            agent.to_string(),
+            agent,
             Topic {
                 state,
                 covered: None,
@@ -538,7 +536,7 @@ impl Hub {
         self.calls
             .prune(now, self.opts.keep_ms, self.opts.max_calls);
         self.forgive(now);
-        let opts = self.opts.clone();
+        let opts = self.opts;
         let wanted = self.topic_list();
         match &mut self.link {
             Link::NoChannel { retry_at } => {

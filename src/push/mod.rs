@@ -74,7 +74,7 @@ impl Fallback {
 
 /// Timings and limits. The defaults follow Genesys (heartbeat every 30 s,
 /// channels live 24 h); tests scale them down.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PushOptions {
     /// No frame at all for this long: the socket is dead, reconnect. Genesys
     /// heartbeats every 30 s; 65 s tolerates one lost heartbeat.
