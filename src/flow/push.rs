@@ -66,9 +66,9 @@ pub struct PushState {
     connector: Option<Box<dyn Connector>>,
     socket: RefCell<Option<Box<dyn Socket>>>,
     drive_lock: Mutex<()>,
-    /// Participants waiting for the hub to change.
-    waiters: RefCell<Vec<Waker>>,
-    notified: Cell<u64>,
+    /// Participants waiting for the link or their call to change.
+    waiters: RefCell<Vec<Waiting>>,
+    next_key: Cell<u64>,
     driver: RefCell<Option<Waker>>,
     kicked: Cell<bool>,
     /// `users/me`, for placements with a user token: `Some(None)` = refused.
@@ -89,7 +89,7 @@ impl PushState {
             socket: RefCell::new(None),
             drive_lock: Mutex::new(()),
             waiters: RefCell::new(Vec::new()),
-            notified: Cell::new(0),
+            next_key: Cell::new(0),
             driver: RefCell::new(None),
             kicked: Cell::new(false),
             me: RefCell::new(None),
@@ -122,30 +122,35 @@ impl PushState {
         }
     }
 
-    /// Wakes every participant if the hub changed since the last time.
+    /// Wakes the participants whose call, or the link, changed: with 100
+    /// calls on one socket, an event wakes its own watcher, not all of them.
     fn notify(&self) {
-        let changes = self.hub.borrow().changes();
-        if changes != self.notified.get() {
-            self.notified.set(changes);
-            for w in self.waiters.borrow_mut().drain(..) {
-                w.wake();
-            }
+        let mut woken = Vec::new();
+        {
+            let hub = self.hub.borrow();
+            self.waiters.borrow_mut().retain(|w| {
+                if seen(&hub, w.id.as_deref()) == w.seen {
+                    return true;
+                }
+                woken.push(w.waker.clone());
+                false
+            });
+        }
+        for w in woken {
+            w.wake();
         }
     }
 
-    /// Completes once the hub's change counter differs from `seen`.
-    async fn changed_since(&self, seen: u64) {
-        poll_fn(|cx| {
-            if self.hub.borrow().changes() != seen {
-                return Poll::Ready(());
-            }
-            let mut w = self.waiters.borrow_mut();
-            if !w.iter().any(|x| x.will_wake(cx.waker())) {
-                w.push(cx.waker().clone());
-            }
-            Poll::Pending
-        })
-        .await
+    /// Completes once the link, or call `id`, changes from how it is now.
+    fn changed<'a>(&'a self, id: Option<&'a str>) -> Changed<'a> {
+        let key = self.next_key.get();
+        self.next_key.set(key + 1);
+        Changed {
+            push: self,
+            id,
+            seen: seen(&self.hub.borrow(), id),
+            key,
+        }
     }
 
     /// The socket chore the hub wants done now, even with nobody driving.
@@ -171,6 +176,53 @@ impl PushState {
             push: self,
             watching: watch.map(|(id, _)| id.to_string()),
         }
+    }
+}
+
+/// What a participant last saw: its call's stamp and the link's change count.
+fn seen(hub: &Hub, id: Option<&str>) -> (u64, u64) {
+    (id.map_or(0, |i| hub.stamp(i)), hub.changes())
+}
+
+struct Waiting {
+    key: u64,
+    id: Option<String>,
+    seen: (u64, u64),
+    waker: Waker,
+}
+
+/// See [`PushState::changed`]; unregisters itself when dropped.
+struct Changed<'a> {
+    push: &'a PushState,
+    id: Option<&'a str>,
+    seen: (u64, u64),
+    key: u64,
+}
+
+impl Future for Changed<'_> {
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        if seen(&self.push.hub.borrow(), self.id) != self.seen {
+            return Poll::Ready(());
+        }
+        let mut waiters = self.push.waiters.borrow_mut();
+        match waiters.iter_mut().find(|w| w.key == self.key) {
+            Some(w) => w.waker.clone_from(cx.waker()),
+            None => waiters.push(Waiting {
+                key: self.key,
+                id: self.id.map(str::to_string),
+                seen: self.seen,
+                waker: cx.waker().clone(),
+            }),
+        }
+        Poll::Pending
+    }
+}
+
+impl Drop for Changed<'_> {
+    fn drop(&mut self) {
+        self.push.waiters.borrow_mut().retain(|w| w.key != self.key);
     }
 }
 
@@ -486,8 +538,7 @@ impl<H: Http, C: Clock> Client<H, C> {
                     PlaceStep::Wait if now >= deadline => break,
                     PlaceStep::Wait => {}
                 }
-                let seen = self.push.hub.borrow().changes();
-                let changed = self.push.changed_since(seen);
+                let changed = self.push.changed(None);
                 let timer = self.clock.sleep(deadline - now);
                 with_drive(pin!(select(pin!(changed), pin!(timer))), drive.as_mut()).await;
             }
@@ -572,8 +623,7 @@ impl<H: Http, C: Clock> Client<H, C> {
                     push.update(|h| h.reasons_result(id.as_str(), conv.as_ref()));
                 }
                 CallStep::Wait => {
-                    let seen_changes = push.hub.borrow().changes();
-                    with_drive(pin!(push.changed_since(seen_changes)), drive.as_mut()).await;
+                    with_drive(pin!(push.changed(Some(id.as_str()))), drive.as_mut()).await;
                 }
                 CallStep::Poll(_) => return Ok(None),
             }

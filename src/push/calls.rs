@@ -111,6 +111,9 @@ pub(crate) struct Call {
     pub watchers: u32,
     /// Last time anything happened to it, for pruning.
     pub touched: u64,
+    /// Bumped on anything its watchers may be waiting for (a new status, a
+    /// read finished or given up), so only they are woken.
+    pub stamp: u64,
 }
 
 /// How far a call has got, as a number that only grows while Genesys moves
@@ -182,6 +185,7 @@ impl Calls {
             Some(k) => {
                 c.known = Some(k);
                 c.version += 1;
+                c.stamp += 1;
                 true
             }
             None => false,

@@ -206,9 +206,21 @@ impl Hub {
         &self.opts
     }
 
-    /// Changes whenever a watcher or placement might proceed.
+    /// Changes whenever the link changes (live, coverage, topics, fallback):
+    /// every watcher and placement may proceed.
     pub fn changes(&self) -> u64 {
         self.changes
+    }
+
+    /// Changes whenever something about call `id` changes: its watchers may proceed.
+    pub fn stamp(&self, id: &str) -> u64 {
+        self.calls.get(id).map_or(0, |c| c.stamp)
+    }
+
+    fn call_changed(&mut self, id: &str) {
+        if let Some(c) = self.calls.get_mut(id) {
+            c.stamp += 1;
+        }
     }
 
     /// Live: the socket is attached and its subscription confirmed.
@@ -451,8 +463,8 @@ impl Hub {
             return;
         };
         c.reading = false;
+        c.stamp += 1;
         let Some((status, raw)) = read else {
-            self.changed();
             return;
         };
         let agent = status
@@ -479,7 +491,7 @@ impl Hub {
         if let Some(a) = agent_ref {
             self.want(&a);
         }
-        self.changed();
+        self.call_changed(id);
     }
 
     /// The watcher gave up its read (cancelled or failed): another may read.
@@ -487,7 +499,7 @@ impl Hub {
         if let Some(c) = self.calls.get_mut(id) {
             c.reading = false;
         }
-        self.changed();
+        self.call_changed(id);
     }
 
     /// The SIP-cause read finished (`None`: it failed; the status stands).
@@ -501,7 +513,7 @@ impl Hub {
             snap.merge_reasons(other);
             k.status = CallStatus::derive(snap);
         }
-        self.changed();
+        self.call_changed(id);
     }
 
     pub fn reasons_abandoned(&mut self, id: &str) {
@@ -510,7 +522,7 @@ impl Hub {
                 c.reasons = Reasons::Untried;
             }
         }
-        self.changed();
+        self.call_changed(id);
     }
 
     // ------------------------------------------------------------ the link
@@ -834,9 +846,8 @@ impl Hub {
                         status: CallStatus::derive(Snapshot::from_conversation(conversation)),
                         raw,
                     };
-                    if self.calls.update(&id, Some(&user_id), known, now) {
-                        self.changed();
-                    }
+                    // Only this call's watchers are woken (update bumps its stamp).
+                    self.calls.update(&id, Some(&user_id), known, now);
                 }
             }
         }
