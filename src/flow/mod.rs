@@ -118,7 +118,7 @@ impl Drop for WaitGuard<'_> {
 impl<H: Http, C: Clock> Client<H, C> {
     pub fn new(http: H, clock: C, opts: ClientOptions) -> Client<H, C> {
         let budget = RateBudget::new(opts.requests_per_minute, opts.budget_window_ms);
-        let push = PushState::new(opts.push.clone(), None);
+        let push = PushState::new(opts.push, None);
         Client {
             http,
             clock,
@@ -134,7 +134,7 @@ impl<H: Http, C: Clock> Client<H, C> {
     /// Tracks calls by push over sockets from `connector`, falling back to
     /// polling when push cannot work. Without one, every wait polls.
     pub fn with_websocket(mut self, connector: Box<dyn Connector>) -> Client<H, C> {
-        self.push = PushState::new(self.opts.push.clone(), Some(connector));
+        self.push = PushState::new(self.opts.push, Some(connector));
         self
     }
 
