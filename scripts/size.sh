@@ -13,7 +13,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 CRATE=genesys_click_to_call
 BUDGET_KB=64
-CEILING_KB=112
+# Push call tracking (issue #11: the Notifications hub, its socket and the
+# push-aware waits) added 20.8 KB gzip: 109.7 -> 127.5 KB.
+CEILING_KB=130
 [ -f "pkg/${CRATE}_bg.wasm" ] || { echo "no pkg/: run make build first" >&2; exit 1; }
 kb() { awk -v b="$1" 'BEGIN { printf "%.1f KB", b / 1024 }'; }
 total_raw=0; total_gz=0
