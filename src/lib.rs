@@ -17,6 +17,7 @@ pub mod http;
 pub mod options;
 pub mod pkce;
 pub mod poll;
+pub mod push;
 pub mod region;
 pub mod retry;
 pub mod status;

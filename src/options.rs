@@ -58,6 +58,8 @@ pub struct ClientOptionsInput<J = IgnoredAny> {
     pub requests_per_minute: Option<f64>,
     pub poll_interval_ms: Option<f64>,
     pub max_retry_ms: Option<f64>,
+    /// Push tracking: reconnect after this long without a frame (default 65000).
+    pub heartbeat_timeout_ms: Option<f64>,
     /// A `WebSocket` constructor for hosts without a global one (Node 20).
     #[serde(rename = "WebSocket")]
     pub web_socket: Option<J>,
@@ -145,6 +147,14 @@ impl<J> ClientOptionsInput<J> {
         }
         if let Some(m) = whole(self.max_retry_ms, "maxRetryMs", 0, 600_000)? {
             o.retry.max_retry_ms = m;
+        }
+        if let Some(h) = whole(
+            self.heartbeat_timeout_ms,
+            "heartbeatTimeoutMs",
+            1_000,
+            600_000,
+        )? {
+            o.push = o.push.with_heartbeat_timeout(h);
         }
         Ok(o)
     }
@@ -462,6 +472,16 @@ mod tests {
         assert_eq!(o.endpoints.api_base, "https://api.mypurecloud.ie");
         assert_eq!(o.credentials, Credentials::AccessToken("t".into()));
         assert_eq!(o.poll_interval_ms, 500);
+        assert_eq!(o.push.heartbeat_timeout_ms, 65_000);
+        let o = client(
+            r#"{"region":"mypurecloud.ie","auth":{"accessToken":"t"},"heartbeatTimeoutMs":35000,"WebSocket":{}}"#,
+            true,
+        )
+        .unwrap();
+        assert_eq!(
+            (o.push.heartbeat_timeout_ms, o.push.ping_after_ms),
+            (35_000, 17_500)
+        );
         let o = client(r#"{"apiBase":"http://127.0.0.1:8089","auth":{"clientCredentials":{"clientId":"sim-edge","clientSecret":"s"}}}"#, false).unwrap();
         assert_eq!(o.endpoints.login_base, "http://127.0.0.1:8089");
         assert!(matches!(
@@ -505,6 +525,10 @@ mod tests {
             (
                 r#"{"region":"mypurecloud.com","auth":{"accessToken":"t"},"pollIntervalMs":1.5}"#,
                 "pollIntervalMs must be",
+            ),
+            (
+                r#"{"region":"mypurecloud.com","auth":{"accessToken":"t"},"heartbeatTimeoutMs":10}"#,
+                "heartbeatTimeoutMs must be",
             ),
             (
                 r#"{"region":"mypurecloud.com","auth":{"accessToken":"t"},"regoin":"x"}"#,

@@ -202,7 +202,7 @@ async fn otto_and_dora_are_refused_before_any_post_and_ada_dials() {
         );
     }
     let st = c
-        .wait_for_call(&placed.conversation_id, UNTIL_ENDED, |_, _| {}, never())
+        .wait_for_call(&placed.conversation_id, UNTIL_ENDED, |_, _, _| {}, never())
         .await
         .unwrap()
         .0;
@@ -441,9 +441,9 @@ async fn place_and_wait(
     };
     let placed = c.place_call_for_agent(call, &opts, never()).await.unwrap();
     let end = c
-        .wait_for_call(&placed.conversation_id, UNTIL_ENDED, |_, _| {}, never())
+        .wait_for_call(&placed.conversation_id, UNTIL_ENDED, |_, _, _| {}, never())
         .await
-        .map(|(st, _)| st.outcome.unwrap());
+        .map(|(st, _, _)| st.outcome.unwrap());
     (placed, end)
 }
 
@@ -502,7 +502,7 @@ async fn wrap_up_is_applied_exactly_once_per_call_on_behalf_of_the_agent() {
     );
     // A second wait, and a third, apply nothing more.
     for _ in 0..2 {
-        c.wait_for_call(&placed.conversation_id, UNTIL_ENDED, |_, _| {}, never())
+        c.wait_for_call(&placed.conversation_id, UNTIL_ENDED, |_, _, _| {}, never())
             .await
             .unwrap();
     }
@@ -591,7 +591,7 @@ async fn a_wrong_code_is_a_clear_error_and_stays_pending_until_fixed() {
     c.wrap_up(cid, &wrap(CALL_BACK_LATER, Some("ring Tuesday")))
         .await
         .unwrap();
-    c.wait_for_call(cid, UNTIL_ENDED, |_, _| {}, never())
+    c.wait_for_call(cid, UNTIL_ENDED, |_, _, _| {}, never())
         .await
         .unwrap();
     let l = log(&s).await;

@@ -39,6 +39,25 @@ export function hideSubtle() {
   return () => { delete globalThis.crypto.subtle; };
 }
 export function abortAfter(ms) { const c = new AbortController(); setTimeout(() => c.abort(), ms); return c.signal; }
+export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+// Node 20 has no global WebSocket: the ws package's constructor, given as the client option.
+// (The runner copies this file to a temporary directory: resolve from the crate.)
+export async function wsPackage(crateDir) {
+  if (typeof document !== "undefined") return undefined;
+  const { createRequire } = await import("node:module");
+  return createRequire(crateDir + "/package.json")("ws").WebSocket;
+}
+export async function simNotifications(base) { return (await fetch(base + "/__sim/notifications")).json(); }
+export async function simNotifyFault(base, spec) {
+  const r = await fetch(base + "/__sim/notifications/faults", { method: "POST", body: JSON.stringify(spec) });
+  if (r.status !== 200) throw new Error("notification fault not armed: " + r.status);
+}
+// Hides the global WebSocket (as in Node 20); returns a function that restores it.
+export function hideWebSocket() {
+  const had = Object.getOwnPropertyDescriptor(globalThis, "WebSocket");
+  Object.defineProperty(globalThis, "WebSocket", { value: undefined, configurable: true, writable: true });
+  return () => { if (had) Object.defineProperty(globalThis, "WebSocket", had); else delete globalThis.WebSocket; };
+}
 "#)]
 extern "C" {
     #[wasm_bindgen(js_name = inBrowser)]
@@ -53,6 +72,15 @@ extern "C" {
     fn hide_subtle() -> Function;
     #[wasm_bindgen(js_name = abortAfter)]
     fn abort_after(ms: u32) -> JsValue;
+    async fn sleep(ms: u32);
+    #[wasm_bindgen(js_name = wsPackage)]
+    async fn ws_package(crate_dir: &str) -> JsValue;
+    #[wasm_bindgen(js_name = simNotifications)]
+    async fn sim_notifications(base: &str) -> JsValue;
+    #[wasm_bindgen(js_name = simNotifyFault, catch)]
+    async fn sim_notify_fault(base: &str, spec: JsValue) -> Result<JsValue, JsValue>;
+    #[wasm_bindgen(js_name = hideWebSocket)]
+    fn hide_web_socket() -> Function;
 }
 
 fn sim() -> &'static str {
@@ -90,8 +118,14 @@ async fn err(p: Promise) -> JsValue {
 }
 
 /// A client the way this environment should use one: client credentials on a
-/// server runtime (Node), the agent's own token in a page (Chromium).
-fn client() -> (GenesysClient, Option<&'static str>) {
+/// server runtime (Node, with the ws package as its WebSocket), the agent's
+/// own token in a page (Chromium, with the browser's WebSocket).
+async fn client() -> (GenesysClient, Option<&'static str>) {
+    client_with(r#""pollIntervalMs":50"#).await
+}
+
+/// [`client`] with extra options (a JSON fragment).
+async fn client_with(extra: &str) -> (GenesysClient, Option<&'static str>) {
     assert_eq!(
         in_browser(),
         EXPECT_BROWSER,
@@ -108,9 +142,13 @@ fn client() -> (GenesysClient, Option<&'static str>) {
         )
     };
     let opts = js(&format!(
-        r#"{{"apiBase":"{}","auth":{auth},"pollIntervalMs":50}}"#,
+        r#"{{"apiBase":"{}","auth":{auth},{extra}}}"#,
         sim()
     ));
+    let ws = ws_package(env!("CARGO_MANIFEST_DIR")).await;
+    if !ws.is_undefined() {
+        Reflect::set(&opts, &"WebSocket".into(), &ws).unwrap();
+    }
     (
         GenesysClient::new(opts).unwrap_or_else(|e| panic!("{}", text(&e, "message"))),
         on_behalf,
@@ -128,7 +166,7 @@ fn call_options(number: &str, on_behalf: Option<&str>) -> JsValue {
 
 #[wasm_bindgen_test]
 async fn place_call_and_follow_it_to_completed_with_on_update() {
-    let (c, on_behalf) = client();
+    let (c, on_behalf) = client().await;
     let placed = ok(c.place_call(call_options("+13175550100", on_behalf))).await;
     let id = text(&placed, "conversationId");
     assert_eq!(id.len(), 36);
@@ -171,7 +209,7 @@ async fn place_call_and_follow_it_to_completed_with_on_update() {
 
 #[wasm_bindgen_test]
 async fn busy_number_ends_with_outcome_busy() {
-    let (c, on_behalf) = client();
+    let (c, on_behalf) = client().await;
     let id = text(
         &ok(c.place_call(call_options("+13175550101", on_behalf))).await,
         "conversationId",
@@ -186,7 +224,7 @@ async fn busy_number_ends_with_outcome_busy() {
 
 #[wasm_bindgen_test]
 async fn abort_signal_stops_a_wait_and_hang_up_ends_the_call() {
-    let (c, on_behalf) = client();
+    let (c, on_behalf) = client().await;
     let id = text(
         &ok(c.place_call(call_options("+13175550104", on_behalf))).await,
         "conversationId",
@@ -209,7 +247,7 @@ async fn abort_signal_stops_a_wait_and_hang_up_ends_the_call() {
 
 #[wasm_bindgen_test]
 async fn bad_input_is_rejected_before_any_request() {
-    let (c, on_behalf) = client();
+    let (c, on_behalf) = client().await;
     for (opts, needle) in [
         (
             call_options("555-0100", on_behalf),
@@ -263,7 +301,7 @@ async fn genesys_errors_carry_code_status_and_context_id() {
 
 #[wasm_bindgen_test]
 async fn a_5xx_after_the_post_is_outcome_unknown_with_exactly_one_post() {
-    let (c, on_behalf) = client();
+    let (c, on_behalf) = client().await;
     let number = if in_browser() {
         "+15550007001"
     } else {
@@ -314,7 +352,7 @@ async fn environment_specific_auth_rules() {
             "the secret never appears in an error"
         );
         // Client credentials without onBehalfOfUserId: the right mode is named.
-        let good = client().0;
+        let good = client().await.0;
         let e = err(good.place_call(call_options("+13175550100", None))).await;
         assert_eq!(text(&e, "code"), "user_context_required");
     }
@@ -403,6 +441,287 @@ async fn start_login_without_webcrypto_is_a_genesys_error() {
     ok(start_login(login)).await;
 }
 
+// ------------------------------------------------------------- push tracking
+
+/// `GET /api/v2/conversations/calls/{id}` (polls and reconciles) and every
+/// read of the call (those plus the SIP-cause `GET /api/v2/conversations/{id}`).
+async fn reads(id: &str) -> (usize, usize) {
+    let log: js_sys::Array = sim_log(sim()).await.unchecked_into();
+    reads_in(&log, id)
+}
+
+fn reads_in(log: &js_sys::Array, id: &str) -> (usize, usize) {
+    let call = ["/api/v2/conversations/calls/", id].concat();
+    let gets = log.iter().filter(|e| text(e, "method") == "GET");
+    let all: Vec<String> = gets
+        .map(|e| text(&e, "path"))
+        .filter(|p| p.ends_with(id))
+        .collect();
+    (all.iter().filter(|p| **p == call).count(), all.len())
+}
+
+async fn notifications() -> JsValue {
+    sim_notifications(sim()).await
+}
+
+fn number(v: &JsValue, path: &str) -> u64 {
+    get(v, path).as_f64().unwrap_or(-1.0) as u64
+}
+
+/// Waits for the call until `until`, collecting the `tracking` of every update.
+async fn follow_until(
+    c: &GenesysClient,
+    id: &str,
+    until: &str,
+    timeout_ms: u32,
+) -> (JsValue, Vec<String>) {
+    let seen = js_sys::Array::new();
+    let sink = seen.clone();
+    let on_update = Closure::<dyn FnMut(JsValue)>::new(move |s: JsValue| {
+        sink.push(&get(&s, "tracking"));
+    });
+    let opts = js(&format!(
+        r#"{{"until":"{until}","timeoutMs":{timeout_ms}}}"#
+    ));
+    Reflect::set(
+        &opts,
+        &"onUpdate".into(),
+        on_update.as_ref().unchecked_ref::<Function>(),
+    )
+    .unwrap();
+    let status = ok(c.wait_for_call(id, opts)).await;
+    let seen = seen.iter().filter_map(|t| t.as_string()).collect();
+    (status, seen)
+}
+
+async fn place(c: &GenesysClient, number: &str, on_behalf: Option<&str>) -> String {
+    text(
+        &ok(c.place_call(call_options(number, on_behalf))).await,
+        "conversationId",
+    )
+}
+
+#[wasm_bindgen_test]
+async fn push_follows_every_test_number_with_no_call_reads() {
+    let (c, on_behalf) = client().await;
+    let cases = [
+        ("+13175550100", "completed"),
+        ("+13175550101", "busy"),
+        ("+13175550102", "no-answer"),
+        ("+13175550103", "failed"),
+        ("+13175550105", "agent-unavailable"),
+    ];
+    let runs = cases.iter().map(|(n, _)| {
+        let c = &c;
+        async move {
+            let id = place(c, n, on_behalf).await;
+            let (status, seen) = follow_until(c, &id, "ended", 30_000).await;
+            (id, status, seen)
+        }
+    });
+    for ((n, want), (id, status, seen)) in
+        cases.iter().zip(futures_util::future::join_all(runs).await)
+    {
+        assert_eq!(text(&status, "outcome"), *want, "{n}");
+        assert_eq!(text(&status, "tracking"), "push", "{n}");
+        assert!(
+            !seen.is_empty() && seen.iter().all(|t| t == "push"),
+            "{n}: {seen:?}"
+        );
+        let (call_reads, all_reads) = reads(&id).await;
+        assert_eq!(call_reads, 0, "{n}: no polling, no reconcile");
+        let unanswered = matches!(*want, "busy" | "no-answer" | "failed");
+        assert_eq!(
+            all_reads,
+            usize::from(unanswered),
+            "{n}: only the SIP cause"
+        );
+    }
+    if on_behalf.is_some() {
+        // Client credentials: another agent's topic is added to the same channel.
+        let id = place(
+            &c,
+            "+13175550100",
+            Some("0b5e2f7a-6c1d-4e8f-9a3b-2c4d6e8f0a02"),
+        )
+        .await;
+        let (status, _) = follow_until(&c, &id, "ended", 30_000).await;
+        assert_eq!(
+            (text(&status, "outcome"), text(&status, "tracking")),
+            ("agent-unavailable".into(), "push".into())
+        );
+    }
+}
+
+#[wasm_bindgen_test]
+async fn the_events_that_beat_the_post_response_are_kept() {
+    let (c, on_behalf) = client().await;
+    // Bring the channel up first, so the next POST is the one held back.
+    let warm = place(&c, "+13175550105", on_behalf).await;
+    follow_until(&c, &warm, "ended", 30_000).await;
+    let path = if on_behalf.is_some() {
+        "/api/v2/conversations/calls/user/*"
+    } else {
+        "/api/v2/conversations/calls"
+    };
+    sim_fault(
+        sim(),
+        js(&format!(
+            r#"{{"method":"POST","path":"{path}","when":"after","delayMs":400}}"#
+        )),
+    )
+    .await
+    .unwrap();
+    let id = place(&c, "+13175550104", on_behalf).await;
+    // The call was created, answered by the agent and by the far end while
+    // its POST was held back: only those early events can say "connected".
+    let (status, seen) = follow_until(&c, &id, "connected", 3_000).await;
+    assert_eq!(
+        (text(&status, "phase"), text(&status, "tracking")),
+        ("connected".into(), "push".into()),
+        "{seen:?}"
+    );
+    ok(c.hang_up(&id, JsValue::UNDEFINED)).await;
+    let (status, _) = follow_until(&c, &id, "ended", 10_000).await;
+    assert_eq!(text(&status, "outcome"), "completed");
+    assert_eq!(reads(&id).await, (0, 0), "not a single read of the call");
+}
+
+#[wasm_bindgen_test]
+async fn socket_faults_end_in_a_reconnect_and_one_reconcile() {
+    // For each fault: the socket stalls, the call is hung up (its end event
+    // is lost with the stall), then the fault hits. Only a reconcile after the
+    // reconnect can learn the end. No fault: the heartbeat watchdog notices.
+    for fault in [Some("socket_closing"), Some("abrupt_close"), None] {
+        let heartbeat = if fault.is_some() { 30_000 } else { 3_000 };
+        let (c, on_behalf) = client_with(&format!(
+            r#""pollIntervalMs":50,"heartbeatTimeoutMs":{heartbeat}"#
+        ))
+        .await;
+        let id = place(&c, "+13175550104", on_behalf).await;
+        let (status, _) = follow_until(&c, &id, "connected", 10_000).await;
+        assert_eq!(text(&status, "tracking"), "push");
+        let opts = js(r#"{"until":"ended","timeoutMs":20000}"#);
+        let waiting = JsFuture::from(c.wait_for_call(&id, opts));
+        let chaos = async {
+            sleep(100).await;
+            let dropped = number(&notifications().await, "eventsDropped");
+            sim_notify_fault(sim(), js(r#"{"fault":"stall","durationMs":60000}"#))
+                .await
+                .unwrap();
+            ok(c.hang_up(&id, JsValue::UNDEFINED)).await;
+            assert!(
+                number(&notifications().await, "eventsDropped") > dropped,
+                "the end event was lost with the stall"
+            );
+            if let Some(f) = fault {
+                sim_notify_fault(sim(), js(&format!(r#"{{"fault":"{f}"}}"#)))
+                    .await
+                    .unwrap();
+            }
+        };
+        let (status, ()) = futures_util::future::join(waiting, chaos).await;
+        let status = status.unwrap_or_else(|e| panic!("{fault:?}: {}", text(&e, "message")));
+        assert_eq!(
+            (text(&status, "outcome"), text(&status, "tracking")),
+            ("completed".into(), "push".into()),
+            "{fault:?}: the final state is not lost"
+        );
+        assert_eq!(reads(&id).await.0, 1, "{fault:?}: exactly one reconcile");
+    }
+}
+
+#[wasm_bindgen_test]
+async fn polling_takes_over_without_a_websocket_or_when_push_is_refused() {
+    let (auth, on_behalf) = if in_browser() {
+        (
+            format!(r#"{{"accessToken":"{}"}}"#, ADA_TOKEN.unwrap_or_default()),
+            None,
+        )
+    } else {
+        (
+            r#"{"clientCredentials":{"clientId":"sim-edge","clientSecret":"sim-edge-secret"}}"#
+                .to_string(),
+            Some(ADA),
+        )
+    };
+    let opts = |extra: &str| {
+        js(&format!(
+            r#"{{"apiBase":"{}","auth":{auth},"pollIntervalMs":50{extra}}}"#,
+            sim()
+        ))
+    };
+    // No WebSocket in the host (Node 20; here hidden in Chromium too), none given.
+    let restore = hide_web_socket();
+    let bare = GenesysClient::new(opts(""));
+    restore.call0(&JsValue::NULL).unwrap();
+    // Push turned off explicitly.
+    let off = GenesysClient::new(opts(r#","WebSocket":false"#)).unwrap();
+    for c in [bare.unwrap(), off] {
+        let id = place(&c, "+13175550100", on_behalf).await;
+        let (status, seen) = follow_until(&c, &id, "ended", 30_000).await;
+        assert_eq!(
+            (text(&status, "outcome"), text(&status, "tracking")),
+            ("completed".into(), "poll".into())
+        );
+        assert!(seen.iter().all(|t| t == "poll"), "{seen:?}");
+        assert!(reads(&id).await.0 >= 2, "polled");
+    }
+    let e = GenesysClient::new(opts(r#","WebSocket":42"#))
+        .err()
+        .expect("not a constructor");
+    assert_eq!(text(&e, "code"), "invalid_input");
+    assert!(text(&e, "message").contains("WebSocket must be"));
+    // Genesys refuses the channel (4xx): polling, for good.
+    sim_fault(
+        sim(),
+        js(r#"{"method":"POST","path":"/api/v2/notifications/channels","status":403,"code":"missing.permissions"}"#),
+    )
+    .await
+    .unwrap();
+    let (c, on_behalf) = client().await;
+    let id = place(&c, "+13175550100", on_behalf).await;
+    let (status, _) = follow_until(&c, &id, "ended", 30_000).await;
+    assert_eq!(text(&status, "tracking"), "poll");
+    assert_eq!(text(&status, "outcome"), "completed");
+}
+
+#[wasm_bindgen_test]
+async fn a_hundred_concurrent_calls_share_one_channel_then_the_socket_closes_when_idle() {
+    let (c, on_behalf) = client().await;
+    let before = number(&notifications().await, "channelsCreated");
+    let offset = if in_browser() { 5_000 } else { 6_000 };
+    let numbers: Vec<String> = (0..100)
+        .map(|i| format!("+1317555{}", offset + i))
+        .collect();
+    let runs = numbers.iter().map(|n| {
+        let c = &c;
+        async move {
+            let id = place(c, n, on_behalf).await;
+            let (status, seen) = follow_until(c, &id, "ended", 60_000).await;
+            (id, status, seen)
+        }
+    });
+    let results = futures_util::future::join_all(runs).await;
+    let log: js_sys::Array = sim_log(sim()).await.unchecked_into();
+    for (n, (id, status, seen)) in numbers.iter().zip(&results) {
+        assert_eq!(text(status, "outcome"), "completed", "{n}");
+        assert_eq!(text(status, "tracking"), "push", "{n}: {seen:?}");
+        let (call_reads, all_reads) = reads_in(&log, id);
+        assert!(all_reads <= 2, "{n}: at most two reads");
+        assert_eq!(call_reads, 0, "{n}: no polling");
+    }
+    let after = notifications().await;
+    assert_eq!(
+        number(&after, "channelsCreated"),
+        before + 1,
+        "one channel for all"
+    );
+    // Idle: the socket closes after its linger (2 s), so a Node process can exit.
+    sleep(2_600).await;
+    assert_eq!(number(&notifications().await, "connectedSockets"), 0);
+}
+
 /// Arbitrary JS values as options — objects with the real option names and
 /// junk, arrays, functions, symbols, BigInts, NaN, dates, `null`, `undefined` —
 /// are refused as `invalid_input` GenesysErrors, never an exception from the
@@ -432,7 +751,7 @@ async fn arbitrary_js_values_as_options_are_invalid_input() {
     extern "C" {
         fn junk(seed: u32) -> JsValue;
     }
-    let (c, _) = client();
+    let (c, _) = client().await;
     let mut refused = 0;
     for seed in 0..300u32 {
         let v = junk(seed);
@@ -487,7 +806,7 @@ extern "C" {
 }
 
 /// A number of its own per environment, so the sim's log tells the runs apart.
-fn number(node: &str, browser: &str) -> &'static str {
+fn env_number(node: &str, browser: &str) -> &'static str {
     let n = if in_browser() { browser } else { node };
     Box::leak(n.to_string().into_boxed_str())
 }
@@ -519,7 +838,7 @@ async fn wrap_up_patches(conversation_id: &str) -> Vec<JsValue> {
 
 #[wasm_bindgen_test]
 async fn check_agent_reads_presence_routing_status_and_station() {
-    let (c, on_behalf) = client();
+    let (c, on_behalf) = client().await;
     let ada = ok(c.check_agent(Some(ADA.into()), None)).await;
     assert_eq!(get(&ada, "available").as_bool(), Some(true));
     assert_eq!(text(&ada, "reason"), "available");
@@ -554,13 +873,13 @@ async fn check_agent_reads_presence_routing_status_and_station() {
 
 #[wasm_bindgen_test]
 async fn require_available_agent_refuses_otto_and_dora_before_any_post() {
-    let (c, on_behalf) = client();
+    let (c, on_behalf) = client().await;
     for (agent, reason, n) in [
-        (OTTO, "offline", number("+13175551201", "+13175551202")),
+        (OTTO, "offline", env_number("+13175551201", "+13175551202")),
         (
             DORA,
             "do-not-disturb",
-            number("+13175551203", "+13175551204"),
+            env_number("+13175551203", "+13175551204"),
         ),
     ] {
         let opts = js(&format!(
@@ -573,7 +892,7 @@ async fn require_available_agent_refuses_otto_and_dora_before_any_post() {
         assert_eq!(posts_to(n).await, 0, "{agent}: no create-call POST");
     }
     // Ada can take it: one POST, and the check comes back with the call.
-    let n = number("+13175551205", "+13175551206");
+    let n = env_number("+13175551205", "+13175551206");
     let opts = call_options(n, on_behalf);
     Reflect::set(&opts, &"requireAvailableAgent".into(), &JsValue::TRUE).unwrap();
     let placed = ok(c.place_call(opts)).await;
@@ -584,7 +903,7 @@ async fn require_available_agent_refuses_otto_and_dora_before_any_post() {
 
 #[wasm_bindgen_test]
 async fn a_refused_lookup_lets_the_call_go_ahead_and_says_so() {
-    let (c, on_behalf) = client();
+    let (c, on_behalf) = client().await;
     sim_fault(
         sim(),
         js(&format!(
@@ -593,7 +912,7 @@ async fn a_refused_lookup_lets_the_call_go_ahead_and_says_so() {
     )
     .await
     .unwrap();
-    let n = number("+13175551207", "+13175551208");
+    let n = env_number("+13175551207", "+13175551208");
     let opts = call_options(n, on_behalf);
     Reflect::set(&opts, &"requireAvailableAgent".into(), &JsValue::TRUE).unwrap();
     let warnings = capture_warnings();
@@ -618,8 +937,8 @@ async fn a_refused_lookup_lets_the_call_go_ahead_and_says_so() {
 
 #[wasm_bindgen_test]
 async fn wrap_up_given_to_place_call_is_applied_once_when_the_call_ends() {
-    let (c, on_behalf) = client();
-    let opts = call_options(number("+13175551209", "+13175551210"), on_behalf);
+    let (c, on_behalf) = client().await;
+    let opts = call_options(env_number("+13175551209", "+13175551210"), on_behalf);
     Reflect::set(&opts, &"callFromQueueId".into(), &SUPPORT.into()).unwrap();
     Reflect::set(
         &opts,
@@ -647,9 +966,9 @@ async fn wrap_up_given_to_place_call_is_applied_once_when_the_call_ends() {
 
 #[wasm_bindgen_test]
 async fn wrong_codes_and_queue_less_calls_are_clear_errors() {
-    let (c, on_behalf) = client();
+    let (c, on_behalf) = client().await;
     // wrapUp without callFromQueueId: refused before any request.
-    let n = number("+13175551211", "+13175551212");
+    let n = env_number("+13175551211", "+13175551212");
     let opts = call_options(n, on_behalf);
     Reflect::set(
         &opts,

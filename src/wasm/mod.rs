@@ -8,6 +8,7 @@ mod agent;
 pub mod edge;
 #[cfg(not(any(feature = "edge", feature = "wasm-serde-json")))]
 pub(crate) mod json;
+mod socket;
 mod transport;
 
 use std::future::Future;
@@ -29,7 +30,9 @@ use crate::options::{
     LoginOptionsInput, PlaceCallOptions, RequestOptions, WaitOptions,
 };
 use crate::pkce;
+use crate::push::Tracking;
 use crate::status::CallStatus;
+use socket::JsConnector;
 use transport::{abort_signal_fired, FetchHttp, JsClock};
 
 #[wasm_bindgen(typescript_custom_section)]
@@ -47,6 +50,14 @@ export type ClientOptions = Region & {
   pollIntervalMs?: number;
   /** Longest total wait for 429 Retry-After / 5xx retries of one request (default 30000). */
   maxRetryMs?: number;
+  /**
+   * Calls are tracked by push (the Notifications API over a WebSocket) when the host has a
+   * `WebSocket`; pass a constructor where it has none (Node 20: `import { WebSocket } from "ws"`),
+   * or `false` to always poll.
+   */
+  WebSocket?: (new (url: string) => unknown) | false;
+  /** Push tracking: reconnect after this long without any frame (default 65000; Genesys heartbeats every 30 s). */
+  heartbeatTimeoutMs?: number;
 };
 export interface PlaceCallOptions {
   /** E.164, e.g. "+13175550100" (spaces, dashes and "tel:" are accepted). */
@@ -79,7 +90,9 @@ export interface CallStatus {
   agent?: CallLeg;
   customer?: CallLeg;
   otherLegs: CallLeg[];
-  /** The CallConversation exactly as Genesys sent it. */
+  /** How this status arrived: pushed over the Notifications API, or polled (also getCall). */
+  tracking: "push" | "poll";
+  /** The CallConversation exactly as Genesys sent it (a Notifications event body when pushed). */
   raw: unknown;
 }
 export interface RequestOptions { signal?: AbortSignal }
@@ -193,11 +206,12 @@ fn signal_of(s: Option<Js>) -> Result<Option<AbortSignal>, Error> {
     }
 }
 
-/// A `CallStatus` for JS: the normalized view plus `raw`, the conversation
-/// exactly as Genesys sent it.
-fn status_to_js(status: &CallStatus, raw: &str) -> JsValue {
+/// A `CallStatus` for JS: the normalized view, how it was tracked, and
+/// `raw`, the conversation exactly as Genesys sent it.
+fn status_to_js(status: &CallStatus, raw: &str, tracking: Tracking) -> JsValue {
     let obj = to_js(&status.view());
     let raw = JSON::parse(raw).unwrap_or(JsValue::NULL);
+    let _ = Reflect::set(&obj, &"tracking".into(), &tracking.as_str().into());
     let _ = Reflect::set(&obj, &"raw".into(), &raw);
     obj
 }
@@ -246,11 +260,19 @@ impl GenesysClient {
                 serde_aux::serde_introspection::serde_introspect::<ClientCredentialsInput>(),
                 "clientCredentials",
             )?;
-            input.validate(in_browser())
+            let opts = input.validate(in_browser())?;
+            let connector = JsConnector::from_option(input.web_socket.map(|Js(v)| v))?;
+            Ok::<_, Error>((opts, connector))
         })()
         .map_err(to_js_error)?;
+        let (opts, connector) = opts;
+        let client = Client::new(FetchHttp, JsClock, opts);
+        let client = match connector {
+            Some(c) => client.with_websocket(Box::new(c)),
+            None => client,
+        };
         Ok(GenesysClient {
-            inner: Rc::new(Client::new(FetchHttp, JsClock, opts)),
+            inner: Rc::new(client),
         })
     }
 
@@ -302,7 +324,7 @@ impl GenesysClient {
                 .await
                 .unwrap_or_else(|| Err(aborted("getCall")))
                 .map_err(to_js_error)?;
-            Ok(status_to_js(&status, &raw))
+            Ok(status_to_js(&status, &raw, Tracking::Poll))
         })
     }
 
@@ -331,21 +353,21 @@ impl GenesysClient {
         };
         let client = self.inner.clone();
         promise(async move {
-            let (status, raw) = client
+            let (status, raw, tracking) = client
                 .wait_for_call(
                     &id,
                     wait,
-                    |s, raw| {
+                    |s, raw, tracking| {
                         if let Some(f) = &on_update {
                             // A throwing callback must not break the wait.
-                            let _ = f.call1(&JsValue::NULL, &status_to_js(s, raw));
+                            let _ = f.call1(&JsValue::NULL, &status_to_js(s, raw, tracking));
                         }
                     },
                     abort_signal_fired(signal),
                 )
                 .await
                 .map_err(to_js_error)?;
-            Ok(status_to_js(&status, &raw))
+            Ok(status_to_js(&status, &raw, tracking))
         })
     }
 

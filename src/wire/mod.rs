@@ -16,6 +16,7 @@
 
 use std::collections::BTreeMap;
 
+pub mod notifications;
 pub mod users;
 pub mod wrapup;
 
