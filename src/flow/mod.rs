@@ -5,6 +5,8 @@
 //! Every decision is delegated to the pure modules (`retry`, `poll`, `status`,
 //! `auth`); this file only sequences IO.
 
+mod callbacks;
+
 use std::cell::{Cell, RefCell};
 use std::future::Future;
 use std::pin::pin;

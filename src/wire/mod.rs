@@ -21,6 +21,8 @@ use std::collections::BTreeMap;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
+pub mod callbacks;
+
 /// Decodes a JSON body into a wire type. The error text is for logs and error
 /// messages (it never contains the body).
 #[cfg(not(all(
