@@ -5,6 +5,9 @@
 
 use std::cell::Cell;
 use std::future::Future;
+use std::pin::pin;
+
+use futures_util::FutureExt;
 
 use super::{aborted, until_cancelled, Client, Clock, Http};
 use crate::call::{self, ConversationId, EntityId, UserId};
@@ -21,6 +24,12 @@ impl<H: Http, C: Clock> Client<H, C> {
         cb: &ScheduleCallback,
         cancel: impl Future<Output = ()>,
     ) -> Result<ScheduledCallback, Error> {
+        // A signal that already fired means "don't": report aborted without
+        // sending, rather than a needless outcome_unknown once a token is cached.
+        let mut cancel = pin!(cancel);
+        if cancel.as_mut().now_or_never().is_some() {
+            return Err(aborted("scheduleCallback"));
+        }
         let sent = Cell::new(false);
         let work = async {
             let resp = self
