@@ -3,6 +3,7 @@
 //! back the same way, and the one error type becomes a JS `GenesysError` in
 //! [`to_js_error`].
 
+mod callbacks;
 #[cfg(feature = "edge")]
 pub mod edge;
 #[cfg(not(any(feature = "edge", feature = "wasm-serde-json")))]

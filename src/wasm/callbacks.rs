@@ -1,0 +1,251 @@
+//! The callback exports on `GenesysClient`: `scheduleCallback`, `getCallback`,
+//! `cancelCallback`, `rescheduleCallback`, `estimatedWait`. They translate JS
+//! to the core's types and back; every decision is in `callback` and `flow`.
+
+use js_sys::{Object, Promise, Reflect, JSON};
+use serde::Serialize;
+use wasm_bindgen::prelude::*;
+
+use super::transport::abort_signal_fired;
+use super::{from_js, promise, reject, signal_of, to_js, to_js_error, GenesysClient, Js};
+use crate::call::EntityId;
+use crate::callback::{CallbackStatus, ScheduledCallback};
+use crate::error::Error;
+use crate::flow::{aborted, until_cancelled};
+use crate::options::{
+    EstimatedWaitOptions, RequestOptions, RescheduleCallbackOptions, ScheduleCallbackOptions,
+};
+
+#[wasm_bindgen(typescript_custom_section)]
+const TS_CALLBACK_TYPES: &'static str = r#"
+export interface ScheduleCallbackOptions {
+  /** E.164, e.g. "+13175550100" (spaces, dashes and "tel:" are accepted). */
+  phoneNumber: string;
+  /** The queue whose agents call back. */
+  queueId: string;
+  /** When to call back: a Date, or ISO-8601 with an offset ("2026-03-09T09:00:00-05:00"); sent to Genesys in UTC. Omit for as soon as possible. */
+  at?: Date | string;
+  /** Who to ask for (callbackUserName), shown to the agent. */
+  name?: string;
+  /** Attached to the callback (the customer participant's attributes). */
+  data?: Record<string, string>;
+  signal?: AbortSignal;
+}
+export interface ScheduledCallback {
+  conversationId: string;
+  /** Genesys' ACD callback identifier. */
+  callbackId?: string;
+}
+export type CallbackPhase = "scheduled" | "dialing" | "connected" | "ended";
+export interface CallbackStatus {
+  conversationId: string;
+  phase: CallbackPhase;
+  /** Present once phase is "ended"; "canceled" after cancelCallback, "failed" if it ended undialled otherwise. */
+  outcome?: Outcome;
+  /** Its time has come and it waits in the queue for an agent (phase "scheduled"). */
+  inQueue: boolean;
+  /** callbackScheduledTime, as Genesys returned it (UTC). */
+  scheduledTime?: string;
+  callbackNumbers?: string[];
+  name?: string;
+  queueId?: string;
+  /** Once dialled: the call's legs, as in CallStatus. */
+  agent?: CallLeg;
+  customer?: CallLeg;
+  /** The Conversation exactly as Genesys sent it. */
+  raw: unknown;
+}
+export interface RescheduleCallbackOptions {
+  /** The new time: a Date, or ISO-8601 with an offset. */
+  at: Date | string;
+  /** Make it this agent's own callback. */
+  agentId?: string;
+  signal?: AbortSignal;
+}
+export interface EstimatedWaitOptions {
+  /** Whose wait: "callback" (default: a callback requested now) or "call" (an inbound call). */
+  mediaType?: "callback" | "call";
+  signal?: AbortSignal;
+}
+"#;
+
+/// A JS `Date` in `at` becomes its ISO string (an invalid Date is refused), so
+/// the core only ever reads strings.
+fn at_as_string(options: &JsValue) -> Result<JsValue, Error> {
+    if !options.is_object() {
+        return Ok(options.clone());
+    }
+    let at = Reflect::get(options, &"at".into()).unwrap_or(JsValue::UNDEFINED);
+    let Some(date) = at.dyn_ref::<js_sys::Date>() else {
+        return Ok(options.clone());
+    };
+    // toISOString throws on an invalid Date: check first.
+    if date.get_time().is_nan() {
+        return Err(Error::invalid_input(&["at is an invalid Date"]));
+    }
+    let copy = Object::assign(&Object::new(), options.unchecked_ref());
+    let _ = Reflect::set(&copy, &"at".into(), &date.to_iso_string());
+    Ok(copy.into())
+}
+
+fn scheduled_to_js(s: &ScheduledCallback) -> JsValue {
+    #[derive(Serialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Scheduled<'a> {
+        conversation_id: &'a str,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        callback_id: Option<&'a str>,
+    }
+    to_js(&Scheduled {
+        conversation_id: s.conversation_id.as_str(),
+        callback_id: s.callback_id.as_deref(),
+    })
+}
+
+fn callback_status_to_js(status: &CallbackStatus, raw: &str) -> JsValue {
+    let obj = to_js(status);
+    let raw = JSON::parse(raw).unwrap_or(JsValue::NULL);
+    let _ = Reflect::set(&obj, &"raw".into(), &raw);
+    obj
+}
+
+fn request_options(
+    id: &str,
+    field: &str,
+    options: Option<JsValue>,
+    what: &str,
+) -> Result<(EntityId, Option<web_sys::AbortSignal>), Error> {
+    let id = EntityId::parse(id, field)?;
+    let o: RequestOptions<Js> = from_js(&options.unwrap_or(JsValue::UNDEFINED), what)?;
+    Ok((id, signal_of(o.signal)?))
+}
+
+#[wasm_bindgen]
+impl GenesysClient {
+    /// Schedules a queue callback; resolves once Genesys has created it. Like
+    /// placeCall, the request is never sent twice: a failure after it may have
+    /// reached Genesys rejects with "outcome_unknown".
+    #[wasm_bindgen(js_name = scheduleCallback, unchecked_return_type = "Promise<ScheduledCallback>")]
+    pub fn schedule_callback(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "ScheduleCallbackOptions")] options: JsValue,
+    ) -> Promise {
+        let parsed = at_as_string(&options)
+            .and_then(|o| from_js::<ScheduleCallbackOptions<Js>>(&o, "scheduleCallback"))
+            .and_then(|o| Ok((o.validate()?, signal_of(o.signal)?)));
+        let (cb, signal) = match parsed {
+            Ok(x) => x,
+            Err(e) => return reject(e),
+        };
+        let client = self.inner.clone();
+        promise(async move {
+            let placed = client
+                .schedule_callback(&cb, abort_signal_fired(signal))
+                .await
+                .map_err(to_js_error)?;
+            Ok(scheduled_to_js(&placed))
+        })
+    }
+
+    /// One read of the callback's normalized status.
+    #[wasm_bindgen(js_name = getCallback, unchecked_return_type = "Promise<CallbackStatus>")]
+    pub fn get_callback(
+        &self,
+        conversation_id: &str,
+        #[wasm_bindgen(unchecked_param_type = "RequestOptions")] options: Option<JsValue>,
+    ) -> Promise {
+        let (id, signal) =
+            match request_options(conversation_id, "conversationId", options, "getCallback") {
+                Ok(x) => x,
+                Err(e) => return reject(e),
+            };
+        let client = self.inner.clone();
+        promise(async move {
+            let (status, raw) =
+                until_cancelled(client.get_callback(&id), abort_signal_fired(signal))
+                    .await
+                    .unwrap_or_else(|| Err(aborted("getCallback")))
+                    .map_err(to_js_error)?;
+            Ok(callback_status_to_js(&status, &raw))
+        })
+    }
+
+    /// Cancels the callback; it then reads phase "ended", outcome "canceled"
+    /// (if it was already dialled, its call is hung up). Idempotent.
+    #[wasm_bindgen(js_name = cancelCallback, unchecked_return_type = "Promise<void>")]
+    pub fn cancel_callback(
+        &self,
+        conversation_id: &str,
+        #[wasm_bindgen(unchecked_param_type = "RequestOptions")] options: Option<JsValue>,
+    ) -> Promise {
+        let (id, signal) =
+            match request_options(conversation_id, "conversationId", options, "cancelCallback") {
+                Ok(x) => x,
+                Err(e) => return reject(e),
+            };
+        let client = self.inner.clone();
+        promise(async move {
+            client
+                .cancel_callback(&id, abort_signal_fired(signal))
+                .await
+                .map_err(to_js_error)?;
+            Ok(JsValue::UNDEFINED)
+        })
+    }
+
+    /// Moves a callback that has not been dialled yet.
+    #[wasm_bindgen(js_name = rescheduleCallback, unchecked_return_type = "Promise<ScheduledCallback>")]
+    pub fn reschedule_callback(
+        &self,
+        conversation_id: &str,
+        #[wasm_bindgen(unchecked_param_type = "RescheduleCallbackOptions")] options: JsValue,
+    ) -> Promise {
+        let parsed = EntityId::parse(conversation_id, "conversationId").and_then(|id| {
+            let o: RescheduleCallbackOptions<Js> =
+                from_js(&at_as_string(&options)?, "rescheduleCallback")?;
+            let (at, agent) = o.validate()?;
+            Ok((id, at, agent, signal_of(o.signal)?))
+        });
+        let (id, at, agent, signal) = match parsed {
+            Ok(x) => x,
+            Err(e) => return reject(e),
+        };
+        let client = self.inner.clone();
+        promise(async move {
+            let moved = client
+                .reschedule_callback(&id, &at, agent.as_ref(), abort_signal_fired(signal))
+                .await
+                .map_err(to_js_error)?;
+            Ok(scheduled_to_js(&moved))
+        })
+    }
+
+    /// The queue's estimated wait in seconds, or null when Genesys cannot estimate.
+    #[wasm_bindgen(js_name = estimatedWait, unchecked_return_type = "Promise<number | null>")]
+    pub fn estimated_wait(
+        &self,
+        queue_id: &str,
+        #[wasm_bindgen(unchecked_param_type = "EstimatedWaitOptions")] options: Option<JsValue>,
+    ) -> Promise {
+        let parsed = EntityId::parse(queue_id, "queueId").and_then(|q| {
+            let o: EstimatedWaitOptions<Js> =
+                from_js(&options.unwrap_or(JsValue::UNDEFINED), "estimatedWait")?;
+            Ok((q, o.validate()?, signal_of(o.signal)?))
+        });
+        let (queue, media, signal) = match parsed {
+            Ok(x) => x,
+            Err(e) => return reject(e),
+        };
+        let client = self.inner.clone();
+        promise(async move {
+            let seconds = until_cancelled(
+                client.estimated_wait(&queue, media),
+                abort_signal_fired(signal),
+            )
+            .await
+            .unwrap_or_else(|| Err(aborted("estimatedWait")))
+            .map_err(to_js_error)?;
+            Ok(seconds.map_or(JsValue::NULL, |s| JsValue::from_f64(s as f64)))
+        })
+    }
+}
