@@ -13,8 +13,7 @@ use crate::http::{HttpRequest, HttpResponse, Method};
 use crate::region::Endpoints;
 use crate::status::{CallStatus, Leg, Outcome, Phase, Role, Snapshot};
 use crate::wire::callbacks::{
-    CallbackConversation, CallbackMedia, CallbackParticipant, CallbackResponse,
-    CreateCallbackCommand, EstimatedWaitTimePredictions, PatchCallbackRequest,
+    CallbackResponse, CreateCallbackCommand, EstimatedWaitTimePredictions, PatchCallbackRequest,
 };
 use crate::wire::{self, Conversation, ConversationStateUpdate, Participant};
 
@@ -411,7 +410,8 @@ impl CallbackPhase {
 }
 
 /// The normalized status of a callback. Serialized as the JS API's
-/// `CallbackStatus` (the wasm shell adds `raw`).
+/// `CallbackStatus` (the wasm shell adds `raw`, where the callback's numbers,
+/// name and attributes are for whoever needs them).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct CallbackStatus {
@@ -426,13 +426,6 @@ pub struct CallbackStatus {
     /// `callbackScheduledTime`, as Genesys returned it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub scheduled_time: Option<String>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub callback_numbers: Vec<String>,
-    /// `callbackUserName`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub name: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub queue_id: Option<String>,
     /// Once dialled: the agent's leg of the call.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub agent: Option<Leg>,
@@ -445,13 +438,13 @@ fn ended(state: Option<&str>) -> bool {
     matches!(state, Some("disconnected" | "terminated"))
 }
 
-fn has_purpose(p: &CallbackParticipant, purposes: &[&str]) -> bool {
+fn has_purpose(p: &Participant, purposes: &[&str]) -> bool {
     p.purpose.as_deref().is_some_and(|x| purposes.contains(&x))
 }
 
 /// A participant's callback media: its last `callbacks[]` entry (`Conversation`
 /// shape), else the participant's own state (`CallbackConversation` shape).
-fn media_state(p: &CallbackParticipant) -> (Option<&str>, Option<&str>) {
+fn callback_media(p: &Participant) -> (Option<&str>, Option<&str>) {
     match p.callbacks.as_ref().and_then(|c| c.last()) {
         Some(m) => (m.state.as_deref(), m.disconnect_type.as_deref()),
         None => (p.state.as_deref(), p.disconnect_type.as_deref()),
@@ -461,7 +454,7 @@ fn media_state(p: &CallbackParticipant) -> (Option<&str>, Option<&str>) {
 impl CallbackStatus {
     /// Reads a callback's `Conversation` (`GET /api/v2/conversations/{id}`).
     pub fn parse(body: &str) -> Result<CallbackStatus, Error> {
-        let c: CallbackConversation = wire::decode(body).map_err(|e| {
+        let c: Conversation = wire::decode(body).map_err(|e| {
             Error::bad_response(
                 &["callback conversation is not the documented shape: ", &e].concat(),
                 Attempt::Other,
@@ -470,9 +463,11 @@ impl CallbackStatus {
         Ok(CallbackStatus::derive(c))
     }
 
-    /// The derivation (a table in the README and in the tests below):
+    /// The derivation (a table in the README and in the tests below), from the
+    /// generic `Conversation`, where each participant carries its `callbacks[]`
+    /// and, once dialled, its `calls[]`:
     /// 1. Any participant has `calls[]` → it was dialled: the call's status
-    ///    decides (`CallStatus`: agent ringing or far end ringing → `dialing`,
+    ///    decides (`CallStatus`: agent or far end ringing → `dialing`,
     ///    answered → `connected`, ended → `ended` with the call's outcome,
     ///    busy vs no-answer from the SIP causes the same read carries).
     /// 2. Else the customer's callback media ended → never dialled: `ended`,
@@ -482,75 +477,56 @@ impl CallbackStatus {
     /// 4. Else `scheduled`; `inQueue` once its media is connected (its time has
     ///    come) or an `acd` participant holds it.
     ///
-    /// A `CallbackConversation` carries no `calls[]`, so after dialling it can
-    /// only say `dialing`; the flow therefore reads the generic `Conversation`.
-    pub fn derive(c: CallbackConversation) -> CallbackStatus {
+    /// A `CallbackConversation` (`GET …/conversations/callbacks/{id}`) keeps the
+    /// callback media's state on the participant itself and is read the same
+    /// way, but it has no `calls[]`: after dialling it can only say `dialing`,
+    /// which is why the flow reads the generic conversation.
+    pub fn derive(c: Conversation) -> CallbackStatus {
         let parts = c.participants.unwrap_or_default();
         let customer = parts
             .iter()
             .find(|p| has_purpose(p, &["customer", "external"]))
-            .or_else(|| {
-                parts.iter().find(|p| {
-                    p.callback_numbers.is_some()
-                        || p.callbacks.as_ref().is_some_and(|c| !c.is_empty())
-                })
-            });
-        let media: Option<&CallbackMedia> =
-            customer.and_then(|p| p.callbacks.as_ref().and_then(|c| c.last()));
-        let (cb_state, cb_disconnect) = customer.map(media_state).unwrap_or_default();
-        let pick = |m: Option<&Option<String>>, p: Option<&Option<String>>| {
-            m.and_then(Option::clone)
-                .or_else(|| p.and_then(Option::clone))
-        };
-        let scheduled_time = pick(
-            media.map(|m| &m.callback_scheduled_time),
-            customer.map(|p| &p.callback_scheduled_time),
-        );
-        let name = pick(
-            media.map(|m| &m.callback_user_name),
-            customer.map(|p| &p.callback_user_name),
-        );
-        let callback_numbers = media
-            .and_then(|m| m.callback_numbers.clone())
-            .or_else(|| customer.and_then(|p| p.callback_numbers.clone()))
-            .unwrap_or_default();
-        let queue_id = customer.into_iter().chain(parts.iter()).find_map(|p| {
-            p.queue_id
+            .or_else(|| parts.iter().find(|p| p.callbacks.is_some()));
+        let (cb_state, cb_disconnect) = customer.map(callback_media).unwrap_or_default();
+        let scheduled_time = customer.and_then(|p| {
+            p.callbacks
+                .as_ref()?
+                .last()?
+                .callback_scheduled_time
                 .clone()
-                .or_else(|| p.queue.as_ref().and_then(|q| q.id.clone()))
         });
         let active = |purposes: &[&str]| {
             parts
                 .iter()
-                .any(|p| has_purpose(p, purposes) && !ended(media_state(p).0))
+                .any(|p| has_purpose(p, purposes) && !ended(callback_media(p).0))
         };
-        let (agent_active, acd_active) = (active(&["agent", "user"]), active(&["acd"]));
-        let cb_ended = ended(cb_state);
-        let cb_state_waiting = matches!(
+        let in_queue_state = matches!(
             cb_state,
             Some("connected" | "alerting" | "offering" | "contacting" | "dialing")
-        );
+        ) || active(&["acd"]);
+        let (cb_ended, agent_active) = (ended(cb_state), active(&["agent", "user"]));
         let canceled = cb_disconnect == Some("client");
 
-        // The call legs, in the shape `status` derives calls from.
+        // The call legs: the participants with call media, derived as a call is.
+        // Only `calls[]` may speak for the call: a participant's own times and
+        // state span its callback media too (its `connectedTime` is when the
+        // callback entered the queue, not when the customer answered).
         let calls: Vec<Participant> = parts
-            .iter()
+            .into_iter()
             .filter(|p| p.calls.as_ref().is_some_and(|c| !c.is_empty()))
             .map(|p| Participant {
-                id: p.id.clone(),
-                purpose: p.purpose.clone(),
-                address: p.address.clone(),
-                name: p.name.clone(),
-                user: p.user.clone(),
-                user_id: p.user_id.clone(),
-                calls: p.calls.clone(),
-                ..Participant::default()
+                state: None,
+                direction: None,
+                connected_time: None,
+                end_time: None,
+                disconnect_type: None,
+                error_info: None,
+                ..p
             })
             .collect();
-
-        let (phase, outcome, agent, customer_leg) = if !calls.is_empty() {
+        let (phase, outcome, agent, customer) = if !calls.is_empty() {
             let call = CallStatus::derive(Snapshot::from_conversation(Conversation {
-                id: c.id.clone(),
+                id: String::new(),
                 participants: Some(calls),
             }));
             let phase = match call.phase {
@@ -576,17 +552,14 @@ impl CallbackStatus {
             conversation_id: c.id,
             phase,
             outcome,
-            in_queue: phase == CallbackPhase::Scheduled && (cb_state_waiting || acd_active),
+            in_queue: phase == CallbackPhase::Scheduled && in_queue_state,
             scheduled_time,
-            callback_numbers,
-            name,
-            queue_id,
             agent,
-            customer: customer_leg,
+            customer,
         }
     }
 
-    /// `{conversationId, phase, outcome?, inQueue, scheduledTime?, …}`, without `raw`.
+    /// `{conversationId, phase, outcome?, inQueue, scheduledTime?, agent?, customer?}`, without `raw`.
     pub fn to_json(&self) -> String {
         wire::encode(self)
     }
@@ -846,7 +819,7 @@ mod tests {
             )
         };
         let mut parts = vec![format!(
-            r#"{{"id":"pc","purpose":"customer","participantType":"External","address":"tel:+13175550100","queueId":"q1","callbacks":{},"calls":[{customer_calls}]}}"#,
+            r#"{{"id":"pc","purpose":"customer","participantType":"External","address":"tel:+13175550100","queueId":"q1","startTime":"t0","connectedTime":"t-queued","callbacks":{},"calls":[{customer_calls}]}}"#,
             cb_media(customer_cb)
         )];
         if let Some(a) = acd {
@@ -1083,12 +1056,6 @@ mod tests {
                 "{name}"
             );
             assert_eq!(st.scheduled_time.as_deref(), Some(SCHEDULED_AT), "{name}");
-            assert_eq!(st.callback_numbers, ["+13175550100"], "{name}");
-            assert_eq!(
-                (st.name.as_deref(), st.queue_id.as_deref()),
-                (Some("Grace"), Some("q1")),
-                "{name}"
-            );
             let v: serde_json::Value = serde_json::from_str(&body).unwrap();
             let dialled = !v["participants"][0]["calls"].as_array().unwrap().is_empty();
             assert_eq!(
@@ -1123,19 +1090,14 @@ mod tests {
     }
 
     /// `GET /api/v2/conversations/callbacks/{id}` (`CallbackConversation`):
-    /// the callback fields sit on the participant itself.
+    /// the callback media's state sits on the participant itself.
     #[test]
     fn callback_conversation_shape_reads_before_dialling() {
         let scheduled = r#"{"id":"c1","participants":[{"id":"pc","purpose":"customer","state":"scheduled","direction":"inbound","queue":{"id":"q1","name":"Support"},"callbackNumbers":["+13175550100"],"callbackScheduledTime":"2026-03-09T14:00:00.000Z","provider":"PureCloud Callback"}]}"#;
         let st = derive(scheduled);
-        assert_eq!(
-            (st.phase, st.in_queue, st.queue_id.as_deref()),
-            (CallbackPhase::Scheduled, false, Some("q1"))
-        );
-        assert_eq!(
-            st.scheduled_time.as_deref(),
-            Some("2026-03-09T14:00:00.000Z")
-        );
+        assert_eq!((st.phase, st.in_queue), (CallbackPhase::Scheduled, false));
+        let queued = scheduled.replace(r#""state":"scheduled""#, r#""state":"connected""#);
+        assert!(derive(&queued).in_queue);
         let cancelled = scheduled.replace(
             r#""state":"scheduled""#,
             r#""state":"disconnected","disconnectType":"client""#,

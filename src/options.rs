@@ -12,8 +12,8 @@ use serde::de::IgnoredAny;
 use serde::Deserialize;
 
 use crate::auth::{ClientSecret, Credentials};
-use crate::call::{EntityId, PlaceCall, UserId, E164};
-use crate::callback::{CallbackTime, ScheduleCallback, WaitMedia};
+use crate::call::{EntityId, PlaceCall, E164};
+use crate::callback::{CallbackTime, ScheduleCallback};
 use crate::error::Error;
 use crate::flow::{ClientOptions, WaitFor};
 use crate::region::Endpoints;
@@ -286,54 +286,6 @@ impl<J> ScheduleCallbackOptions<J> {
         };
         cb.data = self.data.clone().unwrap_or_default();
         Ok(cb)
-    }
-}
-
-/// `rescheduleCallback(conversationId, options)`.
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct RescheduleCallbackOptions<J = IgnoredAny> {
-    pub at: Option<String>,
-    pub agent_id: Option<String>,
-    pub signal: Option<J>,
-}
-
-impl<J> RescheduleCallbackOptions<J> {
-    pub fn validate(&self) -> Result<(CallbackTime, Option<UserId>), Error> {
-        let at = self.at.as_deref().ok_or_else(|| {
-            Error::invalid_input(&[
-                "at is required: the new time, e.g. \"2026-03-09T14:00:00Z\" or a Date",
-            ])
-        })?;
-        let agent = self
-            .agent_id
-            .as_deref()
-            .map(|s| EntityId::parse(s, "agentId"))
-            .transpose()?;
-        Ok((CallbackTime::parse(at, "at")?, agent))
-    }
-}
-
-/// `estimatedWait(queueId, options)`.
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct EstimatedWaitOptions<J = IgnoredAny> {
-    pub media_type: Option<String>,
-    pub signal: Option<J>,
-}
-
-impl<J> EstimatedWaitOptions<J> {
-    /// `mediaType` defaults to `callback`.
-    pub fn validate(&self) -> Result<WaitMedia, Error> {
-        match self.media_type.as_deref() {
-            None | Some("callback") => Ok(WaitMedia::Callback),
-            Some("call") => Ok(WaitMedia::Call),
-            Some(other) => Err(Error::invalid_input(&[
-                "mediaType must be \"callback\" or \"call\", got '",
-                other,
-                "'",
-            ])),
-        }
     }
 }
 
@@ -685,31 +637,6 @@ mod tests {
             assert_eq!(e.code.as_str(), "invalid_input");
             assert!(e.message.contains(needle), "{bad}: {}", e.message);
         }
-        let resched = |s| {
-            from_json::<RescheduleCallbackOptions>("rescheduleCallback", s)
-                .and_then(|o| o.validate())
-        };
-        assert!(resched(r#"{}"#)
-            .unwrap_err()
-            .message
-            .contains("at is required"));
-        assert!(resched(r#"{"at":"2026-03-09T14:00:00Z","agentId":"a b"}"#)
-            .unwrap_err()
-            .message
-            .contains("agentId must be a Genesys id"));
-        let (at, agent) = resched(r#"{"at":"2026-03-09T14:00:00Z","agentId":"u1"}"#).unwrap();
-        assert_eq!(
-            (at.as_str(), agent.unwrap().as_str()),
-            ("2026-03-09T14:00:00.000Z", "u1")
-        );
-        let wait =
-            |s| from_json::<EstimatedWaitOptions>("estimatedWait", s).and_then(|o| o.validate());
-        assert_eq!(wait("{}").unwrap(), WaitMedia::Callback);
-        assert_eq!(wait(r#"{"mediaType":"call"}"#).unwrap(), WaitMedia::Call);
-        assert!(wait(r#"{"mediaType":"chat"}"#)
-            .unwrap_err()
-            .message
-            .contains("mediaType must be"));
     }
 
     #[test]

@@ -122,17 +122,22 @@ async fn scheduled_callback_is_dialled_at_its_time_and_completes() {
         at.as_str()[..19]
     );
 
-    let (st, _) = c.get_callback(&placed.conversation_id).await.unwrap();
+    let (st, raw) = c.get_callback(&placed.conversation_id).await.unwrap();
     assert_eq!((st.phase, st.in_queue), (CallbackPhase::Scheduled, false));
     assert_eq!(
         st.scheduled_time.as_deref().map(|t| &t[..19]),
         Some(&at.as_str()[..19])
     );
+    // The name and data reached Genesys (they are in the raw conversation).
+    let raw: Value = serde_json::from_str(&raw).unwrap();
+    let customer = &raw["participants"][0];
+    assert_eq!(customer["callbacks"][0]["callbackUserName"], "Grace");
     assert_eq!(
-        (st.name.as_deref(), st.queue_id.as_deref()),
-        (Some("Grace"), Some(SUPPORT))
+        customer["callbacks"][0]["callbackNumbers"],
+        json!(["+13175550100"])
     );
-    assert_eq!(st.callback_numbers, ["+13175550100"]);
+    assert_eq!(customer["attributes"], json!({"orderId": "A-17"}));
+    assert_eq!(customer["queueId"], SUPPORT);
     assert!(dialled(&s, &placed.conversation_id).await.is_empty());
 
     let (phases, done) = follow(&c, &placed.conversation_id).await;

@@ -1,6 +1,7 @@
 //! The callback exports on `GenesysClient`: `scheduleCallback`, `getCallback`,
-//! `cancelCallback`, `rescheduleCallback`, `estimatedWait`. They translate JS
-//! to the core's types and back; every decision is in `callback` and `flow`.
+//! `cancelCallback`, `estimatedWait`. They translate JS to the core's types and
+//! back; every decision is in `callback` and `flow`. (Rescheduling is in the
+//! flow for the edge; it is not exported, to keep the browser package small.)
 
 use js_sys::{Object, Promise, Reflect, JSON};
 use serde::Serialize;
@@ -9,12 +10,10 @@ use wasm_bindgen::prelude::*;
 use super::transport::abort_signal_fired;
 use super::{from_js, promise, reject, signal_of, to_js, to_js_error, GenesysClient, Js};
 use crate::call::EntityId;
-use crate::callback::{CallbackStatus, ScheduledCallback};
+use crate::callback::{CallbackStatus, ScheduledCallback, WaitMedia};
 use crate::error::Error;
 use crate::flow::{aborted, until_cancelled};
-use crate::options::{
-    EstimatedWaitOptions, RequestOptions, RescheduleCallbackOptions, ScheduleCallbackOptions,
-};
+use crate::options::{RequestOptions, ScheduleCallbackOptions};
 
 #[wasm_bindgen(typescript_custom_section)]
 const TS_CALLBACK_TYPES: &'static str = r#"
@@ -46,26 +45,11 @@ export interface CallbackStatus {
   inQueue: boolean;
   /** callbackScheduledTime, as Genesys returned it (UTC). */
   scheduledTime?: string;
-  callbackNumbers?: string[];
-  name?: string;
-  queueId?: string;
   /** Once dialled: the call's legs, as in CallStatus. */
   agent?: CallLeg;
   customer?: CallLeg;
-  /** The Conversation exactly as Genesys sent it. */
+  /** The Conversation exactly as Genesys sent it (numbers, name and data included). */
   raw: unknown;
-}
-export interface RescheduleCallbackOptions {
-  /** The new time: a Date, or ISO-8601 with an offset. */
-  at: Date | string;
-  /** Make it this agent's own callback. */
-  agentId?: string;
-  signal?: AbortSignal;
-}
-export interface EstimatedWaitOptions {
-  /** Whose wait: "callback" (default: a callback requested now) or "call" (an inbound call). */
-  mediaType?: "callback" | "call";
-  signal?: AbortSignal;
 }
 "#;
 
@@ -193,53 +177,23 @@ impl GenesysClient {
         })
     }
 
-    /// Moves a callback that has not been dialled yet.
-    #[wasm_bindgen(js_name = rescheduleCallback, unchecked_return_type = "Promise<ScheduledCallback>")]
-    pub fn reschedule_callback(
-        &self,
-        conversation_id: &str,
-        #[wasm_bindgen(unchecked_param_type = "RescheduleCallbackOptions")] options: JsValue,
-    ) -> Promise {
-        let parsed = EntityId::parse(conversation_id, "conversationId").and_then(|id| {
-            let o: RescheduleCallbackOptions<Js> =
-                from_js(&at_as_string(&options)?, "rescheduleCallback")?;
-            let (at, agent) = o.validate()?;
-            Ok((id, at, agent, signal_of(o.signal)?))
-        });
-        let (id, at, agent, signal) = match parsed {
-            Ok(x) => x,
-            Err(e) => return reject(e),
-        };
-        let client = self.inner.clone();
-        promise(async move {
-            let moved = client
-                .reschedule_callback(&id, &at, agent.as_ref(), abort_signal_fired(signal))
-                .await
-                .map_err(to_js_error)?;
-            Ok(scheduled_to_js(&moved))
-        })
-    }
-
-    /// The queue's estimated wait in seconds, or null when Genesys cannot estimate.
+    /// How long a callback requested now would wait in the queue, in seconds
+    /// (Genesys' estimate for the `callback` media type); null when Genesys
+    /// cannot estimate.
     #[wasm_bindgen(js_name = estimatedWait, unchecked_return_type = "Promise<number | null>")]
     pub fn estimated_wait(
         &self,
         queue_id: &str,
-        #[wasm_bindgen(unchecked_param_type = "EstimatedWaitOptions")] options: Option<JsValue>,
+        #[wasm_bindgen(unchecked_param_type = "RequestOptions")] options: Option<JsValue>,
     ) -> Promise {
-        let parsed = EntityId::parse(queue_id, "queueId").and_then(|q| {
-            let o: EstimatedWaitOptions<Js> =
-                from_js(&options.unwrap_or(JsValue::UNDEFINED), "estimatedWait")?;
-            Ok((q, o.validate()?, signal_of(o.signal)?))
-        });
-        let (queue, media, signal) = match parsed {
+        let (queue, signal) = match request_options(queue_id, "queueId", options, "estimatedWait") {
             Ok(x) => x,
             Err(e) => return reject(e),
         };
         let client = self.inner.clone();
         promise(async move {
             let seconds = until_cancelled(
-                client.estimated_wait(&queue, media),
+                client.estimated_wait(&queue, WaitMedia::Callback),
                 abort_signal_fired(signal),
             )
             .await

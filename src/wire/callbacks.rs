@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::{CallMedia, EntityRef};
+use super::EntityRef;
 
 /// `CreateCallbackCommand`, for `POST /api/v2/conversations/callbacks`.
 #[derive(Debug, Clone, Serialize)]
@@ -68,50 +68,14 @@ pub struct PredictionResults {
     pub estimated_wait_time_seconds: Option<f64>,
 }
 
-/// A callback's conversation: the generic `Conversation`
-/// (`GET /api/v2/conversations/{id}`), where each participant carries its
-/// `callbacks[]` and, once dialled, `calls[]` — or a `CallbackConversation`
-/// (`GET /api/v2/conversations/callbacks/{id}`), whose participants carry the
-/// callback media's fields themselves.
-#[derive(Debug, Clone, Deserialize)]
-pub struct CallbackConversation {
-    pub id: String,
-    pub participants: Option<Vec<CallbackParticipant>>,
-}
-
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct CallbackParticipant {
-    #[serde(default)]
-    pub id: String,
-    pub purpose: Option<String>,
-    /// `CallbackConversation` shape only: the callback media's state.
-    pub state: Option<String>,
-    pub disconnect_type: Option<String>,
-    pub address: Option<String>,
-    pub name: Option<String>,
-    pub user: Option<EntityRef>,
-    pub user_id: Option<String>,
-    pub queue: Option<EntityRef>,
-    pub queue_id: Option<String>,
-    pub callback_scheduled_time: Option<String>,
-    pub callback_numbers: Option<Vec<String>>,
-    pub callback_user_name: Option<String>,
-    /// `Conversation` shape: the participant's callback media.
-    pub callbacks: Option<Vec<CallbackMedia>>,
-    /// `Conversation` shape: the participant's call media, once dialled.
-    pub calls: Option<Vec<CallMedia>>,
-}
-
 /// `Conversation.participants[].callbacks[]` (`Callback`); `state` adds `scheduled`.
+/// (Read as part of `wire::Participant`, which carries both media.)
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct CallbackMedia {
     pub state: Option<String>,
     pub disconnect_type: Option<String>,
     pub callback_scheduled_time: Option<String>,
-    pub callback_numbers: Option<Vec<String>>,
-    pub callback_user_name: Option<String>,
 }
 
 #[cfg(test)]

@@ -129,7 +129,7 @@ pub struct Conversation {
 }
 
 /// A participant: `CallMediaParticipant` fields plus the `Conversation` shape's
-/// `userId` and `calls[]`.
+/// `userId`, `calls[]` and `callbacks[]`.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Participant {
@@ -148,6 +148,8 @@ pub struct Participant {
     pub disconnect_type: Option<String>,
     pub error_info: Option<ErrorInfo>,
     pub calls: Option<Vec<CallMedia>>,
+    /// A callback's conversation: the participant's callback media.
+    pub callbacks: Option<Vec<callbacks::CallbackMedia>>,
 }
 
 /// `Conversation.participants[].calls[]`.
