@@ -31,8 +31,8 @@ impl CallbackTime {
     /// (what JS `Date.prototype.toISOString()` and Python's `isoformat()` write).
     /// A time without an offset is refused: whose 09:00 it is cannot be guessed.
     pub fn parse(input: &str, field: &str) -> Result<CallbackTime, Error> {
-        canonical_iso(input.trim())
-            .and_then(|c| to_utc(&c))
+        iso_parts(input.trim())
+            .and_then(to_utc)
             .map(CallbackTime)
             .ok_or_else(|| {
                 let shown: String = input.chars().take(40).collect();
@@ -52,15 +52,31 @@ impl CallbackTime {
     /// The instant, for the edge's opening-hours checks.
     #[cfg(any(not(target_arch = "wasm32"), feature = "edge"))]
     pub fn timestamp(&self) -> jiff::Timestamp {
-        // Always parses: the string was written by `to_utc` / `from_timestamp`.
-        self.0.parse().unwrap_or(jiff::Timestamp::UNIX_EPOCH)
+        // Always there: the string was written by `to_utc` / `from_timestamp`.
+        iso_parts(&self.0)
+            .and_then(instant)
+            .unwrap_or(jiff::Timestamp::UNIX_EPOCH)
     }
 
     /// A slot the edge picked (`hours::OpeningHours::next_open_slots`).
     #[cfg(any(not(target_arch = "wasm32"), feature = "edge"))]
     pub fn from_timestamp(t: jiff::Timestamp) -> CallbackTime {
-        CallbackTime(format!("{t:.3}"))
+        CallbackTime(iso_utc(t))
     }
+}
+
+/// A date-time with its UTC offset, as written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct IsoParts {
+    year: u32,
+    month: u32,
+    day: u32,
+    hour: u32,
+    minute: u32,
+    second: u32,
+    milli: u32,
+    /// East of UTC is positive.
+    offset_minutes: i32,
 }
 
 fn days_in_month(year: u32, month: u32) -> u32 {
@@ -72,12 +88,10 @@ fn days_in_month(year: u32, month: u32) -> u32 {
     }
 }
 
-/// Checks `yyyy-MM-ddTHH:mm[:ss[.f…]](Z|±HH:mm|±HHmm)` and rewrites it as
-/// `yyyy-MM-ddTHH:mm:ss.SSS(Z|±HH:mm)` — ECMAScript's date-time string format,
-/// the one form every engine's `Date` reads the same way, and valid RFC 3339
-/// for jiff. Impossible dates (Feb 30) fail here, because `Date` would
-/// quietly roll them over into March.
-fn canonical_iso(s: &str) -> Option<String> {
+/// Reads `yyyy-MM-ddTHH:mm[:ss[.f…]](Z|±HH:mm|±HHmm)`. Impossible dates
+/// (Feb 30) fail here, because the browser's `Date` would quietly roll them
+/// over into March.
+fn iso_parts(s: &str) -> Option<IsoParts> {
     let b = s.as_bytes();
     if b.len() < 17 || b.len() > 40 || !s.is_ascii() {
         return None;
@@ -93,12 +107,9 @@ fn canonical_iso(s: &str) -> Option<String> {
     if b[4] != b'-' || b[7] != b'-' || !matches!(b[10], b'T' | b't' | b' ') || b[13] != b':' {
         return None;
     }
-    let (mut i, mut second, mut frac) = (16, "00", [b'0'; 3]);
+    let (mut i, mut second, mut milli) = (16, 0, 0);
     if b.get(i) == Some(&b':') {
-        if num(17, 19)? > 59 {
-            return None;
-        }
-        second = &s[17..19];
+        second = num(17, 19)?;
         i = 19;
         if b.get(i) == Some(&b'.') {
             let n = b[i + 1..].iter().take_while(|c| c.is_ascii_digit()).count();
@@ -106,77 +117,165 @@ fn canonical_iso(s: &str) -> Option<String> {
                 return None;
             }
             // Milliseconds are all Genesys keeps; finer digits are dropped, not rounded.
-            for (k, f) in frac.iter_mut().enumerate().take(n.min(3)) {
-                *f = b[i + 1 + k];
-            }
+            milli = num(i + 1, i + 1 + n.min(3))? * [100, 10, 1][n.min(3) - 1];
             i += 1 + n;
         }
     }
-    let zone = &s[i..];
-    let offset = match zone.as_bytes() {
-        [b'Z' | b'z'] => "Z".to_string(),
-        [sign @ (b'+' | b'-'), h1, h2, b':', m1, m2] | [sign @ (b'+' | b'-'), h1, h2, m1, m2] => {
-            let digits = [*h1, *h2, *m1, *m2];
-            if !digits.iter().all(u8::is_ascii_digit) {
-                return None;
-            }
-            let (oh, om) = (
-                u32::from(h1 - b'0') * 10 + u32::from(h2 - b'0'),
-                u32::from(m1 - b'0') * 10 + u32::from(m2 - b'0'),
-            );
+    let offset_minutes = match &b[i..] {
+        [b'Z' | b'z'] => 0,
+        [sign @ (b'+' | b'-'), _, _, b':', _, _] | [sign @ (b'+' | b'-'), _, _, _, _] => {
+            let (oh, om) = (num(i + 1, i + 3)?, num(b.len() - 2, b.len())?);
             if oh > 23 || om > 59 {
                 return None;
             }
-            let sign = if *sign == b'+' { "+" } else { "-" };
-            [sign, &zone[1..3], ":", &zone[zone.len() - 2..]].concat()
+            let m = (oh * 60 + om) as i32;
+            if *sign == b'-' {
+                -m
+            } else {
+                m
+            }
         }
         _ => return None,
     };
     // Genesys has no use for times before Unix time; 9998 keeps any offset
     // inside four-digit years, which both jiff and `Date` then print alike.
-    if !(1970..=9998).contains(&year)
-        || !(1..=12).contains(&month)
-        || day < 1
-        || day > days_in_month(year, month)
-        || hour > 23
-        || minute > 59
-    {
-        return None;
+    let valid = (1970..=9998).contains(&year)
+        && (1..=12).contains(&month)
+        && (1..=days_in_month(year, month)).contains(&day)
+        && hour <= 23
+        && minute <= 59
+        && second <= 59;
+    valid.then_some(IsoParts {
+        year,
+        month,
+        day,
+        hour,
+        minute,
+        second,
+        milli,
+        offset_minutes,
+    })
+}
+
+/// Appends `n` zero-padded to `width` digits, without `core::fmt` (which the
+/// browser package avoids on its paths).
+pub(crate) fn push_num(out: &mut String, n: u32, width: usize) {
+    let mut digits = [b'0'; 10];
+    let mut i = digits.len();
+    let mut n = n;
+    while n > 0 || digits.len() - i < width {
+        i -= 1;
+        digits[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if i == 0 {
+            break;
+        }
     }
-    let frac = std::str::from_utf8(&frac).ok()?;
-    Some(
-        [
-            &s[0..4],
-            "-",
-            &s[5..7],
-            "-",
-            &s[8..10],
-            "T",
-            &s[11..13],
-            ":",
-            &s[14..16],
-            ":",
-            second,
-            ".",
-            frac,
-            &offset,
-        ]
-        .concat(),
-    )
+    out.extend(digits[i..].iter().map(|&d| char::from(d)));
 }
 
-/// The canonical form in UTC. Host and edge: jiff.
+/// `yyyy-MM-ddTHH:mm:ss[.SSS]`.
+fn push_datetime(out: &mut String, p: &IsoParts, millis: bool) {
+    push_num(out, p.year, 4);
+    for (sep, n) in [
+        ('-', p.month),
+        ('-', p.day),
+        ('T', p.hour),
+        (':', p.minute),
+        (':', p.second),
+    ] {
+        out.push(sep);
+        push_num(out, n, 2);
+    }
+    if millis {
+        out.push('.');
+        push_num(out, p.milli, 3);
+    }
+}
+
+/// `Z`, or `±HH:MM`.
+fn push_offset(out: &mut String, minutes: i32, z: bool) {
+    if minutes == 0 && z {
+        out.push('Z');
+        return;
+    }
+    out.push(if minutes < 0 { '-' } else { '+' });
+    let m = minutes.unsigned_abs();
+    push_num(out, m / 60, 2);
+    out.push(':');
+    push_num(out, m % 60, 2);
+}
+
+/// The instant a date-time with an offset names. Host and edge: jiff's civil
+/// and offset arithmetic (its parser and printer stay out of the edge build).
 #[cfg(any(not(target_arch = "wasm32"), feature = "edge"))]
-fn to_utc(canonical: &str) -> Option<String> {
-    let t: jiff::Timestamp = canonical.parse().ok()?;
-    Some(format!("{t:.3}"))
+fn instant(p: IsoParts) -> Option<jiff::Timestamp> {
+    let dt = jiff::civil::DateTime::new(
+        p.year as i16,
+        p.month as i8,
+        p.day as i8,
+        p.hour as i8,
+        p.minute as i8,
+        p.second as i8,
+        p.milli as i32 * 1_000_000,
+    )
+    .ok()?;
+    jiff::tz::Offset::from_seconds(p.offset_minutes * 60)
+        .ok()?
+        .to_timestamp(dt)
+        .ok()
 }
 
-/// The canonical form in UTC. Browser package: the platform's `Date` does the
-/// offset arithmetic, which keeps a date-time crate out of the download.
+/// The wall-clock parts of `t` at `offset` (milliseconds truncated).
+#[cfg(any(not(target_arch = "wasm32"), feature = "edge"))]
+fn parts_at(t: jiff::Timestamp, offset: jiff::tz::Offset) -> IsoParts {
+    let dt = offset.to_datetime(t);
+    // jiff's DateTime fields are in range by construction; casts cannot wrap.
+    IsoParts {
+        year: dt.year().max(0) as u32,
+        month: dt.month() as u32,
+        day: dt.day() as u32,
+        hour: dt.hour() as u32,
+        minute: dt.minute() as u32,
+        second: dt.second() as u32,
+        milli: dt.millisecond().max(0) as u32,
+        offset_minutes: offset.seconds() / 60,
+    }
+}
+
+/// `yyyy-MM-ddTHH:mm:ss.SSSZ`, as Genesys documents `callbackScheduledTime`.
+#[cfg(any(not(target_arch = "wasm32"), feature = "edge"))]
+pub(crate) fn iso_utc(t: jiff::Timestamp) -> String {
+    let mut out = String::with_capacity(24);
+    push_datetime(&mut out, &parts_at(t, jiff::tz::Offset::UTC), true);
+    out.push('Z');
+    out
+}
+
+/// `yyyy-MM-ddTHH:mm:ss±HH:MM` (RFC 3339): the wall-clock time at `offset`.
+#[cfg(any(not(target_arch = "wasm32"), feature = "edge"))]
+pub(crate) fn iso_local(t: jiff::Timestamp, offset: jiff::tz::Offset) -> String {
+    let mut out = String::with_capacity(25);
+    let p = parts_at(t, offset);
+    push_datetime(&mut out, &p, false);
+    push_offset(&mut out, p.offset_minutes, false);
+    out
+}
+
+#[cfg(any(not(target_arch = "wasm32"), feature = "edge"))]
+fn to_utc(p: IsoParts) -> Option<String> {
+    instant(p).map(iso_utc)
+}
+
+/// Browser package: the platform's `Date` does the offset arithmetic on
+/// ECMAScript's date-time string format (which every engine reads alike),
+/// keeping a date-time crate out of the download.
 #[cfg(all(target_arch = "wasm32", not(feature = "edge")))]
-fn to_utc(canonical: &str) -> Option<String> {
-    let d = js_sys::Date::new(&wasm_bindgen::JsValue::from_str(canonical));
+fn to_utc(p: IsoParts) -> Option<String> {
+    let mut canonical = String::with_capacity(29);
+    push_datetime(&mut canonical, &p, true);
+    push_offset(&mut canonical, p.offset_minutes, true);
+    let d = js_sys::Date::new(&wasm_bindgen::JsValue::from_str(&canonical));
     if d.get_time().is_nan() {
         return None;
     }
@@ -641,6 +740,47 @@ mod tests {
         let t = CallbackTime::parse("2026-11-01T01:30:00-05:00", "at").unwrap();
         assert_eq!(t.timestamp().as_second(), 1_793_514_600);
         assert_eq!(CallbackTime::from_timestamp(t.timestamp()), t);
+    }
+
+    #[test]
+    fn numbers_are_zero_padded_without_fmt() {
+        for (n, w, want) in [
+            (0, 2, "00"),
+            (7, 3, "007"),
+            (2026, 4, "2026"),
+            (12345, 2, "12345"),
+            (0, 0, ""),
+        ] {
+            let mut s = String::new();
+            push_num(&mut s, n, w);
+            assert_eq!(s, want, "{n} {w}");
+        }
+        let mut s = String::new();
+        push_num(&mut s, u32::MAX, 4);
+        assert_eq!(s, u32::MAX.to_string());
+    }
+
+    #[cfg(any(not(target_arch = "wasm32"), feature = "edge"))]
+    #[test]
+    fn local_times_carry_their_offset() {
+        let t = CallbackTime::parse("2026-03-09T13:00:00Z", "at")
+            .unwrap()
+            .timestamp();
+        assert_eq!(
+            iso_local(t, jiff::tz::offset(-4)),
+            "2026-03-09T09:00:00-04:00"
+        );
+        assert_eq!(
+            iso_local(
+                t,
+                jiff::tz::Offset::from_seconds(5 * 3600 + 45 * 60).unwrap()
+            ),
+            "2026-03-09T18:45:00+05:45"
+        );
+        assert_eq!(
+            iso_local(t, jiff::tz::Offset::UTC),
+            "2026-03-09T13:00:00+00:00"
+        );
     }
 
     #[test]

@@ -17,6 +17,8 @@ use jiff::tz::TimeZone;
 use jiff::{Timestamp, ToSpan};
 use serde::Serialize;
 
+use crate::callback::{iso_local, iso_utc};
+
 const EXAMPLE: &str = "Mon-Fri 09:00-17:00 America/Indiana/Indianapolis";
 const MAX_SPEC: usize = 1_000;
 const MAX_RANGES: usize = 64;
@@ -407,8 +409,8 @@ impl OpeningHours {
         ]
         .concat();
         Slot {
-            utc: format!("{t:.3}"),
-            local: t.display_with_offset(self.tz.to_offset(t)).to_string(),
+            utc: iso_utc(t),
+            local: iso_local(t, self.tz.to_offset(t)),
             label,
         }
     }
