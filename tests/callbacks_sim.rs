@@ -346,13 +346,13 @@ async fn reschedule_moves_the_dial_time_both_ways() {
     assert_eq!(e.code, ErrorCode::InvalidInput);
     assert!(e.message.contains("cannot be rescheduled"), "{}", e.message);
 
-    // Later: from +25 s (0.5 s) to +80 s (1.6 s). A control at +40 s (0.8 s)
+    // Later: from +25 s (0.5 s) to +150 s (3 s). A control at +40 s (0.8 s)
     // goes first; were the old time still live, `late` would go before it.
     let late = c
         .schedule_callback(&callback("+13175550101", Some(in_secs(25))), never())
         .await
         .unwrap();
-    c.reschedule_callback(&late.conversation_id, &in_secs(80), None, never())
+    c.reschedule_callback(&late.conversation_id, &in_secs(150), None, never())
         .await
         .unwrap();
     let control = c
@@ -366,7 +366,7 @@ async fn reschedule_moves_the_dial_time_both_ways() {
     );
     let (st, _) = c.get_callback(&late.conversation_id).await.unwrap();
     assert_eq!(st.phase, CallbackPhase::Scheduled);
-    wait_dialled(&s, &late.conversation_id, 4).await;
+    wait_dialled(&s, &late.conversation_id, 8).await;
     let l = log(&s).await;
     let patches: Vec<&Value> = l
         .iter()
