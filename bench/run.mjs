@@ -261,6 +261,53 @@ function cpu() {
   say();
   for (const line of table.split("\n")) say(line);
   say();
+  // The edge's dial policy (libphonenumber's numbering plans): budget 50 µs per number.
+  const policy = execFileSync("cargo", ["bench", "--quiet", "--bench", "policy"], { encoding: "utf8" }).trim();
+  for (const line of policy.split("\n")) say(line);
+  say();
+}
+
+// ------------------------------------------------------------ 6. JSON in wasm
+// The browser package decodes Genesys' answers with JSON.parse +
+// serde-wasm-bindgen; the alternative is serde_json on the response text. Both
+// are built here (feature wasm-serde-json) and compared on size and on the time
+// getCall spends turning one 1,187-byte CallConversation into a JS status.
+async function jsonInWasm() {
+  const OPT = ["-Oz", "--enable-bulk-memory", "--enable-nontrapping-float-to-int", "--enable-sign-ext", "--enable-mutable-globals",
+    "--enable-multivalue", "--enable-reference-types", "--strip-debug", "--strip-producers", "--strip-target-features"];
+  const variant = (features, dir) => {
+    execFileSync("cargo", ["build", "--quiet", "--release", "--target", "wasm32-unknown-unknown", "--lib", "--target-dir", `target/bench-${dir}`,
+      ...(features ? ["--features", features] : [])], { stdio: "inherit" });
+    const out = `target/bench/${dir}`;
+    execFileSync("wasm-bindgen", ["--target", "web", "--out-dir", out, `target/bench-${dir}/wasm32-unknown-unknown/release/genesys_click_to_call.wasm`]);
+    execFileSync("node_modules/.bin/wasm-opt", [...OPT, `${out}/genesys_click_to_call_bg.wasm`, "-o", `${out}/genesys_click_to_call_bg.wasm`]);
+    writeFileSync(`${out}/package.json`, '{ "type": "module" }\n');
+    return out;
+  };
+  const rows = [];
+  for (const [label, features] of [["JSON.parse + serde-wasm-bindgen (shipped)", ""], ["serde_json on the text", "wasm-serde-json"]]) {
+    const sizeDir = variant(features, features ? "sj-size" : "js-size");
+    const size = sizes([`${sizeDir}/genesys_click_to_call_bg.wasm`]);
+    const speedDir = variant([features, "bench-exports"].filter(Boolean).join(","), features ? "sj-speed" : "js-speed");
+    const mod = await import(new URL(`../${speedDir}/genesys_click_to_call.js`, import.meta.url));
+    mod.initSync({ module: readFileSync(`${speedDir}/genesys_click_to_call_bg.wasm`) });
+    const text = readFileSync("benches/snapshot.json", "utf8");
+    if (!mod.benchStatus(text, 1)) throw new Error("benchStatus could not read the snapshot");
+    const n = 5000;
+    const times = [];
+    for (let i = 0; i < 7; i++) { const t0 = performance.now(); mod.benchStatus(text, n); times.push(performance.now() - t0); }
+    rows.push({ label, size, us: (median(times) * 1000) / n });
+  }
+  const [js, sj] = rows;
+  say("## 6. JSON in wasm: how the browser package decodes Genesys' answers");
+  say();
+  say("| decoder | wasm gzip -9 | µs per CallConversation → JS status (Node, median of 7 × 5,000) |");
+  say("|---|---|---|");
+  for (const r of rows) say(`| ${r.label} | ${kb(r.size.gzip)} | ${r.us.toFixed(1)} |`);
+  say(`| ratio (serde_json / shipped) | ${ratio(sj.size.gzip, js.size.gzip)} | ${ratio(sj.us, js.us)} |`);
+  say();
+  say("The shipped decoder leaves serde_json's parser and writer out of the browser wasm; the edge keeps serde_json.");
+  say();
 }
 
 const started = new Date();
@@ -276,6 +323,7 @@ await clientFlow();
 await concurrency();
 await edge();
 cpu();
+await jsonInWasm();
 say(`Total bench time: ${((Date.now() - started) / 60000).toFixed(1)} min.`);
 writeFileSync("bench/RESULTS.md", out.join("\n") + "\n");
 console.log("\nwritten to bench/RESULTS.md");

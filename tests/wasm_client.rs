@@ -403,6 +403,71 @@ async fn start_login_without_webcrypto_is_a_genesys_error() {
     ok(start_login(login)).await;
 }
 
+/// Arbitrary JS values as options — objects with the real option names and
+/// junk, arrays, functions, symbols, BigInts, NaN, dates, `null`, `undefined` —
+/// are refused as `invalid_input` GenesysErrors, never an exception from the
+/// wasm (other tests run beside this one, so "nothing sent" is proven on the
+/// host, tests/properties.rs and tests/flow_sim.rs). Fixed seed.
+#[wasm_bindgen_test]
+async fn arbitrary_js_values_as_options_are_invalid_input() {
+    #[wasm_bindgen(inline_js = r#"
+    export function junk(seed) {
+      let s = seed >>> 0;
+      const rnd = (n) => { s = (s * 1664525 + 1013904223) >>> 0; return s % n; };
+      const keys = ["phoneNumber", "onBehalfOfUserId", "region", "apiBase", "auth", "accessToken",
+        "clientCredentials", "until", "timeoutMs", "signal", "onUpdate", "attributes", "x", "__proto__", "constructor",
+        "at", "name", "data"];
+      const leaf = () => [null, undefined, true, 0, -1, 1.5, NaN, Infinity, 2n ** 70n, "", "+1", "+13175550100x",
+        "tel:", "x".repeat(5000), Symbol("s"), () => {}, new Date(0), new Uint8Array(3), new Map([["a", 1]]),
+        new AbortController().signal][rnd(20)];
+      const value = (depth) => {
+        if (depth > 3 || rnd(3) === 0) return leaf();
+        if (rnd(4) === 0) return Array.from({ length: rnd(4) }, () => value(depth + 1));
+        const o = {};
+        for (let i = rnd(5); i > 0; i--) o[keys[rnd(keys.length)]] = value(depth + 1);
+        return o;
+      };
+      return value(0);
+    }
+    "#)]
+    extern "C" {
+        fn junk(seed: u32) -> JsValue;
+    }
+    let (c, _) = client();
+    let mut refused = 0;
+    for seed in 0..300u32 {
+        let v = junk(seed);
+        // One at a time: a rejected promise nobody awaits yet would be an
+        // unhandled rejection in Node.
+        for which in 0..6 {
+            let p = match which {
+                0 => c.place_call(v.clone()),
+                1 => c.wait_for_call("c0ffee00-0000-4000-8000-000000000001", v.clone()),
+                2 => start_login(v.clone()),
+                3 => finish_login(v.clone()),
+                // Never valid: junk has no queueId.
+                4 => c.schedule_callback(v.clone()),
+                _ => c.get_callback("c0ffee00-0000-4000-8000-000000000001", Some(v.clone())),
+            };
+            let e = err(p).await;
+            let code = text(&e, "code");
+            // Junk can happen to be valid wait or read options ({}, null…): then
+            // Genesys is really asked, and knows no such conversation.
+            let valid_wait = (which == 1 || which == 5) && code == "not_found";
+            assert!(
+                code == "invalid_input" || valid_wait,
+                "seed {seed}: {code}: {}",
+                text(&e, "message")
+            );
+            refused += 1;
+        }
+        if let Err(e) = GenesysClient::new(v) {
+            assert_eq!(text(&e, "code"), "invalid_input", "seed {seed}");
+        }
+    }
+    assert_eq!(refused, 1800);
+}
+
 // ------------------------------------------------------------- callbacks
 
 const SUPPORT: &str = "5f1c0a2e-8b3d-4c7e-9a1f-2b3c4d5e6f70";

@@ -7,6 +7,7 @@ pub mod config;
 pub mod handle;
 pub mod hours;
 pub mod limits;
+pub mod numbering;
 pub mod policy;
 pub mod service;
 

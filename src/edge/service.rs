@@ -19,7 +19,7 @@ use super::api::{
 use super::config::{EdgeConfig, Misconfigured, BODY_LIMIT};
 use super::handle::{self, mac};
 use super::limits::{ActiveCalls, Idem, Idempotency, SlidingLimiter};
-use super::policy::{origin_allowed, Denial};
+use super::policy::{mask_number, origin_allowed};
 use crate::auth::Credentials;
 use crate::call::{ConversationId, PlaceCall, E164};
 use crate::error::{Error, ErrorCode};
@@ -227,8 +227,13 @@ impl<H: Http, C: Clock, P: Platform> EdgeService<H, C, P> {
             ("X-Correlation-Id".to_string(), corr.clone()),
         ];
         let out = match &self.setup {
+            // A deploy check reads healthz: it is unavailable, not fine.
             Err(m) => json_error(
-                500,
+                if req.path.trim_end_matches('/') == "/v1/healthz" {
+                    503
+                } else {
+                    500
+                },
                 "misconfigured",
                 &[
                     "The call service is misconfigured: ",
@@ -445,7 +450,7 @@ impl<H: Http, C: Clock, P: Platform> Running<H, C, P> {
                     self.remember_key(ip, k, &h).await;
                 }
                 let mut o = ok(201, handle_body(&h));
-                o.detail = ["placed ", id.as_str(), " to ", digits].concat();
+                o.detail = ["placed ", id.as_str(), " to ", &mask_number(&number)].concat();
                 o
             }
             Err(e) => {
@@ -482,16 +487,14 @@ impl<H: Http, C: Clock, P: Platform> Running<H, C, P> {
                     "per-ip limit",
                 )
             })?;
-        self.cfg.dial.check(number).map_err(|d| {
-            let why = match d {
-                Denial::NotAllowed => "not under an allowed prefix",
-                Denial::Blocked(w) => w,
-            };
+        // The dial policy (src/edge/policy.rs): the visitor reads its reason;
+        // the log names country and type, never the whole number.
+        self.cfg.dial.check(number).map_err(|refused| {
             json_error(
                 403,
                 "policy_denied",
-                "This number cannot be called from here.",
-                &["refused ", digits, ": ", why].concat(),
+                &refused.visitor_message,
+                &refused.log_detail,
             )
         })?;
         self.check_limit(Limit::PerNumber, digits, now)

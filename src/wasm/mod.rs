@@ -477,3 +477,22 @@ pub fn finish_login(
         }))
     })
 }
+
+/// Bench only (`--features bench-exports`, make bench "JSON in wasm"): what
+/// `getCall` does with an answer — decode, derive, build the JS status — `n`
+/// times, so the bench can time the codec choice inside wasm.
+#[cfg(feature = "bench-exports")]
+#[wasm_bindgen(js_name = benchStatus)]
+pub fn bench_status(text: &str, n: u32) -> bool {
+    let mut ok = true;
+    for _ in 0..n {
+        match crate::status::Snapshot::parse(text) {
+            Ok(s) => {
+                let status = CallStatus::derive(s);
+                ok &= !status_to_js(&status, text).is_undefined();
+            }
+            Err(_) => ok = false,
+        }
+    }
+    ok
+}
