@@ -54,21 +54,41 @@ export interface CallbackStatus {
 "#;
 
 /// A JS `Date` in `at` becomes its ISO string (an invalid Date is refused), so
-/// the core only ever reads strings.
+/// the core only ever reads strings. Every JS call here can fail without
+/// throwing through the wasm: options may be anything.
 fn at_as_string(options: &JsValue) -> Result<JsValue, Error> {
     if !options.is_object() {
         return Ok(options.clone());
     }
     let at = Reflect::get(options, &"at".into()).unwrap_or(JsValue::UNDEFINED);
-    let Some(date) = at.dyn_ref::<js_sys::Date>() else {
+    if !at.is_instance_of::<js_sys::Date>() {
         return Ok(options.clone());
-    };
-    // toISOString throws on an invalid Date: check first.
-    if date.get_time().is_nan() {
-        return Err(Error::invalid_input(&["at is an invalid Date"]));
     }
-    let copy = Object::assign(&Object::new(), options.unchecked_ref());
-    let _ = Reflect::set(&copy, &"at".into(), &date.to_iso_string());
+    // toISOString throws for an invalid Date, and for an object that merely
+    // has Date's prototype: both are refused.
+    let iso = Reflect::get(&at, &"toISOString".into())
+        .ok()
+        .and_then(|f| f.dyn_into::<js_sys::Function>().ok())
+        .and_then(|f| f.call0(&at).ok())
+        .filter(JsValue::is_string)
+        .ok_or_else(|| Error::invalid_input(&["at is an invalid Date"]))?;
+    // A copy with the string in place of the Date; own keys are defined, not
+    // assigned, so a key named "__proto__" stays a key.
+    let copy = Object::new();
+    let define = |key: &JsValue, value: &JsValue| {
+        let d = Object::new();
+        let _ = Reflect::set(&d, &"value".into(), value);
+        let _ = Reflect::set(&d, &"enumerable".into(), &JsValue::TRUE);
+        let _ = Reflect::define_property(&copy, key, &d);
+    };
+    for key in Object::keys(options.unchecked_ref::<Object>()).iter() {
+        let value = if key.as_string().as_deref() == Some("at") {
+            iso.clone()
+        } else {
+            Reflect::get(options, &key).unwrap_or(JsValue::UNDEFINED)
+        };
+        define(&key, &value);
+    }
     Ok(copy.into())
 }
 
