@@ -40,10 +40,13 @@ pub enum ErrorCode {
     OutcomeUnknown,
     /// Refused by the edge handler's policy before Genesys was asked.
     PolicyDenied,
+    /// The agent cannot take a call now (offline, do-not-disturb, no station, …);
+    /// `reason` says which. No call was placed.
+    AgentUnavailable,
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 14] = [
+    pub const ALL: [ErrorCode; 15] = [
         ErrorCode::InvalidInput,
         ErrorCode::AuthFailed,
         ErrorCode::UserContextRequired,
@@ -58,6 +61,7 @@ impl ErrorCode {
         ErrorCode::Aborted,
         ErrorCode::OutcomeUnknown,
         ErrorCode::PolicyDenied,
+        ErrorCode::AgentUnavailable,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -76,6 +80,7 @@ impl ErrorCode {
             ErrorCode::Aborted => "aborted",
             ErrorCode::OutcomeUnknown => "outcome_unknown",
             ErrorCode::PolicyDenied => "policy_denied",
+            ErrorCode::AgentUnavailable => "agent_unavailable",
         }
     }
 }
@@ -86,7 +91,7 @@ impl Serialize for ErrorCode {
     }
 }
 
-/// Serialized as the JS error's fields: `{code, message, status?, retryAfterMs?, contextId?}`.
+/// Serialized as the JS error's fields: `{code, message, status?, retryAfterMs?, contextId?, reason?}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Error {
@@ -101,6 +106,10 @@ pub struct Error {
     /// Genesys' correlation id (`contextId` / `ININ-Correlation-Id`), for support tickets.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub context_id: Option<String>,
+    /// Why, as a stable key, where the code has several causes
+    /// (`agent_unavailable`: `offline`, `do-not-disturb`, `no-station`, …).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<&'static str>,
 }
 
 /// What was being attempted, which changes how a failure is reported.
@@ -136,6 +145,7 @@ impl Error {
             status: None,
             retry_after_ms: None,
             context_id: None,
+            reason: None,
         }
     }
 
@@ -223,6 +233,7 @@ impl Error {
                 status: Some(status),
                 retry_after_ms,
                 context_id,
+                reason: None,
             };
         }
         let m = genesys_message.as_str();
@@ -262,6 +273,7 @@ impl Error {
             status: Some(status),
             retry_after_ms,
             context_id,
+            reason: None,
         }
     }
 
@@ -343,7 +355,8 @@ mod tests {
                 "timeout",
                 "aborted",
                 "outcome_unknown",
-                "policy_denied"
+                "policy_denied",
+                "agent_unavailable"
             ]
         );
     }

@@ -5,6 +5,7 @@
 //! host-tested), one orchestration (`flow`) generic over transport and clock,
 //! and a thin wasm-bindgen shell (`wasm`, only on `wasm32`).
 
+pub mod agent;
 pub mod auth;
 pub mod call;
 pub mod callback;
@@ -21,6 +22,7 @@ pub mod region;
 pub mod retry;
 pub mod status;
 pub mod wire;
+pub mod wrapup;
 
 #[cfg(target_arch = "wasm32")]
 pub mod wasm;

@@ -15,9 +15,11 @@ use crate::auth::{ClientSecret, Credentials};
 use crate::call::{EntityId, PlaceCall, E164};
 use crate::callback::{CallbackTime, ScheduleCallback};
 use crate::error::Error;
+use crate::flow::agent::AgentCallOptions;
 use crate::flow::{ClientOptions, WaitFor};
 use crate::region::Endpoints;
 use crate::status::Phase;
+use crate::wrapup::WrapUp;
 
 /// Where requests go: a region, or explicit base URLs.
 #[derive(Debug, Default, Deserialize)]
@@ -159,10 +161,78 @@ pub struct PlaceCallOptions<J = IgnoredAny> {
     pub caller_id_name: Option<String>,
     pub call_from_queue_id: Option<String>,
     pub attributes: Option<BTreeMap<String, String>>,
+    /// Check the agent before dialling; refuse with `agent_unavailable`.
+    pub require_available_agent: Option<bool>,
+    /// Applied to the agent participant when the call ends. (`J`, so the
+    /// browser package has one deserializer for this and `wrapUp()`'s options.)
+    pub wrap_up: Option<WrapUpInput<J>>,
     pub signal: Option<J>,
 }
 
+/// `{ code, notes? }`: placeCall's `wrapUp`, and `wrapUp(conversationId, …)`
+/// (which adds `signal`).
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct WrapUpInput<J = IgnoredAny> {
+    pub code: Option<String>,
+    pub notes: Option<String>,
+    pub signal: Option<J>,
+}
+
+impl<J> WrapUpInput<J> {
+    pub fn validate(&self, what: &str) -> Result<WrapUp, Error> {
+        let code = self.code.as_deref().ok_or_else(|| {
+            Error::invalid_input(&[
+                what,
+                ".code is required: the wrap-up code's id (see wrapUpCodes)",
+            ])
+        })?;
+        Ok(WrapUp {
+            code: EntityId::parse(code, &[what, ".code"].concat())?,
+            notes: self.notes.clone(),
+        })
+    }
+}
+
+/// `checkAgent(userId?, options)`.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CheckAgentOptions<J = IgnoredAny> {
+    /// The call would be placed for this queue: routing status counts too.
+    pub call_from_queue_id: Option<String>,
+    pub signal: Option<J>,
+}
+
+impl<J> CheckAgentOptions<J> {
+    /// Whether the check is for an ACD (queue) call.
+    pub fn validate(&self) -> Result<bool, Error> {
+        match &self.call_from_queue_id {
+            Some(q) => EntityId::parse(q, "callFromQueueId").map(|_| true),
+            None => Ok(false),
+        }
+    }
+}
+
 impl<J> PlaceCallOptions<J> {
+    /// What happens around the POST for the agent. A wrap-up without
+    /// `callFromQueueId` is refused here: wrap-up codes belong to queues, so
+    /// such a call could never be wrapped up.
+    pub fn agent_options(&self) -> Result<AgentCallOptions, Error> {
+        let wrap_up = match &self.wrap_up {
+            None => None,
+            Some(_) if self.call_from_queue_id.is_none() => {
+                return Err(Error::invalid_input(&[
+                    "wrapUp needs callFromQueueId: Genesys has wrap-up codes only on queue (ACD) calls, so a call placed without a queue can never be wrapped up",
+                ]))
+            }
+            Some(w) => Some(w.validate("wrapUp")?),
+        };
+        Ok(AgentCallOptions {
+            require_available_agent: self.require_available_agent.unwrap_or(false),
+            wrap_up,
+        })
+    }
+
     pub fn validate(&self) -> Result<PlaceCall, Error> {
         let number = self.phone_number.as_deref().ok_or_else(|| {
             Error::invalid_input(&["phoneNumber is required, e.g. \"+13175550100\""])
@@ -542,6 +612,50 @@ mod tests {
             assert_eq!(e.code.as_str(), "invalid_input");
             assert!(e.message.contains(needle), "{bad}: {}", e.message);
         }
+    }
+
+    #[test]
+    fn agent_options_of_place_call() {
+        let agent =
+            |s: &str| from_json::<PlaceCallOptions>("placeCall", s).and_then(|o| o.agent_options());
+        let a = agent(r#"{"phoneNumber":"+13175550100"}"#).unwrap();
+        assert_eq!(a, AgentCallOptions::default());
+        let a = agent(r#"{"phoneNumber":"+13175550100","callFromQueueId":"q-1","requireAvailableAgent":true,"wrapUp":{"code":"c-1","notes":"n"}}"#).unwrap();
+        assert!(a.require_available_agent);
+        let w = a.wrap_up.unwrap();
+        assert_eq!((w.code.as_str(), w.notes.as_deref()), ("c-1", Some("n")));
+        for (bad, needle) in [
+            (
+                r#"{"phoneNumber":"+13175550100","wrapUp":{"code":"c-1"}}"#,
+                "wrapUp needs callFromQueueId",
+            ),
+            (
+                r#"{"phoneNumber":"+13175550100","callFromQueueId":"q","wrapUp":{}}"#,
+                "wrapUp.code is required",
+            ),
+            (
+                r#"{"phoneNumber":"+13175550100","callFromQueueId":"q","wrapUp":{"code":"a/b"}}"#,
+                "wrapUp.code must be a Genesys id",
+            ),
+            (
+                r#"{"phoneNumber":"+13175550100","callFromQueueId":"q","wrapUp":{"code":"c","note":"x"}}"#,
+                "unknown field `note`",
+            ),
+            (
+                r#"{"phoneNumber":"+13175550100","requireAvailableAgent":"yes"}"#,
+                "requireAvailableAgent: invalid type",
+            ),
+        ] {
+            let e = agent(bad).unwrap_err();
+            assert_eq!(e.code.as_str(), "invalid_input");
+            assert!(e.message.contains(needle), "{bad}: {}", e.message);
+        }
+        let acd =
+            |s: &str| from_json::<CheckAgentOptions>("checkAgent", s).and_then(|o| o.validate());
+        assert!(!acd("{}").unwrap());
+        assert!(acd(r#"{"callFromQueueId":"q-1"}"#).unwrap());
+        assert!(acd(r#"{"callFromQueueId":"../q"}"#).is_err());
+        assert!(acd(r#"{"queueId":"q"}"#).is_err());
     }
 
     #[test]

@@ -468,8 +468,7 @@ async fn arbitrary_js_values_as_options_are_invalid_input() {
 }
 
 // ------------------------------------------------------------- callbacks
-
-const SUPPORT: &str = "5f1c0a2e-8b3d-4c7e-9a1f-2b3c4d5e6f70";
+// (SUPPORT, the queue, is defined with the issue #12 tests.)
 
 #[wasm_bindgen(inline_js = r#"
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -708,4 +707,244 @@ async fn a_5xx_after_the_callback_post_is_outcome_unknown_with_exactly_one_post(
     })
     .await;
     assert_eq!(posts.len(), 1, "never scheduled twice");
+}
+
+// ------------------------------------------------------------------ issue #12
+// Agent availability before the create-call POST, and wrap-up after the call.
+
+const OTTO: &str = "0b5e2f7a-6c1d-4e8f-9a3b-2c4d6e8f0a02";
+const DORA: &str = "0b5e2f7a-6c1d-4e8f-9a3b-2c4d6e8f0a03";
+const SUPPORT: &str = "5f1c0a2e-8b3d-4c7e-9a1f-2b3c4d5e6f70";
+const RESOLVED: &str = "7a2e4c6b-1d3f-4e5a-8b7c-9d0e1f2a3b01";
+const SALE_MADE: &str = "7a2e4c6b-1d3f-4e5a-8b7c-9d0e1f2a3b03";
+
+#[wasm_bindgen(inline_js = r#"
+// Records console.warn calls until the returned function is called.
+export function captureWarnings() {
+  const seen = [], original = console.warn;
+  console.warn = (...args) => { seen.push(args.join(" ")); };
+  return { seen, restore: () => { console.warn = original; } };
+}
+"#)]
+extern "C" {
+    #[wasm_bindgen(js_name = captureWarnings)]
+    fn capture_warnings() -> JsValue;
+}
+
+/// A number of its own per environment, so the sim's log tells the runs apart.
+fn number(node: &str, browser: &str) -> &'static str {
+    let n = if in_browser() { browser } else { node };
+    Box::leak(n.to_string().into_boxed_str())
+}
+
+async fn log_entries() -> Vec<JsValue> {
+    let log: js_sys::Array = sim_log(sim()).await.unchecked_into();
+    log.iter().collect()
+}
+
+async fn posts_to(number: &str) -> usize {
+    log_entries()
+        .await
+        .iter()
+        .filter(|e| text(e, "method") == "POST" && text(e, "phoneNumber") == number)
+        .count()
+}
+
+async fn wrap_up_patches(conversation_id: &str) -> Vec<JsValue> {
+    log_entries()
+        .await
+        .into_iter()
+        .filter(|e| {
+            text(e, "method") == "PATCH"
+                && text(e, "path").contains(conversation_id)
+                && !get(e, "wrapup").is_undefined()
+        })
+        .collect()
+}
+
+#[wasm_bindgen_test]
+async fn check_agent_reads_presence_routing_status_and_station() {
+    let (c, on_behalf) = client();
+    let ada = ok(c.check_agent(Some(ADA.into()), None)).await;
+    assert_eq!(get(&ada, "available").as_bool(), Some(true));
+    assert_eq!(text(&ada, "reason"), "available");
+    assert_eq!(text(&ada, "presence"), "Available");
+    assert_eq!(text(&ada, "routingStatus"), "IDLE");
+    assert!(!text(&ada, "station").is_empty());
+    let otto = ok(c.check_agent(Some(OTTO.into()), None)).await;
+    assert_eq!(get(&otto, "available").as_bool(), Some(false));
+    assert_eq!(text(&otto, "reason"), "offline");
+    assert!(
+        get(&otto, "station").is_null(),
+        "no station is null, not absent"
+    );
+    let dora = ok(c.check_agent(Some(DORA.into()), None)).await;
+    assert_eq!(
+        (text(&dora, "reason"), text(&dora, "presence")),
+        ("do-not-disturb".into(), "Busy".into())
+    );
+    // Without a user id: the signed-in agent; a client-credentials token has none.
+    if on_behalf.is_none() {
+        let me = ok(c.check_agent(None, None)).await;
+        assert_eq!(text(&me, "userId"), ADA);
+    } else {
+        let e = err(c.check_agent(None, None)).await;
+        assert_eq!(text(&e, "code"), "user_context_required");
+    }
+    let e = err(c.check_agent(Some("../users".into()), None)).await;
+    assert_eq!(text(&e, "code"), "invalid_input");
+    let e = err(c.check_agent(None, Some(js(r#"{"queueId":"x"}"#)))).await;
+    assert!(text(&e, "message").contains("unknown field `queueId`"));
+}
+
+#[wasm_bindgen_test]
+async fn require_available_agent_refuses_otto_and_dora_before_any_post() {
+    let (c, on_behalf) = client();
+    for (agent, reason, n) in [
+        (OTTO, "offline", number("+13175551201", "+13175551202")),
+        (
+            DORA,
+            "do-not-disturb",
+            number("+13175551203", "+13175551204"),
+        ),
+    ] {
+        let opts = js(&format!(
+            r#"{{"phoneNumber":"{n}","onBehalfOfUserId":"{agent}","requireAvailableAgent":true}}"#
+        ));
+        let e = err(c.place_call(opts)).await;
+        assert_eq!(text(&e, "code"), "agent_unavailable");
+        assert_eq!(text(&e, "reason"), reason);
+        assert!(text(&e, "message").contains("No call was placed"));
+        assert_eq!(posts_to(n).await, 0, "{agent}: no create-call POST");
+    }
+    // Ada can take it: one POST, and the check comes back with the call.
+    let n = number("+13175551205", "+13175551206");
+    let opts = call_options(n, on_behalf);
+    Reflect::set(&opts, &"requireAvailableAgent".into(), &JsValue::TRUE).unwrap();
+    let placed = ok(c.place_call(opts)).await;
+    assert_eq!(text(&placed, "agent.reason"), "available");
+    assert_eq!(text(&placed, "agent.userId"), ADA);
+    assert_eq!(posts_to(n).await, 1);
+}
+
+#[wasm_bindgen_test]
+async fn a_refused_lookup_lets_the_call_go_ahead_and_says_so() {
+    let (c, on_behalf) = client();
+    sim_fault(
+        sim(),
+        js(&format!(
+            r#"{{"method":"GET","path":"/api/v2/users/{ADA}/station","status":403,"code":"missing.any.permissions","message":"You must have at least one of the following permissions assigned: [telephony:otherStationAssociation:view]"}}"#
+        )),
+    )
+    .await
+    .unwrap();
+    let n = number("+13175551207", "+13175551208");
+    let opts = call_options(n, on_behalf);
+    Reflect::set(&opts, &"requireAvailableAgent".into(), &JsValue::TRUE).unwrap();
+    let warnings = capture_warnings();
+    let placed = JsFuture::from(c.place_call(opts)).await;
+    get(&warnings, "restore")
+        .unchecked_into::<Function>()
+        .call0(&JsValue::NULL)
+        .unwrap();
+    let placed = placed.unwrap_or_else(|e| panic!("rejected: {}", text(&e, "message")));
+    assert!(get(&placed, "agent.available").is_null());
+    assert_eq!(text(&placed, "agent.reason"), "unknown");
+    let w = text(&placed, "agent.warnings.0");
+    assert!(w.contains("station") && w.contains("403"), "{w}");
+    let seen = text(&warnings, "seen.0");
+    assert!(
+        seen.contains("genesys-click-to-call")
+            && seen.contains("telephony:otherStationAssociation:view"),
+        "{seen}"
+    );
+    assert_eq!(posts_to(n).await, 1, "the call went ahead");
+}
+
+#[wasm_bindgen_test]
+async fn wrap_up_given_to_place_call_is_applied_once_when_the_call_ends() {
+    let (c, on_behalf) = client();
+    let opts = call_options(number("+13175551209", "+13175551210"), on_behalf);
+    Reflect::set(&opts, &"callFromQueueId".into(), &SUPPORT.into()).unwrap();
+    Reflect::set(
+        &opts,
+        &"wrapUp".into(),
+        &js(&format!(r#"{{"code":"{RESOLVED}","notes":"sorted"}}"#)),
+    )
+    .unwrap();
+    let id = text(&ok(c.place_call(opts)).await, "conversationId");
+    let status = ok(c.wait_for_call(&id, JsValue::UNDEFINED)).await;
+    assert_eq!(text(&status, "outcome"), "completed");
+    ok(c.wait_for_call(&id, JsValue::UNDEFINED)).await;
+    let patches = wrap_up_patches(&id).await;
+    assert_eq!(patches.len(), 1, "exactly one wrap-up");
+    assert_eq!(text(&patches[0], "wrapup.code"), RESOLVED);
+    assert_eq!(text(&patches[0], "wrapup.notes"), "sorted");
+    assert_eq!(
+        text(&patches[0], "path").contains("/user/"),
+        on_behalf.is_some(),
+        "the on-behalf form only for client credentials"
+    );
+    let codes: js_sys::Array = ok(c.wrap_up_codes(&id, None)).await.unchecked_into();
+    let names: Vec<String> = codes.iter().map(|c| text(&c, "name")).collect();
+    assert_eq!(names, ["Resolved", "Call back later"]);
+}
+
+#[wasm_bindgen_test]
+async fn wrong_codes_and_queue_less_calls_are_clear_errors() {
+    let (c, on_behalf) = client();
+    // wrapUp without callFromQueueId: refused before any request.
+    let n = number("+13175551211", "+13175551212");
+    let opts = call_options(n, on_behalf);
+    Reflect::set(
+        &opts,
+        &"wrapUp".into(),
+        &js(&format!(r#"{{"code":"{RESOLVED}"}}"#)),
+    )
+    .unwrap();
+    let e = err(c.place_call(opts)).await;
+    assert_eq!(text(&e, "code"), "invalid_input");
+    assert!(text(&e, "message").contains("wrapUp needs callFromQueueId"));
+    let opts = call_options(n, on_behalf);
+    Reflect::set(&opts, &"callFromQueueId".into(), &SUPPORT.into()).unwrap();
+    Reflect::set(
+        &opts,
+        &"wrapUp".into(),
+        &js(r#"{"code":"x","note":"typo"}"#),
+    )
+    .unwrap();
+    let e = err(c.place_call(opts)).await;
+    assert!(
+        text(&e, "message").contains("unknown field `note`"),
+        "{}",
+        text(&e, "message")
+    );
+    assert_eq!(posts_to(n).await, 0);
+    // A call from the queue, then a code of another queue: refused, nothing patched.
+    let opts = call_options(n, on_behalf);
+    Reflect::set(&opts, &"callFromQueueId".into(), &SUPPORT.into()).unwrap();
+    let id = text(&ok(c.place_call(opts)).await, "conversationId");
+    ok(c.wait_for_call(&id, JsValue::UNDEFINED)).await;
+    let e = err(c.wrap_up(&id, js(&format!(r#"{{"code":"{SALE_MADE}"}}"#)))).await;
+    assert_eq!(text(&e, "code"), "invalid_input");
+    assert!(
+        text(&e, "message").contains("Resolved ("),
+        "{}",
+        text(&e, "message")
+    );
+    let e = err(c.wrap_up(&id, js("{}"))).await;
+    assert!(text(&e, "message").contains("wrapUp.code is required"));
+    assert_eq!(wrap_up_patches(&id).await.len(), 0);
+    ok(c.wrap_up(&id, js(&format!(r#"{{"code":"{RESOLVED}"}}"#)))).await;
+    assert_eq!(wrap_up_patches(&id).await.len(), 1);
+    // A call without a queue has no codes, and wrap-up says why.
+    let id = text(
+        &ok(c.place_call(call_options(n, on_behalf))).await,
+        "conversationId",
+    );
+    let codes: js_sys::Array = ok(c.wrap_up_codes(&id, None)).await.unchecked_into();
+    assert_eq!(codes.length(), 0);
+    let e = err(c.wrap_up(&id, js(&format!(r#"{{"code":"{RESOLVED}"}}"#)))).await;
+    assert!(text(&e, "message").contains("callFromQueueId"));
+    ok(c.hang_up(&id, JsValue::UNDEFINED)).await;
 }

@@ -5,6 +5,7 @@
 //! Every decision is delegated to the pure modules (`retry`, `poll`, `status`,
 //! `auth`); this file only sequences IO.
 
+pub mod agent;
 mod callbacks;
 
 use std::cell::{Cell, RefCell};
@@ -96,6 +97,8 @@ pub struct Client<H, C> {
     token_lock: Mutex<()>,
     budget: RefCell<RateBudget>,
     active_waits: Cell<u32>,
+    /// Issue #12: "me", per-agent availability lookups, waiting wrap-ups (flow/agent.rs).
+    agent: agent::AgentState,
 }
 
 /// Decrements the active-wait count however the wait ends (including cancellation).
@@ -117,6 +120,7 @@ impl<H: Http, C: Clock> Client<H, C> {
             token_lock: Mutex::new(()),
             budget: RefCell::new(budget),
             active_waits: Cell::new(0),
+            agent: agent::AgentState::default(),
         }
     }
 
@@ -336,6 +340,8 @@ impl<H: Http, C: Clock> Client<H, C> {
                     last = fp;
                 }
                 if status.reached(wait.until) {
+                    // Issue #12: a wrap-up given to placeCall is applied once the call has ended (flow/agent.rs).
+                    self.apply_waiting_wrap_up(id, &status).await?;
                     return Ok((status, raw));
                 }
                 let now = self.clock.now_ms();

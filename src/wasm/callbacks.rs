@@ -51,6 +51,12 @@ export interface CallbackStatus {
   /** The Conversation exactly as Genesys sent it (numbers, name and data included). */
   raw: unknown;
 }
+export interface GenesysClient {
+  // Overloads merged into the class: the options may be left out.
+  getCallback(conversationId: string, options?: RequestOptions): Promise<CallbackStatus>;
+  cancelCallback(conversationId: string, options?: RequestOptions): Promise<void>;
+  estimatedWait(queueId: string, options?: RequestOptions): Promise<number | null>;
+}
 "#;
 
 /// A JS `Date` in `at` becomes its ISO string (an invalid Date is refused), so

@@ -3,6 +3,7 @@
 //! back the same way, and the one error type becomes a JS `GenesysError` in
 //! [`to_js_error`].
 
+mod agent;
 mod callbacks;
 #[cfg(feature = "edge")]
 pub mod edge;
@@ -96,7 +97,8 @@ export interface LoginStart { url: string; codeVerifier: string; state: string }
 export type FinishLoginOptions = LoginOptions & { callbackUrl: string; codeVerifier: string; state: string };
 export interface LoginToken { accessToken: string; expiresIn: number; tokenType: "bearer" }
 export type ErrorCode = "invalid_input" | "auth_failed" | "user_context_required" | "forbidden" | "not_found" | "conflict"
-  | "rate_limited" | "server_error" | "bad_response" | "network" | "timeout" | "aborted" | "outcome_unknown" | "policy_denied";
+  | "rate_limited" | "server_error" | "bad_response" | "network" | "timeout" | "aborted" | "outcome_unknown" | "policy_denied"
+  | "agent_unavailable";
 /** Every rejection is an Error with name "GenesysError" and these fields. */
 export interface GenesysError extends Error {
   name: "GenesysError";
@@ -259,26 +261,25 @@ impl GenesysClient {
         &self,
         #[wasm_bindgen(unchecked_param_type = "PlaceCallOptions")] options: JsValue,
     ) -> Promise {
-        let parsed = from_js::<PlaceCallOptions<Js>>(&options, "placeCall")
-            .and_then(|o| Ok((o.validate()?, signal_of(o.signal)?)));
-        let (call, signal) = match parsed {
+        let parsed = from_js::<PlaceCallOptions<Js>>(&options, "placeCall").and_then(|o| {
+            agent::refuse_unknown_wrap_up_keys(&options)?;
+            Ok((o.validate()?, o.agent_options()?, signal_of(o.signal)?))
+        });
+        let (call, for_agent, signal) = match parsed {
             Ok(x) => x,
             Err(e) => return reject(e),
         };
         let client = self.inner.clone();
         promise(async move {
-            let id = client
-                .place_call(&call, abort_signal_fired(signal))
+            // Issue #12: the agent check before the POST, the wrap-up after it (flow/agent.rs).
+            let placed = client
+                .place_call_for_agent(&call, &for_agent, abort_signal_fired(signal))
                 .await
                 .map_err(to_js_error)?;
-            #[derive(Serialize)]
-            #[serde(rename_all = "camelCase")]
-            struct Placed<'a> {
-                conversation_id: &'a str,
+            if let Some(check) = &placed.agent {
+                agent::warn_about(check);
             }
-            Ok(to_js(&Placed {
-                conversation_id: id.as_str(),
-            }))
+            Ok(to_js(&placed))
         })
     }
 

@@ -16,6 +16,9 @@
 
 use std::collections::BTreeMap;
 
+pub mod users;
+pub mod wrapup;
+
 #[cfg(not(all(
     target_arch = "wasm32",
     not(any(feature = "edge", feature = "wasm-serde-json"))
