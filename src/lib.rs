@@ -8,6 +8,7 @@
 pub mod agent;
 pub mod auth;
 pub mod call;
+pub mod callback;
 // Not in the browser build: the edge handler is built separately (`--features edge`).
 #[cfg(any(not(target_arch = "wasm32"), feature = "edge"))]
 pub mod edge;

@@ -13,6 +13,7 @@ use serde::Deserialize;
 
 use crate::auth::{ClientSecret, Credentials};
 use crate::call::{EntityId, PlaceCall, E164};
+use crate::callback::{CallbackTime, ScheduleCallback};
 use crate::error::Error;
 use crate::flow::agent::AgentCallOptions;
 use crate::flow::{ClientOptions, WaitFor};
@@ -320,6 +321,51 @@ impl<J> WaitOptions<J> {
         };
         let timeout_ms = whole(self.timeout_ms, "timeoutMs", 1, 86_400_000)?.unwrap_or(600_000);
         Ok(WaitFor { until, timeout_ms })
+    }
+}
+
+/// `scheduleCallback(options)`.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ScheduleCallbackOptions<J = IgnoredAny> {
+    pub phone_number: Option<String>,
+    pub queue_id: Option<String>,
+    /// ISO-8601 with an offset; the wasm shell turns a JS `Date` into one first.
+    pub at: Option<String>,
+    pub name: Option<String>,
+    pub data: Option<BTreeMap<String, String>>,
+    pub signal: Option<J>,
+}
+
+impl<J> ScheduleCallbackOptions<J> {
+    pub fn validate(&self) -> Result<ScheduleCallback, Error> {
+        let number = self.phone_number.as_deref().ok_or_else(|| {
+            Error::invalid_input(&["phoneNumber is required, e.g. \"+13175550100\""])
+        })?;
+        let queue = self.queue_id.as_deref().ok_or_else(|| {
+            Error::invalid_input(&[
+                "queueId is required: the id of the queue whose agents call back",
+            ])
+        })?;
+        let mut cb = ScheduleCallback::new(
+            E164::parse(number, "phoneNumber")?,
+            EntityId::parse(queue, "queueId")?,
+        );
+        cb.at = self
+            .at
+            .as_deref()
+            .map(|s| CallbackTime::parse(s, "at"))
+            .transpose()?;
+        cb.name = match &self.name {
+            Some(n) if n.chars().nth(100).is_some() || n.chars().any(char::is_control) => {
+                return Err(Error::invalid_input(&[
+                    "name must be at most 100 printable characters",
+                ]))
+            }
+            n => n.clone(),
+        };
+        cb.data = self.data.clone().unwrap_or_default();
+        Ok(cb)
     }
 }
 
@@ -657,6 +703,78 @@ mod tests {
         assert!(bad(r#"{"until":"answered"}"#).contains("until must be"));
         assert!(bad(r#"{"timeoutMs":0}"#).contains("timeoutMs must be"));
         assert!(bad(r#"{"timeout":5}"#).contains("unknown field `timeout`"));
+    }
+
+    #[test]
+    fn schedule_callback_options_validate_into_a_request() {
+        let cb = from_json::<ScheduleCallbackOptions>(
+            "scheduleCallback",
+            r#"{"phoneNumber":"+1 317 555 0100","queueId":"q-1","at":"2026-03-09T09:00:00-05:00","name":"Grace","data":{"orderId":"A-17"},"signal":{}}"#,
+        )
+        .unwrap()
+        .validate()
+        .unwrap();
+        assert_eq!(
+            cb.body(),
+            r#"{"callbackNumbers":["+13175550100"],"queueId":"q-1","callbackScheduledTime":"2026-03-09T14:00:00.000Z","callbackUserName":"Grace","data":{"orderId":"A-17"}}"#
+        );
+        let asap = from_json::<ScheduleCallbackOptions>(
+            "scheduleCallback",
+            r#"{"phoneNumber":"+13175550100","queueId":"q-1","at":null}"#,
+        )
+        .unwrap()
+        .validate()
+        .unwrap();
+        assert_eq!(asap.at, None);
+    }
+
+    #[test]
+    fn bad_callback_options_are_invalid_input() {
+        let schedule = |s| {
+            from_json::<ScheduleCallbackOptions>("scheduleCallback", s)
+                .and_then(|o| o.validate())
+                .unwrap_err()
+        };
+        for (bad, needle) in [
+            (r#"{"queueId":"q"}"#, "phoneNumber is required"),
+            (r#"{"phoneNumber":"+13175550100"}"#, "queueId is required"),
+            (
+                r#"{"phoneNumber":"555-0100","queueId":"q"}"#,
+                "phoneNumber must be an E.164",
+            ),
+            (
+                r#"{"phoneNumber":"+13175550100","queueId":"q/../x"}"#,
+                "queueId must be a Genesys id",
+            ),
+            (
+                r#"{"phoneNumber":"+13175550100","queueId":"q","at":"tomorrow"}"#,
+                "at must be a date and time with a UTC offset",
+            ),
+            (
+                r#"{"phoneNumber":"+13175550100","queueId":"q","at":"2026-03-09T09:00:00"}"#,
+                "at must be a date and time with a UTC offset",
+            ),
+            (
+                r#"{"phoneNumber":"+13175550100","queueId":"q","at":1773064800000}"#,
+                "at: invalid type",
+            ),
+            (
+                r#"{"phoneNumber":"+13175550100","queueId":"q","when":"x"}"#,
+                "unknown field `when`",
+            ),
+            (
+                r#"{"phoneNumber":"+13175550100","queueId":"q","data":{"a":1}}"#,
+                "data.a: invalid type",
+            ),
+            (
+                r#"{"phoneNumber":"+13175550100","queueId":"q","name":"a\u0007"}"#,
+                "name must be",
+            ),
+        ] {
+            let e = schedule(bad);
+            assert_eq!(e.code.as_str(), "invalid_input");
+            assert!(e.message.contains(needle), "{bad}: {}", e.message);
+        }
     }
 
     #[test]

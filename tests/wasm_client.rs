@@ -757,18 +757,21 @@ async fn arbitrary_js_values_as_options_are_invalid_input() {
         let v = junk(seed);
         // One at a time: a rejected promise nobody awaits yet would be an
         // unhandled rejection in Node.
-        for which in 0..4 {
+        for which in 0..6 {
             let p = match which {
                 0 => c.place_call(v.clone()),
                 1 => c.wait_for_call("c0ffee00-0000-4000-8000-000000000001", v.clone()),
                 2 => start_login(v.clone()),
-                _ => finish_login(v.clone()),
+                3 => finish_login(v.clone()),
+                // Never valid: junk has no queueId.
+                4 => c.schedule_callback(v.clone()),
+                _ => c.get_callback("c0ffee00-0000-4000-8000-000000000001", Some(v.clone())),
             };
             let e = err(p).await;
             let code = text(&e, "code");
-            // Junk can happen to be valid wait options ({}, null…): then the
-            // wait really asks Genesys, which knows no such conversation.
-            let valid_wait = which == 1 && code == "not_found";
+            // Junk can happen to be valid wait or read options ({}, null…): then
+            // Genesys is really asked, and knows no such conversation.
+            let valid_wait = (which == 1 || which == 5) && code == "not_found";
             assert!(
                 code == "invalid_input" || valid_wait,
                 "seed {seed}: {code}: {}",
@@ -780,7 +783,247 @@ async fn arbitrary_js_values_as_options_are_invalid_input() {
             assert_eq!(text(&e, "code"), "invalid_input", "seed {seed}");
         }
     }
-    assert_eq!(refused, 1200);
+    assert_eq!(refused, 1800);
+}
+
+// ------------------------------------------------------------- callbacks
+// (SUPPORT, the queue, is defined with the issue #12 tests.)
+
+#[wasm_bindgen(inline_js = r#"
+// A whole second `secs` from now, as a Date (the sim echoes times to the millisecond).
+export const dateIn = (secs) => new Date(Math.ceil((Date.now() + secs * 1000) / 1000) * 1000);
+export const invalidDate = () => new Date(NaN);
+// Passes `instanceof Date` without being one: its methods throw.
+export const fakeDate = () => Object.create(Date.prototype);
+// The same instant written with a -05:00 offset, as a server in New York might.
+export function withOffset(date) {
+  const local = new Date(date.getTime() - 5 * 3600 * 1000).toISOString().slice(0, 19);
+  return local + "-05:00";
+}
+export async function simQueue(base, id, seconds) {
+  const r = await fetch(base + "/__sim/queues/" + id, { method: "POST", body: JSON.stringify({ estimatedWaitSeconds: seconds }) });
+  if (r.status !== 200) throw new Error("queue hook: " + r.status);
+}
+"#)]
+extern "C" {
+    #[wasm_bindgen(js_name = dateIn)]
+    fn date_in(secs: u32) -> js_sys::Date;
+    #[wasm_bindgen(js_name = invalidDate)]
+    fn invalid_date() -> js_sys::Date;
+    #[wasm_bindgen(js_name = fakeDate)]
+    fn fake_date() -> JsValue;
+    #[wasm_bindgen(js_name = withOffset)]
+    fn with_offset(date: &js_sys::Date) -> String;
+    #[wasm_bindgen(js_name = simQueue)]
+    async fn sim_queue(base: &str, id: &str, seconds: JsValue);
+}
+
+fn callback_options(number: &str, at: &JsValue) -> JsValue {
+    let o = js(&format!(
+        r#"{{"phoneNumber":"{number}","queueId":"{SUPPORT}"}}"#
+    ));
+    if !at.is_undefined() {
+        Reflect::set(&o, &"at".into(), at).unwrap();
+    }
+    o
+}
+
+async fn sim_entries(pred: impl Fn(&JsValue) -> bool) -> Vec<JsValue> {
+    let log: js_sys::Array = sim_log(sim()).await.unchecked_into();
+    log.iter().filter(|e| pred(e)).collect()
+}
+
+async fn dialled(id: &str) -> usize {
+    sim_entries(|e| text(e, "event") == "callback.dialled" && text(e, "conversationId") == id)
+        .await
+        .len()
+}
+
+#[wasm_bindgen_test]
+async fn schedule_a_callback_for_a_date_and_follow_it_to_completed() {
+    let (c, _) = client().await;
+    // Any other valid number answers after 3 s and hangs up after 15 s (scaled).
+    let number = if in_browser() {
+        "+15550008001"
+    } else {
+        "+15550008002"
+    };
+    let at = date_in(20); // 1 s at the suite's time scale (0.05)
+    let placed = ok(c.schedule_callback(callback_options(number, &at.clone().into()))).await;
+    let id = text(&placed, "conversationId");
+    assert_eq!(id.len(), 36);
+    assert!(!text(&placed, "callbackId").is_empty());
+    let creates = sim_entries(|e| {
+        text(e, "path") == "/api/v2/conversations/callbacks" && text(e, "phoneNumber") == number
+    })
+    .await;
+    assert_eq!(creates.len(), 1, "one create POST");
+    let iso: String = at.to_iso_string().into();
+    assert_eq!(
+        text(&creates[0], "callbackScheduledTime"),
+        iso,
+        "the Date, in UTC"
+    );
+
+    let first = ok(c.get_callback(&id, None)).await;
+    assert_eq!(text(&first, "phase"), "scheduled");
+    assert_eq!(get(&first, "inQueue").as_bool(), Some(false));
+    assert_eq!(text(&first, "scheduledTime"), iso);
+    assert_eq!(
+        text(&first, "raw.id"),
+        id,
+        "the raw Conversation is passed through"
+    );
+    assert_eq!(dialled(&id).await, 0);
+
+    let mut phases: Vec<String> = vec![];
+    let last = loop {
+        let st = ok(c.get_callback(&id, None)).await;
+        let phase = text(&st, "phase");
+        if phases.last() != Some(&phase) {
+            phases.push(phase.clone());
+        }
+        if phase == "ended" {
+            break st;
+        }
+        assert!(phases.len() < 5 && get(&st, "outcome").is_undefined());
+        sleep(40).await;
+    };
+    assert_eq!(phases, ["scheduled", "dialing", "connected", "ended"]);
+    assert_eq!(text(&last, "outcome"), "completed");
+    assert_eq!(text(&last, "customer.address"), ["tel:", number].concat());
+    assert_eq!(text(&last, "agent.userId"), ADA);
+    assert_eq!(dialled(&id).await, 1, "dialled once");
+}
+
+#[wasm_bindgen_test]
+async fn a_cancelled_callback_reads_canceled_and_is_never_dialled() {
+    let (c, _) = client().await;
+    let number = if in_browser() {
+        "+15550008003"
+    } else {
+        "+15550008004"
+    };
+    let at = date_in(20);
+    // An ISO string with an offset is sent as the same instant in UTC.
+    let placed = ok(c.schedule_callback(callback_options(number, &with_offset(&at).into()))).await;
+    let id = text(&placed, "conversationId");
+    let create =
+        sim_entries(|e| text(e, "conversationId") == id && text(e, "method") == "POST").await;
+    assert_eq!(
+        text(&create[0], "callbackScheduledTime"),
+        String::from(at.to_iso_string())
+    );
+    ok(c.cancel_callback(&id, None)).await;
+    let st = ok(c.get_callback(&id, None)).await;
+    assert_eq!(
+        (text(&st, "phase"), text(&st, "outcome")),
+        ("ended".into(), "canceled".into())
+    );
+    // Idempotent.
+    ok(c.cancel_callback(&id, Some(js("{}")))).await;
+    // Well past its time (1 s scaled), it was never dialled.
+    sleep(1_800).await;
+    assert_eq!(dialled(&id).await, 0, "cancelled, yet dialled");
+    assert_eq!(
+        text(&ok(c.get_callback(&id, None)).await, "outcome"),
+        "canceled"
+    );
+}
+
+#[wasm_bindgen_test]
+async fn callback_inputs_are_checked_before_any_request() {
+    let (c, _) = client().await;
+    let number = "+15550008009";
+    for (opts, needle) in [
+        (
+            callback_options(number, &fake_date()),
+            "at is an invalid Date",
+        ),
+        (
+            callback_options(number, &invalid_date().into()),
+            "at is an invalid Date",
+        ),
+        (
+            callback_options(number, &"2026-02-30T10:00:00Z".into()),
+            "at must be a date and time with a UTC offset",
+        ),
+        (
+            callback_options(number, &"2026-03-09T10:00:00".into()),
+            "at must be a date and time with a UTC offset",
+        ),
+        (
+            callback_options(number, &JsValue::from_f64(1.7e12)),
+            "scheduleCallback options: at: invalid type",
+        ),
+        (
+            js(r#"{"phoneNumber":"+15550008009"}"#),
+            "queueId is required",
+        ),
+        (
+            js(r#"{"phoneNumber":"+15550008009","queueId":"q","when":1}"#),
+            "unknown field `when`",
+        ),
+        (
+            js(r#"{"phoneNumber":"555","queueId":"q"}"#),
+            "phoneNumber must be an E.164",
+        ),
+    ] {
+        let e = err(c.schedule_callback(opts)).await;
+        assert_eq!(text(&e, "code"), "invalid_input");
+        assert!(
+            text(&e, "message").contains(needle),
+            "{}",
+            text(&e, "message")
+        );
+    }
+    let e = err(c.get_callback("../../users/me", None)).await;
+    assert_eq!(text(&e, "code"), "invalid_input");
+    let e = err(c.estimated_wait("not a queue", None)).await;
+    assert!(text(&e, "message").contains("queueId must be a Genesys id"));
+    assert!(
+        sim_entries(|e| text(e, "phoneNumber") == number)
+            .await
+            .is_empty(),
+        "nothing was sent"
+    );
+}
+
+#[wasm_bindgen_test]
+async fn estimated_wait_is_seconds_or_null() {
+    let (c, _) = client().await;
+    sim_queue(sim(), SUPPORT, JsValue::from_f64(45.0)).await;
+    let secs = ok(c.estimated_wait(SUPPORT, None)).await;
+    assert_eq!(secs.as_f64(), Some(45.0));
+    let secs = ok(c.estimated_wait(SUPPORT, Some(js("{}")))).await;
+    assert_eq!(secs.as_f64(), Some(45.0));
+    sim_queue(sim(), SUPPORT, JsValue::NULL).await;
+    assert!(ok(c.estimated_wait(SUPPORT, None)).await.is_null());
+    sim_queue(sim(), SUPPORT, JsValue::from_f64(90.0)).await;
+}
+
+#[wasm_bindgen_test]
+async fn a_5xx_after_the_callback_post_is_outcome_unknown_with_exactly_one_post() {
+    let (c, _) = client().await;
+    let number = if in_browser() {
+        "+15550008005"
+    } else {
+        "+15550008006"
+    };
+    sim_fault(
+        sim(),
+        js(r#"{"method":"POST","path":"/api/v2/conversations/callbacks","when":"after","status":503}"#),
+    )
+    .await
+    .unwrap();
+    let e = err(c.schedule_callback(callback_options(number, &JsValue::UNDEFINED))).await;
+    assert_eq!(text(&e, "code"), "outcome_unknown");
+    assert!(text(&e, "message").contains("callback may have been scheduled"));
+    let posts = sim_entries(|e| {
+        text(e, "path") == "/api/v2/conversations/callbacks" && text(e, "phoneNumber") == number
+    })
+    .await;
+    assert_eq!(posts.len(), 1, "never scheduled twice");
 }
 
 // ------------------------------------------------------------------ issue #12

@@ -5,6 +5,7 @@
 pub mod api;
 pub mod config;
 pub mod handle;
+pub mod hours;
 pub mod limits;
 pub mod numbering;
 pub mod policy;

@@ -6,6 +6,7 @@
 //! `auth`); this file only sequences IO.
 
 pub mod agent;
+mod callbacks;
 mod push;
 
 use std::cell::{Cell, RefCell};

@@ -4,6 +4,7 @@
 //! [`to_js_error`].
 
 mod agent;
+mod callbacks;
 #[cfg(feature = "edge")]
 pub mod edge;
 #[cfg(not(any(feature = "edge", feature = "wasm-serde-json")))]

@@ -27,6 +27,8 @@ pub mod wrapup;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
+pub mod callbacks;
+
 /// Decodes a JSON body into a wire type. The error text is for logs and error
 /// messages (it never contains the body).
 #[cfg(not(all(
@@ -133,7 +135,7 @@ pub struct Conversation {
 }
 
 /// A participant: `CallMediaParticipant` fields plus the `Conversation` shape's
-/// `userId` and `calls[]`.
+/// `userId`, `calls[]` and `callbacks[]`.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Participant {
@@ -152,6 +154,8 @@ pub struct Participant {
     pub disconnect_type: Option<String>,
     pub error_info: Option<ErrorInfo>,
     pub calls: Option<Vec<CallMedia>>,
+    /// A callback's conversation: the participant's callback media.
+    pub callbacks: Option<Vec<callbacks::CallbackMedia>>,
 }
 
 /// `Conversation.participants[].calls[]`.
