@@ -10,7 +10,7 @@
 //! read — Genesys replays nothing, so that read is how a gap is closed.
 
 use super::calls::{Calls, Known, Reasons, VecMap};
-use super::{iso_to_unix_ms, Fallback, PushOptions, MAX_TOPICS};
+use super::{Fallback, PushOptions, MAX_TOPICS};
 use crate::status::{CallStatus, Snapshot};
 use crate::wire::notifications::{
     calls_topic, calls_topic_user, parse_frame, Channel, Frame, TopicListing,
@@ -121,8 +121,6 @@ struct Confirmed {
 struct Chan {
     id: String,
     uri: String,
-    /// The channel's lifetime as the server stated it, when our clock is wall time.
-    ttl_ms: Option<u64>,
     sock: Sock,
     /// Bumped on each socket opened: a subscription counts for one socket.
     sock_gen: u64,
@@ -146,10 +144,6 @@ enum Rest {
     Create,
     Subscribe,
 }
-
-/// A day: an answer's `expires` further than this from our clock means the
-/// clock is not wall time (host tests count from zero) and `expires` is ignored.
-const PLAUSIBLE_TTL_MS: u64 = 48 * 3_600_000;
 
 #[derive(Debug)]
 pub struct Hub {
@@ -608,7 +602,7 @@ impl Hub {
                     Some(c) => {
                         c.sock_gen != chan.sock_gen
                             || c.topics != wanted
-                            || now >= c.at.saturating_add(resubscribe_in(&opts, chan.ttl_ms))
+                            || now >= c.at.saturating_add(resubscribe_in(&opts))
                     }
                 };
                 if due
@@ -673,7 +667,7 @@ impl Hub {
                 if chan.sending.is_none() {
                     match &chan.confirmed {
                         Some(c) if c.sock_gen == chan.sock_gen => {
-                            at(c.at.saturating_add(resubscribe_in(opts, chan.ttl_ms)))
+                            at(c.at.saturating_add(resubscribe_in(opts)))
                         }
                         _ => at(chan.sub_retry_at),
                     }
@@ -725,16 +719,9 @@ impl Hub {
             self.link = Link::NoChannel { retry_at: now };
             return self.failed(now);
         };
-        let ttl_ms = c
-            .expires
-            .as_deref()
-            .and_then(iso_to_unix_ms)
-            .map(|e| e.saturating_sub(now))
-            .filter(|&t| t > 0 && t <= PLAUSIBLE_TTL_MS);
         self.link = Link::Up(Chan {
             id: c.id,
             uri: c.connect_uri,
-            ttl_ms,
             sock: Sock::Closed { retry_at: now },
             sock_gen: 0,
             sending: None,
@@ -1006,9 +993,10 @@ fn refused(status: u16) -> bool {
     (400..500).contains(&status) && status != 408 && status != 429
 }
 
-/// How long after a subscription to renew it: the configured interval, or
-/// 23/24 of the channel's stated lifetime if that is shorter.
-fn resubscribe_in(opts: &PushOptions, ttl_ms: Option<u64>) -> u64 {
-    let by_ttl = ttl_ms.map_or(u64::MAX, |t| t / 24 * 23);
-    opts.resubscribe_ms.min(by_ttl).max(1)
+/// How long after a subscription to renew it. Genesys documents a channel's
+/// life as 24 hours, extended by each (re)subscription; renewing on that
+/// documented figure (23 h by default) needs no reading of `expires` and no
+/// trust in the page's clock.
+fn resubscribe_in(opts: &PushOptions) -> u64 {
+    opts.resubscribe_ms.max(1)
 }

@@ -13,11 +13,9 @@
 
 mod calls;
 mod hub;
-mod time;
 
 pub use calls::Known;
 pub use hub::{Action, CallStep, Hub, IdleAction, PlaceStep};
-pub use time::iso_to_unix_ms;
 
 use serde::Serialize;
 
@@ -96,8 +94,7 @@ pub struct PushOptions {
     pub min_healthy_ms: u64,
     /// After [`Fallback::Unreachable`], push is tried again after this long.
     pub cooldown_ms: u64,
-    /// Resubscribe (which extends the channel's 24 h) at this interval, or
-    /// sooner if `expires` says so.
+    /// Resubscribe (which extends the channel's documented 24 h) at this interval.
     pub resubscribe_ms: u64,
     /// `placeCall` waits at most this long for the channel before it dials
     /// anyway (the call is then reconciled once push is up).

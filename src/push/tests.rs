@@ -640,22 +640,6 @@ fn resubscribes_before_the_channel_expires() {
     assert!(t.hub.is_live(), "renewing does not interrupt coverage");
     t.rest(Ok(&listing(&[(ADA, "Permitted")])));
     assert!(t.hub.is_live());
-    // Wall clock (browsers): 23/24 of the lifetime `expires` states, if shorter.
-    let mut o = opts();
-    o.resubscribe_ms = 23 * 3_600_000;
-    o.heartbeat_timeout_ms = u64::MAX / 4;
-    o.ping_after_ms = u64::MAX / 4;
-    let mut t = T {
-        hub: Hub::new(o),
-        now: iso_to_unix_ms("2020-08-12T11:41:54.707Z").unwrap(), // expires in 1 h
-    };
-    t.live(ADA);
-    let renew_at = t.now + 3_600_000 / 24 * 23;
-    assert_eq!(t.hub.next_wake(t.now), Some(renew_at));
-    t.at(renew_at - 1);
-    assert_eq!(t.actions(), vec![]);
-    t.at(renew_at);
-    assert!(matches!(t.actions()[..], [Action::Subscribe { .. }]));
 }
 
 #[test]
