@@ -5,7 +5,7 @@ SHELL := /bin/bash
 .SHELLFLAGS := -euo pipefail -c
 SIM_PORT ?= 8089
 
-.PHONY: setup build size test test-host test-wasm-node test-wasm-browser test-example test-edge test-browser lint demo sim edge bench
+.PHONY: setup build size test test-host test-wasm-node test-wasm-browser test-example test-package test-edge test-browser lint demo sim edge bench
 
 setup:
 	scripts/setup.sh
@@ -36,6 +36,10 @@ test-wasm-browser:
 
 test-example:
 	scripts/test-example.sh
+
+## The npm package from the outside: npm pack, install into a fresh project, use it in Node, Chromium, workerd, Deno.
+test-package:
+	scripts/test-package.sh
 
 ## The demo page in headless Chromium (visitor widget via the edge, agent console via PKCE); needs `make build`.
 test-browser:

@@ -12,9 +12,12 @@ import { fleetOptions, workerOptions } from "../edge/workerd-options.mjs";
 
 const require = createRequire(import.meta.url);
 const TOOLS = new URL("../.tools/bench/node_modules/", import.meta.url).pathname;
-const SDK_VERSION = JSON.parse(readFileSync(`${TOOLS}purecloud-platform-client-v2/package.json`)).version;
-const autocannon = require(`${TOOLS}autocannon`);
+// Bench-only tools (scripts/bench.sh installs them); BENCH_ONLY=push runs without them.
+const SDK_VERSION = process.env.BENCH_ONLY ? "—" : JSON.parse(readFileSync(`${TOOLS}purecloud-platform-client-v2/package.json`)).version;
+const autocannon = process.env.BENCH_ONLY ? null : require(`${TOOLS}autocannon`);
 const { GenesysClient } = await import("../pkg/node.js");
+// Push tracking needs a WebSocket: Node 22+ has one, Node 20 takes the ws package's.
+const WS = globalThis.WebSocket ?? require("ws").WebSocket;
 const ADA = "0b5e2f7a-6c1d-4e8f-9a3b-2c4d6e8f0a01";
 const CC = { clientCredentials: { clientId: "sim-edge", clientSecret: "sim-edge-secret" } };
 const out = [];
@@ -85,8 +88,9 @@ function payload() {
 }
 
 // ------------------------------------------------------------- 2. client flow
-async function oursOnce(sim, number) {
-  const gc = new GenesysClient({ apiBase: sim.url, auth: CC });
+// `push`: track by the Notifications API; otherwise poll (WebSocket: false).
+async function oursOnce(sim, number, { push = false } = {}) {
+  const gc = new GenesysClient({ apiBase: sim.url, auth: CC, WebSocket: push ? WS : false });
   const t0 = performance.now();
   const { conversationId } = await gc.placeCall({ phoneNumber: number, onBehalfOfUserId: ADA });
   let connectedAt = null;
@@ -128,9 +132,10 @@ async function sdkOnce(sim, number, { login = true } = {}) {
 
 async function clientFlow() {
   const sim = await startSim([]);
-  const runs = { ours: [], sdk: [] };
+  const runs = { ours: [], push: [], sdk: [] };
+  const pushOnce = (sim, number) => oursOnce(sim, number, { push: true });
   for (let i = 0; i < 3; i++) {
-    for (const [name, fn] of [["ours", oursOnce], ["sdk", sdkOnce]]) {
+    for (const [name, fn] of [["ours", oursOnce], ["push", pushOnce], ["sdk", sdkOnce]]) {
       await simReset(sim);
       const r = await fn(sim, "+13175550100");
       runs[name].push({ ...r, ...kinds(await simLog(sim)) });
@@ -146,6 +151,7 @@ async function clientFlow() {
   say("| client | wall time | requests: token / create / reads | response bytes | detection lag, connected | detection lag, ended |");
   say("|---|---|---|---|---|---|");
   say(row("genesys-click-to-call in Node (default 1 s polls)", runs.ours));
+  say(row("genesys-click-to-call in Node, push tracking (Notifications API)", runs.push));
   say(row(`official SDK ${SDK_VERSION} in Node, polling every 2 s`, runs.sdk));
   say();
   say("Detection lag = when the client noticed the change minus the simulator's timestamp for it. Our reads include one");
@@ -162,7 +168,7 @@ async function concurrency() {
   say("|---|---|---|---|---|---|---|---|");
   for (const n of [1, 10, 100]) {
     await simReset(sim);
-    const gc = new GenesysClient({ apiBase: sim.url, auth: CC });
+    const gc = new GenesysClient({ apiBase: sim.url, auth: CC, WebSocket: false });
     const t0 = performance.now();
     const lags = [];
     let failed = 0;
@@ -174,7 +180,13 @@ async function concurrency() {
       } catch { failed++; }
     }));
     const k = kinds(await simLog(sim));
-    say(`| genesys-click-to-call | ${n} | ${((performance.now() - t0) / 1000).toFixed(1)} s | ${k.token} | ${k.read} | ${k.r429} | ${failed} | ${lags.length ? median(lags) : "—"} ms |`);
+    say(`| genesys-click-to-call, polling | ${n} | ${((performance.now() - t0) / 1000).toFixed(1)} s | ${k.token} | ${k.read} | ${k.r429} | ${failed} | ${lags.length ? median(lags) : "—"} ms |`);
+  }
+  const push = [];
+  for (const n of [1, 10, 100]) {
+    const r = await pushRun(sim, n);
+    push.push(r);
+    say(`| genesys-click-to-call, push | ${n} | ${(r.wall / 1000).toFixed(1)} s | ${r.k.token} | ${r.reads} | ${r.k.r429} | ${r.failed} | ${r.ended.length ? median(r.ended) : "—"} ms |`);
   }
   for (const n of [1, 10, 100]) {
     await simReset(sim);
@@ -195,6 +207,57 @@ async function concurrency() {
   sim.stop();
   say();
   say("The SDK does not retry 429s; the loop above keeps polling through them (a plain loop would fail).");
+  say();
+  pushTable(push);
+}
+
+// ---------------------------------------------------------- 3b. push tracking
+const pct = (xs, p) => { const s = [...xs].sort((a, b) => a - b); return s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)]; };
+
+// N concurrent answered calls from one client tracked by push: detection lag
+// = onUpdate's receive time in Node − the simulator's leg timestamp (far end
+// connected, far end ended); requests from the simulator's log.
+async function pushRun(sim, n) {
+  await simReset(sim);
+  const gc = new GenesysClient({ apiBase: sim.url, auth: CC, WebSocket: WS });
+  const connected = [], ended = [], tracking = new Set();
+  let failed = 0;
+  const t0 = performance.now();
+  await Promise.all(Array.from({ length: n }, async () => {
+    try {
+      const { conversationId } = await gc.placeCall({ phoneNumber: "+13175550100", onBehalfOfUserId: ADA });
+      let sawConnected = false;
+      const s = await gc.waitForCall(conversationId, { until: "ended", timeoutMs: 600_000, onUpdate: (u) => {
+        const at = Date.now();
+        tracking.add(u.tracking);
+        if (u.phase === "connected" && !sawConnected) { sawConnected = true; connected.push(at - Date.parse(u.customer.connectedTime)); }
+        if (u.phase === "ended") ended.push(at - Date.parse(u.customer.endTime));
+      } });
+      if (s.outcome !== "completed") failed++;
+    } catch { failed++; }
+  }));
+  const wall = performance.now() - t0;
+  const log = await simLog(sim);
+  const k = kinds(log);
+  // Reads of calls only (the log also holds the socket's `GET /channels/{id}` handshake).
+  const reads = log.filter((e) => e.method === "GET" && e.path.startsWith("/api/v2/conversations/")).length;
+  const notify = await (await fetch(`${sim.url}/__sim/notifications`)).json();
+  return { n, wall, k, reads, failed, connected, ended, channels: notify.channelsCreated, sockets: notify.socketOpens, tracking: [...tracking].join("+") };
+}
+
+function pushTable(rows) {
+  say("## 3b. Push tracking: N concurrent answered calls from one client (`+13175550100`, real-time scale)");
+  say();
+  say("| N | tracking | detection lag connected, p50 / p95 | detection lag ended, p50 / p95 | reads per call | token requests | channels | sockets | 429s | failed |");
+  say("|---|---|---|---|---|---|---|---|---|---|");
+  for (const r of rows) {
+    const lag = (xs) => xs.length ? `${pct(xs, 50)} / ${pct(xs, 95)} ms` : "—";
+    say(`| ${r.n} | ${r.tracking} | ${lag(r.connected)} | ${lag(r.ended)} | ${(r.reads / r.n).toFixed(2)} | ${r.k.token} | ${r.channels} | ${r.sockets} | ${r.k.r429} | ${r.failed} |`);
+  }
+  say();
+  say("Budgets (issue #11): lag p95 ≤ 50 ms at N = 1, 10, 100; ≤ 2 reads per answered call; 1 token request; 1 channel; 0 × 429.");
+  say("Push reads: none for a call placed while the channel is live (its events all arrive on the socket); one reconcile");
+  say("after a reconnect, and one `GET /api/v2/conversations/{id}` for the SIP cause when a far end ends unanswered.");
   say();
 }
 
@@ -315,6 +378,53 @@ function cpu() {
   say();
   for (const line of table.split("\n")) say(line);
   say();
+  // The edge's dial policy (libphonenumber's numbering plans): budget 50 µs per number.
+  const policy = execFileSync("cargo", ["bench", "--quiet", "--bench", "policy"], { encoding: "utf8" }).trim();
+  for (const line of policy.split("\n")) say(line);
+  say();
+}
+
+// ------------------------------------------------------------ 6. JSON in wasm
+// The browser package decodes Genesys' answers with JSON.parse +
+// serde-wasm-bindgen; the alternative is serde_json on the response text. Both
+// are built here (feature wasm-serde-json) and compared on size and on the time
+// getCall spends turning one 1,187-byte CallConversation into a JS status.
+async function jsonInWasm() {
+  const OPT = ["-Oz", "--enable-bulk-memory", "--enable-nontrapping-float-to-int", "--enable-sign-ext", "--enable-mutable-globals",
+    "--enable-multivalue", "--enable-reference-types", "--strip-debug", "--strip-producers", "--strip-target-features"];
+  const variant = (features, dir) => {
+    execFileSync("cargo", ["build", "--quiet", "--release", "--target", "wasm32-unknown-unknown", "--lib", "--target-dir", `target/bench-${dir}`,
+      ...(features ? ["--features", features] : [])], { stdio: "inherit" });
+    const out = `target/bench/${dir}`;
+    execFileSync("wasm-bindgen", ["--target", "web", "--out-dir", out, `target/bench-${dir}/wasm32-unknown-unknown/release/genesys_click_to_call.wasm`]);
+    execFileSync("node_modules/.bin/wasm-opt", [...OPT, `${out}/genesys_click_to_call_bg.wasm`, "-o", `${out}/genesys_click_to_call_bg.wasm`]);
+    writeFileSync(`${out}/package.json`, '{ "type": "module" }\n');
+    return out;
+  };
+  const rows = [];
+  for (const [label, features] of [["JSON.parse + serde-wasm-bindgen (shipped)", ""], ["serde_json on the text", "wasm-serde-json"]]) {
+    const sizeDir = variant(features, features ? "sj-size" : "js-size");
+    const size = sizes([`${sizeDir}/genesys_click_to_call_bg.wasm`]);
+    const speedDir = variant([features, "bench-exports"].filter(Boolean).join(","), features ? "sj-speed" : "js-speed");
+    const mod = await import(new URL(`../${speedDir}/genesys_click_to_call.js`, import.meta.url));
+    mod.initSync({ module: readFileSync(`${speedDir}/genesys_click_to_call_bg.wasm`) });
+    const text = readFileSync("benches/snapshot.json", "utf8");
+    if (!mod.benchStatus(text, 1)) throw new Error("benchStatus could not read the snapshot");
+    const n = 5000;
+    const times = [];
+    for (let i = 0; i < 7; i++) { const t0 = performance.now(); mod.benchStatus(text, n); times.push(performance.now() - t0); }
+    rows.push({ label, size, us: (median(times) * 1000) / n });
+  }
+  const [js, sj] = rows;
+  say("## 6. JSON in wasm: how the browser package decodes Genesys' answers");
+  say();
+  say("| decoder | wasm gzip -9 | µs per CallConversation → JS status (Node, median of 7 × 5,000) |");
+  say("|---|---|---|");
+  for (const r of rows) say(`| ${r.label} | ${kb(r.size.gzip)} | ${r.us.toFixed(1)} |`);
+  say(`| ratio (serde_json / shipped) | ${ratio(sj.size.gzip, js.size.gzip)} | ${ratio(sj.us, js.us)} |`);
+  say();
+  say("The shipped decoder leaves serde_json's parser and writer out of the browser wasm; the edge keeps serde_json.");
+  say();
 }
 
 const started = new Date();
@@ -325,6 +435,17 @@ say(`Measured ${started.toISOString()} with \`make bench\` on ${cpus().length} �
 say(`${rustc}, node ${process.version}, official SDK purecloud-platform-client-v2 ${SDK_VERSION}, workerd via miniflare, genesys-sim.`);
 say("The machine is shared and noisy: compare ratios within this run, not absolute figures across runs.");
 say();
+// BENCH_ONLY=push node bench/run.mjs: only the push rows (written to target/bench/push.md).
+if (process.env.BENCH_ONLY === "push") {
+  const sim = await startSim([]);
+  const rows = [];
+  for (const n of [1, 10, 100]) rows.push(await pushRun(sim, n));
+  sim.stop();
+  pushTable(rows);
+  mkdirSync("target/bench", { recursive: true });
+  writeFileSync("target/bench/push.md", out.join("\n") + "\n");
+  process.exit(0);
+}
 // `node bench/run.mjs edge` runs the edge section alone (no RESULTS.md).
 const only = process.argv[2];
 if (!only || only === "payload") payload();
@@ -332,6 +453,7 @@ if (!only || only === "client") await clientFlow();
 if (!only || only === "concurrency") await concurrency();
 if (!only || only === "edge") await edge();
 if (!only || only === "cpu") cpu();
+if (!only || only === "json") await jsonInWasm();
 say(`Total bench time: ${((Date.now() - started) / 60000).toFixed(1)} min.`);
 if (!only) {
   writeFileSync("bench/RESULTS.md", out.join("\n") + "\n");

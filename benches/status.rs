@@ -8,16 +8,7 @@ use std::time::Instant;
 
 use genesys_click_to_call::status::{CallStatus, Snapshot};
 
-const SNAPSHOT: &str = r#"{"id":"c0ffee00-0000-4000-8000-000000000001","participants":[
- {"id":"p-agent","name":"Ada Lovelace","purpose":"agent","state":"connected","direction":"outbound","startTime":"2026-11-23T10:00:00.000Z",
-  "connectedTime":"2026-11-23T10:00:02.100Z","user":{"id":"0b5e2f7a-6c1d-4e8f-9a3b-2c4d6e8f0a01","selfUri":"/api/v2/users/0b5e2f7a-6c1d-4e8f-9a3b-2c4d6e8f0a01"},
-  "queue":{"id":"q-1","selfUri":"/api/v2/routing/queues/q-1"},"held":false,"wrapupRequired":true,"provider":"Edge","muted":false,"confined":false,
-  "recording":false,"recordingState":"none","peer":"p-cust"},
- {"id":"p-cust","purpose":"customer","address":"tel:+13175550100","name":"+13175550100","state":"disconnected","direction":"outbound",
-  "startTime":"2026-11-23T10:00:02.300Z","connectedTime":"2026-11-23T10:00:09.800Z","endTime":"2026-11-23T10:00:20.000Z","disconnectType":"endpoint",
-  "held":false,"wrapupRequired":false,"attributes":{"ticket":"42"},"provider":"Edge","muted":false,"confined":false,"recording":false,
-  "recordingState":"none","dnis":"tel:+13175550100","peer":"p-agent"}],
- "otherMediaUris":[],"recordingState":"none","selfUri":"/api/v2/conversations/calls/c0ffee00-0000-4000-8000-000000000001"}"#;
+const SNAPSHOT: &str = include_str!("snapshot.json");
 
 const N: u32 = 10_000;
 

@@ -1,10 +1,10 @@
 // Runs the edge handler in workerd (Miniflare) on 127.0.0.1:$EDGE_PORT,
-// configured to dial genesys-sim's test range on behalf of Ada and to allow
-// the demo page's origin, with the Durable Objects wrangler.toml binds.
-// EDGE_ISOLATES=3 runs it as three isolates sharing those objects behind a
-// round-robin front worker (what a deployed fleet looks like);
-// EDGE_DURABLE_OBJECTS=0 runs one isolate without them (per-instance
-// guarantees, as on Deno). Stops cleanly (workerd included) on Ctrl-C/SIGTERM.
+// configured to dial US and Canadian numbers (genesys-sim's test numbers among
+// them) on behalf of Ada and to allow the demo page's origin, with the Durable
+// Objects wrangler.toml binds. EDGE_ISOLATES=3 runs it as three isolates
+// sharing those objects behind a round-robin front worker (what a deployed
+// fleet looks like); EDGE_DURABLE_OBJECTS=0 runs one isolate without them
+// (per-instance guarantees, as on Deno). Stops cleanly (workerd included) on Ctrl-C/SIGTERM.
 // Usage: GENESYS_SIM_URL=http://127.0.0.1:8089 node edge/dev.mjs
 import { Miniflare } from "miniflare";
 import { durableObjects, fleetOptions, workerOptions } from "./workerd-options.mjs";
@@ -20,7 +20,11 @@ const vars = {
   GENESYS_CLIENT_SECRET: "sim-edge-secret",
   GENESYS_AGENT_USER_ID: "0b5e2f7a-6c1d-4e8f-9a3b-2c4d6e8f0a01",
   ALLOWED_ORIGINS: origins,
-  ALLOWED_DIAL_PREFIXES: process.env.ALLOWED_DIAL_PREFIXES ?? "+1317555",
+  // The deployed defaults: the simulator's test numbers are valid US numbers;
+  // +1 900 (premium rate) and +1 876 (Jamaica) are refused with their reasons.
+  ALLOWED_COUNTRIES: process.env.ALLOWED_COUNTRIES ?? "US,CA",
+  ...(process.env.ALLOWED_NUMBER_TYPES ? { ALLOWED_NUMBER_TYPES: process.env.ALLOWED_NUMBER_TYPES } : {}),
+  ...(process.env.ALLOWED_DIAL_PREFIXES ? { ALLOWED_DIAL_PREFIXES: process.env.ALLOWED_DIAL_PREFIXES } : {}),
   HANDLE_SIGNING_KEY: process.env.HANDLE_SIGNING_KEY ?? "dev-only-signing-key-" + Math.random().toString(36).slice(2).padEnd(16, "0"),
   RATE_LIMIT_PER_IP: process.env.RATE_LIMIT_PER_IP ?? "20/600",
 };

@@ -46,6 +46,12 @@ cat <<MSG
       curl -s -X POST $edge_url/v1/calls -H 'content-type: application/json' -d '{"phoneNumber":"+13175550100"}'
       curl -N $edge_url/v1/calls/<handle>/events
 
+  Refused by the dial policy (US and Canada, fixed and mobile), before Genesys is asked:
+      curl -s -X POST $edge_url/v1/calls -H 'content-type: application/json' -d '{"phoneNumber":"+19005550100"}'
+      # Premium-rate numbers can't be called.
+      curl -s -X POST $edge_url/v1/calls -H 'content-type: application/json' -d '{"phoneNumber":"+18765550100"}'
+      # We can only call numbers in the United States and Canada.  (Jamaica is +1 too)
+
   Or from Node with the library itself:
       GENESYS_SIM_URL=$sim_url node examples/node-call.mjs
 

@@ -10,6 +10,7 @@ step make --no-print-directory lint
 step cargo test --workspace
 step scripts/build.sh
 step scripts/size.sh --check
+step scripts/test-package.sh
 step scripts/test-wasm.sh node
 step scripts/test-wasm.sh browser
 step scripts/test-example.sh

@@ -17,6 +17,9 @@ run() {
     done
     GENESYS_SIM_ADA_TOKEN=$(node scripts/sim-user-token.mjs "$GENESYS_SIM_URL")
     export GENESYS_SIM_ADA_TOKEN GENESYS_EXPECT_BROWSER=1 WASM_BINDGEN_USE_BROWSER=1 CHROMEDRIVER=/usr/bin/chromedriver
+    # The whole browser run shares one timeout (default 20 s); the push suite
+    # (socket faults, 100 concurrent calls) needs longer.
+    export WASM_BINDGEN_TEST_TIMEOUT=${WASM_BINDGEN_TEST_TIMEOUT:-180}
   fi
   out=$(mktemp)
   status=0

@@ -40,10 +40,13 @@ pub enum ErrorCode {
     OutcomeUnknown,
     /// Refused by the edge handler's policy before Genesys was asked.
     PolicyDenied,
+    /// The agent cannot take a call now (offline, do-not-disturb, no station, …);
+    /// `reason` says which. No call was placed.
+    AgentUnavailable,
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 14] = [
+    pub const ALL: [ErrorCode; 15] = [
         ErrorCode::InvalidInput,
         ErrorCode::AuthFailed,
         ErrorCode::UserContextRequired,
@@ -58,6 +61,7 @@ impl ErrorCode {
         ErrorCode::Aborted,
         ErrorCode::OutcomeUnknown,
         ErrorCode::PolicyDenied,
+        ErrorCode::AgentUnavailable,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -76,6 +80,7 @@ impl ErrorCode {
             ErrorCode::Aborted => "aborted",
             ErrorCode::OutcomeUnknown => "outcome_unknown",
             ErrorCode::PolicyDenied => "policy_denied",
+            ErrorCode::AgentUnavailable => "agent_unavailable",
         }
     }
 }
@@ -86,7 +91,7 @@ impl Serialize for ErrorCode {
     }
 }
 
-/// Serialized as the JS error's fields: `{code, message, status?, retryAfterMs?, contextId?}`.
+/// Serialized as the JS error's fields: `{code, message, status?, retryAfterMs?, contextId?, reason?}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Error {
@@ -101,6 +106,10 @@ pub struct Error {
     /// Genesys' correlation id (`contextId` / `ININ-Correlation-Id`), for support tickets.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub context_id: Option<String>,
+    /// Why, as a stable key, where the code has several causes
+    /// (`agent_unavailable`: `offline`, `do-not-disturb`, `no-station`, …).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<&'static str>,
 }
 
 /// What was being attempted, which changes how a failure is reported.
@@ -110,8 +119,22 @@ pub enum Attempt {
     Token,
     /// The create-call POST: failures after sending may have dialled.
     CreateCall,
+    /// The create-callback POST: failures after sending may have scheduled it.
+    CreateCallback,
     /// Anything else (reads, hang-up).
     Other,
+}
+
+impl Attempt {
+    /// For a request Genesys acts on once (dial, schedule): its noun, what may
+    /// have happened, and what to check before trying again.
+    fn acts_once(self) -> Option<(&'static str, &'static str, &'static str)> {
+        match self {
+            Attempt::CreateCall => Some(("call", "placed", CHECK_BEFORE_REDIAL)),
+            Attempt::CreateCallback => Some(("callback", "scheduled", CHECK_BEFORE_RESCHEDULING)),
+            Attempt::Token | Attempt::Other => None,
+        }
+    }
 }
 
 impl Error {
@@ -122,6 +145,7 @@ impl Error {
             status: None,
             retry_after_ms: None,
             context_id: None,
+            reason: None,
         }
     }
 
@@ -142,13 +166,22 @@ impl Error {
             TransportError::Aborted => (ErrorCode::Aborted, "the request was aborted"),
             TransportError::Network(_) => (ErrorCode::Network, "could not reach Genesys"),
         };
-        if attempt == Attempt::CreateCall && code != ErrorCode::Aborted {
+        // An abort is the caller's own doing; the shell reports it with what it knows.
+        if let Some((noun, done, check)) =
+            attempt.acts_once().filter(|_| code != ErrorCode::Aborted)
+        {
             return Error::new(
                 ErrorCode::OutcomeUnknown,
                 &[
                     what,
-                    " after the call request was sent; the call may have been placed. ",
-                    CHECK_BEFORE_REDIAL,
+                    " after the ",
+                    noun,
+                    " request was sent; the ",
+                    noun,
+                    " may have been ",
+                    done,
+                    ". ",
+                    check,
                 ],
             );
         }
@@ -183,6 +216,26 @@ impl Error {
         let status = resp.status;
         let retry_after_ms = resp.retry_after_ms();
 
+        if let (500..=599, Some((noun, done, check))) = (status, attempt.acts_once()) {
+            return Error {
+                code: ErrorCode::OutcomeUnknown,
+                message: [
+                    "Genesys failed while handling the ",
+                    noun,
+                    " request; the ",
+                    noun,
+                    " may have been ",
+                    done,
+                    ". ",
+                    check,
+                ]
+                .concat(),
+                status: Some(status),
+                retry_after_ms,
+                context_id,
+                reason: None,
+            };
+        }
         let m = genesys_message.as_str();
         let (code, text): (ErrorCode, [&str; 5]) = match status {
             400 if m.contains("requires a user context") => (
@@ -210,10 +263,6 @@ impl Error {
             404 => (ErrorCode::NotFound, ["Genesys found no such resource (", m, "); check the conversation or user id", "", ""]),
             409 => (ErrorCode::Conflict, ["Genesys reported a conflict: ", m, "", "", ""]),
             429 => (ErrorCode::RateLimited, ["Genesys rate limit reached; wait for retryAfterMs before trying again", "", "", "", ""]),
-            500..=599 if attempt == Attempt::CreateCall => (
-                ErrorCode::OutcomeUnknown,
-                ["Genesys failed while handling the call request; the call may have been placed. ", CHECK_BEFORE_REDIAL, "", "", ""],
-            ),
             500..=599 => (ErrorCode::ServerError, ["Genesys had a server error (", m, "); try again shortly", "", ""]),
             400..=499 => (ErrorCode::InvalidInput, ["Genesys rejected the request: ", m, "", "", ""]),
             _ => (ErrorCode::BadResponse, ["Genesys answered with an unexpected HTTP status", "", "", "", ""]),
@@ -224,19 +273,26 @@ impl Error {
             status: Some(status),
             retry_after_ms,
             context_id,
+            reason: None,
         }
     }
 
     /// A 2xx whose body is not the documented shape.
     pub fn bad_response(what: &str, attempt: Attempt) -> Error {
-        if attempt == Attempt::CreateCall {
+        if let Some((noun, done, check)) = attempt.acts_once() {
             return Error::new(
                 ErrorCode::OutcomeUnknown,
                 &[
-                    "Genesys accepted the call request but its answer was unreadable (",
+                    "Genesys accepted the ",
+                    noun,
+                    " request but its answer was unreadable (",
                     what,
-                    "); the call was probably placed. ",
-                    CHECK_BEFORE_REDIAL,
+                    "); the ",
+                    noun,
+                    " was probably ",
+                    done,
+                    ". ",
+                    check,
                 ],
             );
         }
@@ -254,6 +310,9 @@ impl Error {
 
 pub const CHECK_BEFORE_REDIAL: &str =
     "Check the agent's active calls (or the conversation list) before dialling again, so the customer is not called twice.";
+
+pub const CHECK_BEFORE_RESCHEDULING: &str =
+    "Look for it among the queue's callbacks before scheduling again, so the customer is not called back twice.";
 
 impl std::fmt::Display for Error {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -296,7 +355,8 @@ mod tests {
                 "timeout",
                 "aborted",
                 "outcome_unknown",
-                "policy_denied"
+                "policy_denied",
+                "agent_unavailable"
             ]
         );
     }
@@ -428,6 +488,38 @@ mod tests {
             Error::from_transport(TransportError::Aborted, Attempt::CreateCall).code,
             ErrorCode::Aborted
         );
+    }
+
+    #[test]
+    fn callback_creates_that_may_have_acted_are_outcome_unknown_in_callback_words() {
+        let e = Error::from_response(&resp(503, "{}"), Attempt::CreateCallback);
+        assert_eq!(e.code, ErrorCode::OutcomeUnknown);
+        assert!(
+            e.message.contains("the callback may have been scheduled"),
+            "{}",
+            e.message
+        );
+        assert!(e.message.contains("scheduling again"));
+        let e = Error::from_transport(TransportError::Timeout, Attempt::CreateCallback);
+        assert_eq!(e.code, ErrorCode::OutcomeUnknown);
+        assert!(
+            e.message.contains("after the callback request was sent"),
+            "{}",
+            e.message
+        );
+        assert_eq!(
+            Error::bad_response("x", Attempt::CreateCallback).code,
+            ErrorCode::OutcomeUnknown
+        );
+        // 4xx: Genesys refused it, so nothing was scheduled.
+        let e = Error::from_response(
+            &resp(400, r#"{"message":"bad queue"}"#),
+            Attempt::CreateCallback,
+        );
+        assert_eq!(e.code, ErrorCode::InvalidInput);
+        // The call wording is unchanged.
+        let e = Error::from_response(&resp(500, "{}"), Attempt::CreateCall);
+        assert!(e.message.starts_with("Genesys failed while handling the call request; the call may have been placed. Check the agent's"), "{}", e.message);
     }
 
     #[test]

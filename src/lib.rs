@@ -5,8 +5,10 @@
 //! host-tested), one orchestration (`flow`) generic over transport and clock,
 //! and a thin wasm-bindgen shell (`wasm`, only on `wasm32`).
 
+pub mod agent;
 pub mod auth;
 pub mod call;
+pub mod callback;
 // Not in the browser build: the edge handler is built separately (`--features edge`).
 #[cfg(any(not(target_arch = "wasm32"), feature = "edge"))]
 pub mod edge;
@@ -16,10 +18,12 @@ pub mod http;
 pub mod options;
 pub mod pkce;
 pub mod poll;
+pub mod push;
 pub mod region;
 pub mod retry;
 pub mod status;
 pub mod wire;
+pub mod wrapup;
 
 #[cfg(target_arch = "wasm32")]
 pub mod wasm;

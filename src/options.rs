@@ -13,10 +13,13 @@ use serde::Deserialize;
 
 use crate::auth::{ClientSecret, Credentials};
 use crate::call::{EntityId, PlaceCall, E164};
+use crate::callback::{CallbackTime, ScheduleCallback};
 use crate::error::Error;
+use crate::flow::agent::AgentCallOptions;
 use crate::flow::{ClientOptions, WaitFor};
 use crate::region::Endpoints;
 use crate::status::Phase;
+use crate::wrapup::WrapUp;
 
 /// Where requests go: a region, or explicit base URLs.
 #[derive(Debug, Default, Deserialize)]
@@ -56,6 +59,8 @@ pub struct ClientOptionsInput<J = IgnoredAny> {
     pub requests_per_minute: Option<f64>,
     pub poll_interval_ms: Option<f64>,
     pub max_retry_ms: Option<f64>,
+    /// Push tracking: reconnect after this long without a frame (default 65000).
+    pub heartbeat_timeout_ms: Option<f64>,
     /// A `WebSocket` constructor for hosts without a global one (Node 20).
     #[serde(rename = "WebSocket")]
     pub web_socket: Option<J>,
@@ -144,6 +149,14 @@ impl<J> ClientOptionsInput<J> {
         if let Some(m) = whole(self.max_retry_ms, "maxRetryMs", 0, 600_000)? {
             o.retry.max_retry_ms = m;
         }
+        if let Some(h) = whole(
+            self.heartbeat_timeout_ms,
+            "heartbeatTimeoutMs",
+            1_000,
+            600_000,
+        )? {
+            o.push = o.push.with_heartbeat_timeout(h);
+        }
         Ok(o)
     }
 }
@@ -158,10 +171,78 @@ pub struct PlaceCallOptions<J = IgnoredAny> {
     pub caller_id_name: Option<String>,
     pub call_from_queue_id: Option<String>,
     pub attributes: Option<BTreeMap<String, String>>,
+    /// Check the agent before dialling; refuse with `agent_unavailable`.
+    pub require_available_agent: Option<bool>,
+    /// Applied to the agent participant when the call ends. (`J`, so the
+    /// browser package has one deserializer for this and `wrapUp()`'s options.)
+    pub wrap_up: Option<WrapUpInput<J>>,
     pub signal: Option<J>,
 }
 
+/// `{ code, notes? }`: placeCall's `wrapUp`, and `wrapUp(conversationId, …)`
+/// (which adds `signal`).
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct WrapUpInput<J = IgnoredAny> {
+    pub code: Option<String>,
+    pub notes: Option<String>,
+    pub signal: Option<J>,
+}
+
+impl<J> WrapUpInput<J> {
+    pub fn validate(&self, what: &str) -> Result<WrapUp, Error> {
+        let code = self.code.as_deref().ok_or_else(|| {
+            Error::invalid_input(&[
+                what,
+                ".code is required: the wrap-up code's id (see wrapUpCodes)",
+            ])
+        })?;
+        Ok(WrapUp {
+            code: EntityId::parse(code, &[what, ".code"].concat())?,
+            notes: self.notes.clone(),
+        })
+    }
+}
+
+/// `checkAgent(userId?, options)`.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CheckAgentOptions<J = IgnoredAny> {
+    /// The call would be placed for this queue: routing status counts too.
+    pub call_from_queue_id: Option<String>,
+    pub signal: Option<J>,
+}
+
+impl<J> CheckAgentOptions<J> {
+    /// Whether the check is for an ACD (queue) call.
+    pub fn validate(&self) -> Result<bool, Error> {
+        match &self.call_from_queue_id {
+            Some(q) => EntityId::parse(q, "callFromQueueId").map(|_| true),
+            None => Ok(false),
+        }
+    }
+}
+
 impl<J> PlaceCallOptions<J> {
+    /// What happens around the POST for the agent. A wrap-up without
+    /// `callFromQueueId` is refused here: wrap-up codes belong to queues, so
+    /// such a call could never be wrapped up.
+    pub fn agent_options(&self) -> Result<AgentCallOptions, Error> {
+        let wrap_up = match &self.wrap_up {
+            None => None,
+            Some(_) if self.call_from_queue_id.is_none() => {
+                return Err(Error::invalid_input(&[
+                    "wrapUp needs callFromQueueId: Genesys has wrap-up codes only on queue (ACD) calls, so a call placed without a queue can never be wrapped up",
+                ]))
+            }
+            Some(w) => Some(w.validate("wrapUp")?),
+        };
+        Ok(AgentCallOptions {
+            require_available_agent: self.require_available_agent.unwrap_or(false),
+            wrap_up,
+        })
+    }
+
     pub fn validate(&self) -> Result<PlaceCall, Error> {
         let number = self.phone_number.as_deref().ok_or_else(|| {
             Error::invalid_input(&["phoneNumber is required, e.g. \"+13175550100\""])
@@ -240,6 +321,51 @@ impl<J> WaitOptions<J> {
         };
         let timeout_ms = whole(self.timeout_ms, "timeoutMs", 1, 86_400_000)?.unwrap_or(600_000);
         Ok(WaitFor { until, timeout_ms })
+    }
+}
+
+/// `scheduleCallback(options)`.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ScheduleCallbackOptions<J = IgnoredAny> {
+    pub phone_number: Option<String>,
+    pub queue_id: Option<String>,
+    /// ISO-8601 with an offset; the wasm shell turns a JS `Date` into one first.
+    pub at: Option<String>,
+    pub name: Option<String>,
+    pub data: Option<BTreeMap<String, String>>,
+    pub signal: Option<J>,
+}
+
+impl<J> ScheduleCallbackOptions<J> {
+    pub fn validate(&self) -> Result<ScheduleCallback, Error> {
+        let number = self.phone_number.as_deref().ok_or_else(|| {
+            Error::invalid_input(&["phoneNumber is required, e.g. \"+13175550100\""])
+        })?;
+        let queue = self.queue_id.as_deref().ok_or_else(|| {
+            Error::invalid_input(&[
+                "queueId is required: the id of the queue whose agents call back",
+            ])
+        })?;
+        let mut cb = ScheduleCallback::new(
+            E164::parse(number, "phoneNumber")?,
+            EntityId::parse(queue, "queueId")?,
+        );
+        cb.at = self
+            .at
+            .as_deref()
+            .map(|s| CallbackTime::parse(s, "at"))
+            .transpose()?;
+        cb.name = match &self.name {
+            Some(n) if n.chars().nth(100).is_some() || n.chars().any(char::is_control) => {
+                return Err(Error::invalid_input(&[
+                    "name must be at most 100 printable characters",
+                ]))
+            }
+            n => n.clone(),
+        };
+        cb.data = self.data.clone().unwrap_or_default();
+        Ok(cb)
     }
 }
 
@@ -392,6 +518,16 @@ mod tests {
         assert_eq!(o.endpoints.api_base, "https://api.mypurecloud.ie");
         assert_eq!(o.credentials, Credentials::AccessToken("t".into()));
         assert_eq!(o.poll_interval_ms, 500);
+        assert_eq!(o.push.heartbeat_timeout_ms, 65_000);
+        let o = client(
+            r#"{"region":"mypurecloud.ie","auth":{"accessToken":"t"},"heartbeatTimeoutMs":35000,"WebSocket":{}}"#,
+            true,
+        )
+        .unwrap();
+        assert_eq!(
+            (o.push.heartbeat_timeout_ms, o.push.ping_after_ms),
+            (35_000, 17_500)
+        );
         let o = client(r#"{"apiBase":"http://127.0.0.1:8089","auth":{"clientCredentials":{"clientId":"sim-edge","clientSecret":"s"}}}"#, false).unwrap();
         assert_eq!(o.endpoints.login_base, "http://127.0.0.1:8089");
         assert!(matches!(
@@ -435,6 +571,10 @@ mod tests {
             (
                 r#"{"region":"mypurecloud.com","auth":{"accessToken":"t"},"pollIntervalMs":1.5}"#,
                 "pollIntervalMs must be",
+            ),
+            (
+                r#"{"region":"mypurecloud.com","auth":{"accessToken":"t"},"heartbeatTimeoutMs":10}"#,
+                "heartbeatTimeoutMs must be",
             ),
             (
                 r#"{"region":"mypurecloud.com","auth":{"accessToken":"t"},"regoin":"x"}"#,
@@ -499,6 +639,50 @@ mod tests {
     }
 
     #[test]
+    fn agent_options_of_place_call() {
+        let agent =
+            |s: &str| from_json::<PlaceCallOptions>("placeCall", s).and_then(|o| o.agent_options());
+        let a = agent(r#"{"phoneNumber":"+13175550100"}"#).unwrap();
+        assert_eq!(a, AgentCallOptions::default());
+        let a = agent(r#"{"phoneNumber":"+13175550100","callFromQueueId":"q-1","requireAvailableAgent":true,"wrapUp":{"code":"c-1","notes":"n"}}"#).unwrap();
+        assert!(a.require_available_agent);
+        let w = a.wrap_up.unwrap();
+        assert_eq!((w.code.as_str(), w.notes.as_deref()), ("c-1", Some("n")));
+        for (bad, needle) in [
+            (
+                r#"{"phoneNumber":"+13175550100","wrapUp":{"code":"c-1"}}"#,
+                "wrapUp needs callFromQueueId",
+            ),
+            (
+                r#"{"phoneNumber":"+13175550100","callFromQueueId":"q","wrapUp":{}}"#,
+                "wrapUp.code is required",
+            ),
+            (
+                r#"{"phoneNumber":"+13175550100","callFromQueueId":"q","wrapUp":{"code":"a/b"}}"#,
+                "wrapUp.code must be a Genesys id",
+            ),
+            (
+                r#"{"phoneNumber":"+13175550100","callFromQueueId":"q","wrapUp":{"code":"c","note":"x"}}"#,
+                "unknown field `note`",
+            ),
+            (
+                r#"{"phoneNumber":"+13175550100","requireAvailableAgent":"yes"}"#,
+                "requireAvailableAgent: invalid type",
+            ),
+        ] {
+            let e = agent(bad).unwrap_err();
+            assert_eq!(e.code.as_str(), "invalid_input");
+            assert!(e.message.contains(needle), "{bad}: {}", e.message);
+        }
+        let acd =
+            |s: &str| from_json::<CheckAgentOptions>("checkAgent", s).and_then(|o| o.validate());
+        assert!(!acd("{}").unwrap());
+        assert!(acd(r#"{"callFromQueueId":"q-1"}"#).unwrap());
+        assert!(acd(r#"{"callFromQueueId":"../q"}"#).is_err());
+        assert!(acd(r#"{"queueId":"q"}"#).is_err());
+    }
+
+    #[test]
     fn wait_options_defaults_and_errors() {
         let w = WaitOptions::<IgnoredAny>::default().validate().unwrap();
         assert_eq!((w.until, w.timeout_ms), (Phase::Ended, 600_000));
@@ -519,6 +703,78 @@ mod tests {
         assert!(bad(r#"{"until":"answered"}"#).contains("until must be"));
         assert!(bad(r#"{"timeoutMs":0}"#).contains("timeoutMs must be"));
         assert!(bad(r#"{"timeout":5}"#).contains("unknown field `timeout`"));
+    }
+
+    #[test]
+    fn schedule_callback_options_validate_into_a_request() {
+        let cb = from_json::<ScheduleCallbackOptions>(
+            "scheduleCallback",
+            r#"{"phoneNumber":"+1 317 555 0100","queueId":"q-1","at":"2026-03-09T09:00:00-05:00","name":"Grace","data":{"orderId":"A-17"},"signal":{}}"#,
+        )
+        .unwrap()
+        .validate()
+        .unwrap();
+        assert_eq!(
+            cb.body(),
+            r#"{"callbackNumbers":["+13175550100"],"queueId":"q-1","callbackScheduledTime":"2026-03-09T14:00:00.000Z","callbackUserName":"Grace","data":{"orderId":"A-17"}}"#
+        );
+        let asap = from_json::<ScheduleCallbackOptions>(
+            "scheduleCallback",
+            r#"{"phoneNumber":"+13175550100","queueId":"q-1","at":null}"#,
+        )
+        .unwrap()
+        .validate()
+        .unwrap();
+        assert_eq!(asap.at, None);
+    }
+
+    #[test]
+    fn bad_callback_options_are_invalid_input() {
+        let schedule = |s| {
+            from_json::<ScheduleCallbackOptions>("scheduleCallback", s)
+                .and_then(|o| o.validate())
+                .unwrap_err()
+        };
+        for (bad, needle) in [
+            (r#"{"queueId":"q"}"#, "phoneNumber is required"),
+            (r#"{"phoneNumber":"+13175550100"}"#, "queueId is required"),
+            (
+                r#"{"phoneNumber":"555-0100","queueId":"q"}"#,
+                "phoneNumber must be an E.164",
+            ),
+            (
+                r#"{"phoneNumber":"+13175550100","queueId":"q/../x"}"#,
+                "queueId must be a Genesys id",
+            ),
+            (
+                r#"{"phoneNumber":"+13175550100","queueId":"q","at":"tomorrow"}"#,
+                "at must be a date and time with a UTC offset",
+            ),
+            (
+                r#"{"phoneNumber":"+13175550100","queueId":"q","at":"2026-03-09T09:00:00"}"#,
+                "at must be a date and time with a UTC offset",
+            ),
+            (
+                r#"{"phoneNumber":"+13175550100","queueId":"q","at":1773064800000}"#,
+                "at: invalid type",
+            ),
+            (
+                r#"{"phoneNumber":"+13175550100","queueId":"q","when":"x"}"#,
+                "unknown field `when`",
+            ),
+            (
+                r#"{"phoneNumber":"+13175550100","queueId":"q","data":{"a":1}}"#,
+                "data.a: invalid type",
+            ),
+            (
+                r#"{"phoneNumber":"+13175550100","queueId":"q","name":"a\u0007"}"#,
+                "name must be",
+            ),
+        ] {
+            let e = schedule(bad);
+            assert_eq!(e.code.as_str(), "invalid_input");
+            assert!(e.message.contains(needle), "{bad}: {}", e.message);
+        }
     }
 
     #[test]

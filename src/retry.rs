@@ -13,6 +13,8 @@ pub enum RequestKind {
     Token,
     /// The create-call POST: dials a phone; never repeated unless certainly not acted on.
     CreateCall,
+    /// The create-callback POST: schedules a call back; the same rule as `CreateCall`.
+    CreateCallback,
     /// GETs, and the hang-up PATCH (setting `disconnected` twice is harmless).
     Idempotent,
 }
@@ -73,7 +75,7 @@ pub fn decide(
                 Next::Done
             }
         }
-        _ if kind == RequestKind::CreateCall => Next::Done,
+        _ if matches!(kind, RequestKind::CreateCall | RequestKind::CreateCallback) => Next::Done,
         Ok(r)
             if matches!(r.status, 502..=504)
                 && retries < policy.max_transient_retries
@@ -119,6 +121,31 @@ mod tests {
         ] {
             assert_eq!(decide(&p, CreateCall, 0, 0, &r, true), Next::Done, "{r:?}");
         }
+    }
+
+    #[test]
+    fn create_callback_follows_the_create_call_rule() {
+        let p = RetryPolicy::default();
+        for r in [
+            status(500, None),
+            status(503, Some("1")),
+            Err(TransportError::Timeout),
+            Err(TransportError::Network("reset".into())),
+        ] {
+            assert_eq!(
+                decide(&p, CreateCallback, 0, 0, &r, true),
+                Next::Done,
+                "{r:?}"
+            );
+        }
+        assert_eq!(
+            decide(&p, CreateCallback, 0, 0, &status(429, Some("2")), true),
+            Next::RetryIn(2_000)
+        );
+        assert_eq!(
+            decide(&p, CreateCallback, 0, 0, &status(401, None), true),
+            Next::RefreshTokenThenRetry
+        );
     }
 
     #[test]

@@ -13,7 +13,6 @@ use std::rc::Rc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use common::*;
-use genesys_click_to_call::edge::policy::BLOCKED_RANGES;
 use genesys_click_to_call::edge::{EdgeRequest, EdgeResponse, EdgeService, Fleet, LocalFleet};
 use genesys_click_to_call::flow::Clock;
 use genesys_sim::Running;
@@ -287,7 +286,7 @@ async fn visitor_call_streams_to_completed() {
     assert_eq!(count(&l, "POST", &format!("{CREATE}{ADA}"), Some(200)), 1);
     // The log masks the number and shows a handle's prefix only.
     let logs = e.seen.borrow().join("\n");
-    assert!(logs.contains("+1 ••••••••00"), "{logs}");
+    assert!(logs.contains("+1 •••• ••• ••00"), "{logs}");
     assert!(logs.contains(&format!("/v1/calls/{}…", &h[..8])), "{logs}");
     e.assert_nothing_leaked(&["+13175550100"], &[h]);
 }
@@ -311,30 +310,86 @@ async fn busy_and_no_answer_outcomes() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn refused_numbers_never_reach_genesys() {
     let s = fast_sim().await;
-    let everything = edge(&s, &[("ALLOWED_DIAL_PREFIXES", "+")]);
+    // As an attacker would try it: every country, every prefix. libphonenumber's
+    // example premium-rate, shared-cost, UAN and personal numbers are refused by type.
+    let everything = edge(
+        &s,
+        &[("ALLOWED_COUNTRIES", "*"), ("ALLOWED_DIAL_PREFIXES", "+")],
+    );
     let mut numbers = Vec::new();
-    for (prefix, _) in BLOCKED_RANGES {
-        let number: String = format!("{prefix}{}", "2".repeat(12 - (prefix.len() - 1).min(11)))
-            .chars()
-            .take(16)
-            .collect();
-        let r = everything.send(dial(&number)).await;
+    for (number, message) in [
+        ("+43900123456", "Premium-rate numbers can't be called."), // Austria 900
+        ("+971900234567", "Premium-rate numbers can't be called."), // UAE 900
+        ("+546001234567", "Premium-rate numbers can't be called."), // Argentina 600
+        ("+611300123456", "Shared-cost numbers can't be called."), // Australia 1300
+        ("+449012345678", "Premium-rate numbers can't be called."), // UK 09
+        (
+            "+447012345678",
+            "Personal (follow-me) numbers can't be called.",
+        ), // UK 070
+        (
+            "+33806123456",
+            "Universal access (UAN) numbers can't be called.",
+        ), // France
+        (
+            "+15002345678",
+            "Personal (follow-me) numbers can't be called.",
+        ), // NANP 5XX
+        ("+19005550100", "Premium-rate numbers can't be called."),
+        (
+            "+979123456789",
+            "We can't call international network or satellite numbers.",
+        ),
+        ("+252907123456", "We can't call numbers in Somalia."),
+    ] {
+        let r = everything.send(dial(number)).await;
         assert_eq!(r.status, 403, "{number}: {}", r.body);
         assert_eq!(json(&r)["code"], "policy_denied");
+        assert_eq!(json(&r)["message"], message, "{number}");
         assert!(json(&r)["correlationId"].is_string());
         assert!(r.log.contains("refused"), "the log says why: {}", r.log);
         numbers.push(number);
+        assert!(
+            !r.log.contains(&number[1..]),
+            "the log holds the number: {}",
+            r.log
+        );
     }
-    let narrow = edge(&s, &[]);
-    let r = narrow.send(dial("+14155550100")).await;
+    // The default countries (US,CA): the Caribbean's +1 numbers are other countries.
+    let narrow = edge(&s, &[("ALLOWED_DIAL_PREFIXES", "")]);
+    for number in [
+        "+12423456789",
+        "+18765230123",
+        "+16585550100",
+        "+14414123456",
+    ] {
+        let r = narrow.send(dial(number)).await;
+        assert_eq!(
+            (r.status, json(&r)["code"].as_str()),
+            (403, Some("policy_denied")),
+            "{number}"
+        );
+        assert_eq!(
+            json(&r)["message"],
+            "We can only call numbers in the United States and Canada."
+        );
+    }
+    // Not a valid number: its own reason.
+    let r = narrow.send(dial("+1317555010")).await;
+    assert_eq!(r.status, 403);
     assert_eq!(
-        (r.status, json(&r)["code"].as_str()),
-        (403, Some("policy_denied"))
+        json(&r)["message"],
+        "That isn't a valid phone number. Please check the number."
     );
+    assert!(r.log.contains("invalid_number"), "{}", r.log);
     assert_eq!(create_posts(&s).await, 0, "nothing refused was dialled");
     assert!(log(&s).await.is_empty(), "not even a token was requested");
-    let refs: Vec<&str> = numbers.iter().map(String::as_str).collect();
-    everything.assert_nothing_leaked(&refs, &[]);
+    // A number that is dialled is masked in the log too.
+    let r = narrow.send(dial("+13175550100")).await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    assert!(r.log.contains("+1 •••• ••• ••00"), "{}", r.log);
+    assert!(!r.log.contains("3175550100"), "{}", r.log);
+    everything.assert_nothing_leaked(&numbers, &[]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -974,6 +1029,7 @@ async fn misconfiguration_names_the_variable_on_every_request() {
     let e = edge(&s, &[("GENESYS_CLIENT_SECRET", "")]);
     for (r, status) in [
         (dial("+13175550100"), 500),
+        // healthz is what a deploy check reads: unavailable, not fine.
         (req("GET", "/v1/healthz"), 503),
         (req("GET", "/anything"), 500),
     ] {
@@ -998,6 +1054,38 @@ async fn misconfiguration_names_the_variable_on_every_request() {
         .send(req("GET", "/"))
         .await;
     assert_ne!(json(&a)["correlationId"], json(&b)["correlationId"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_bad_policy_setting_makes_healthz_503() {
+    let s = fast_sim().await;
+    assert_eq!(
+        edge(&s, &[]).send(req("GET", "/v1/healthz")).await.status,
+        200
+    );
+    // A well-configured edge's healthz reads Genesys (readiness); the bad ones must add nothing.
+    let before = log(&s).await.len();
+    for (variable, value) in [
+        ("ALLOWED_COUNTRIES", "UK"),         // not a region code
+        ("ALLOWED_COUNTRIES", "US,CU"),      // wholly on the high-risk list
+        ("ALLOWED_NUMBER_TYPES", "premium"), // not a type name
+        ("ALLOWED_DIAL_PREFIXES", "1317"),   // not an E.164 prefix
+        ("ALLOWED_DIAL_PREFIXES", "+44"),    // outside US,CA
+        ("BLOCKED_DIAL_PREFIXES", "53"),     // not an E.164 prefix
+    ] {
+        let e = edge(&s, &[(variable, value)]);
+        let r = e.send(req("GET", "/v1/healthz")).await;
+        assert_eq!(r.status, 503, "{variable}={value}: {}", r.body);
+        assert_eq!(json(&r)["code"], "misconfigured");
+        let message = json(&r)["message"].as_str().unwrap().to_string();
+        assert!(message.contains(variable), "{variable}={value}: {message}");
+        assert_eq!(e.send(dial("+13175550100")).await.status, 500);
+    }
+    assert_eq!(
+        log(&s).await.len(),
+        before,
+        "a misconfigured edge asks Genesys nothing"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -44,7 +44,7 @@ async fn every_test_number_reaches_its_outcome() {
                 .wait_for_call(
                     &id,
                     UNTIL_ENDED,
-                    |s, raw| {
+                    |s, raw, _| {
                         assert!(raw.contains(id.as_str()));
                         phases.push(s.phase);
                     },
@@ -150,7 +150,7 @@ async fn agent_signed_in_with_pkce_dials_with_their_own_token() {
     let call = PlaceCall::new(E164::parse("+13175550100", "phoneNumber").unwrap());
     let id = c.place_call(&call, never()).await.unwrap();
     assert_eq!(
-        c.wait_for_call(&id, UNTIL_ENDED, |_, _| {}, never())
+        c.wait_for_call(&id, UNTIL_ENDED, |_, _, _| {}, never())
             .await
             .unwrap()
             .0
@@ -325,7 +325,7 @@ async fn reads_retry_gateway_errors() {
     )
     .await;
     let st = c
-        .wait_for_call(&id, UNTIL_ENDED, |_, _| {}, never())
+        .wait_for_call(&id, UNTIL_ENDED, |_, _, _| {}, never())
         .await
         .unwrap()
         .0;
@@ -374,7 +374,7 @@ async fn abort_and_timeout() {
         .wait_for_call(
             &id,
             UNTIL_ENDED,
-            |_, _| {},
+            |_, _, _| {},
             tokio::time::sleep(Duration::from_millis(150)),
         )
         .await
@@ -388,7 +388,7 @@ async fn abort_and_timeout() {
                 until: Phase::Ended,
                 timeout_ms: 300,
             },
-            |_, _| {},
+            |_, _, _| {},
             never(),
         )
         .await
@@ -449,9 +449,9 @@ async fn concurrent_waits_stay_inside_the_token_budget() {
         let c = &c;
         async move {
             let id = c.place_call(call, never()).await?;
-            c.wait_for_call(&id, UNTIL_ENDED, |_, _| {}, never())
+            c.wait_for_call(&id, UNTIL_ENDED, |_, _, _| {}, never())
                 .await
-                .map(|(s, _)| s)
+                .map(|(s, _, _)| s)
         }
     });
     for r in join_all(runs.collect()).await {

@@ -1,6 +1,6 @@
 // Where the page sends its requests. Defaults come from config.json (written
 // by the demo server); query parameters override them, so the same files work
-// against a real org: ?edge=https://calls.example.com&region=mypurecloud.ie&clientId=<PKCE client id>
+// against a real org: ?edge=https://calls.example.com&region=mypurecloud.ie&clientId=<PKCE client id>&queueId=<queue>
 export async function loadConfig() {
   let file = {};
   try {
@@ -9,7 +9,8 @@ export async function loadConfig() {
   } catch { /* no config file: query parameters only */ }
   const q = new URLSearchParams(location.search);
   const pick = (k) => q.get(k) ?? file[k] ?? undefined;
-  return { edge: pick("edge"), region: pick("region"), apiBase: pick("apiBase"), loginBase: pick("loginBase"), clientId: pick("clientId") };
+  return { edge: pick("edge"), region: pick("region"), apiBase: pick("apiBase"), loginBase: pick("loginBase"), clientId: pick("clientId"),
+    queueId: pick("queueId") };
 }
 
 // Same rule as the library's E.164 check, so the page can say so before sending.

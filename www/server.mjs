@@ -16,6 +16,8 @@ const config = JSON.stringify({
   apiBase: process.env.SIM_URL ?? "http://127.0.0.1:8089",
   loginBase: process.env.SIM_URL ?? "http://127.0.0.1:8089",
   clientId: process.env.PKCE_CLIENT_ID ?? "sim-browser",
+  // The agent console places its calls for this queue (the sim's Support), so they have wrap-up codes.
+  queueId: process.env.QUEUE_ID ?? "5f1c0a2e-8b3d-4c7e-9a1f-2b3c4d5e6f70",
 });
 
 const server = createServer(async (req, res) => {

@@ -29,7 +29,8 @@ function say(text, tone = "") {
 
 function refusal(status, body) {
   switch (body?.code) {
-    case "policy_denied": return "We can't call that number from this site.";
+    // The edge decides what may be dialled and says why in a visitor's words.
+    case "policy_denied": return body.message || "We can't call that number from this site.";
     case "rate_limited": return `Too many attempts — please try again in ${body.retryAfter ?? "a few"} seconds.`;
     case "invalid_input": return "That doesn't look like a phone number we can call.";
     case "outcome_unknown": return "We couldn't confirm the call went through. If your phone didn't ring, you may try again.";
@@ -98,9 +99,10 @@ form.addEventListener("submit", async (event) => {
   if (pending?.number !== number) pending = { key: crypto.randomUUID(), number };
   callButton.disabled = true;
   statusBox.hidden = false;
-  timeline.hidden = false;
+  // No step is under way until the edge has accepted the call: it may refuse it.
+  timeline.hidden = true;
+  renderTimeline(timeline, "");
   delete statusBox.dataset.outcome;
-  renderTimeline(timeline, "contacting-agent");
   say("Placing your call…");
   let response, body;
   try {
@@ -128,12 +130,14 @@ form.addEventListener("submit", async (event) => {
   }
   if (response.status !== 201) {
     if (body && response.headers.get("retry-after")) body.retryAfter = response.headers.get("retry-after");
-    timeline.hidden = true; // refused before any call: only the reason matters
+    // Refused before any call: only the reason, no step marked as started.
     say(refusal(response.status, body), "bad");
     statusBox.dataset.outcome = body?.code ?? "error";
     callButton.disabled = false;
     return;
   }
+  timeline.hidden = false;
+  renderTimeline(timeline, "contacting-agent");
   cancelButton.hidden = false;
   follow(body.handle, body.eventsUrl);
 });

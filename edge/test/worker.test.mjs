@@ -14,6 +14,18 @@ const SIGNING_KEY = "workerd-test-signing-key-0123456789abcdef";
 const vars = { ...baseVars(SIM, SIGNING_KEY), CLIENT_ADDRESS_HEADER: "CF-Connecting-IP", RATE_LIMIT_PER_IP: "3/60" };
 
 const k = keeper();
+
+// A worker for one test only: stopped when the test is done, so the suite
+// does not keep a workerd process per configuration alive.
+async function withWorker(bindings, use) {
+  const w = k.start(workerOptions(bindings));
+  try {
+    const v = visitor(w, seen);
+    return await use({ dial: (number) => v.dial(number, { ip: ip() }), call: v.call });
+  } finally {
+    await k.stop(w);
+  }
+}
 const seen = []; // every status line, header and body a visitor received
 const issued = []; // every handle handed out
 const dialled = []; // every number asked for
@@ -57,14 +69,74 @@ test("busy and no-answer outcomes", async () => {
   }
 });
 
-test("premium-rate and toll-fraud ranges are refused before Genesys is asked", async () => {
-  for (const number of ["+19005550100", "+19765550100", "+18095550100", "+97912345678", "+881612345678", "+88212345678", "+88312345678", "+447012345678", "+449012345678", "+25261234567"]) {
-    const r = await dial(number);
-    assert.equal(r.status, 403, `${number}: ${r.text}`);
-    assert.equal(r.json().code, "policy_denied");
-    assert.ok(r.json().correlationId);
-    assert.equal(await postsTo(SIM, number), 0, number);
+// libphonenumber's example numbers (the numbering plans' own), by what they are.
+const REFUSED_EVERYWHERE = [
+  ["+43900123456", "Premium-rate numbers can't be called."], // Austria 900
+  ["+971900234567", "Premium-rate numbers can't be called."], // UAE 900
+  ["+546001234567", "Premium-rate numbers can't be called."], // Argentina 600
+  ["+611300123456", "Shared-cost numbers can't be called."], // Australia 1300
+  ["+4918012345", "Shared-cost numbers can't be called."], // Germany 180
+  ["+449012345678", "Premium-rate numbers can't be called."], // UK 09
+  ["+447012345678", "Personal (follow-me) numbers can't be called."], // UK 070
+  ["+33806123456", "Universal access (UAN) numbers can't be called."], // France 806
+  ["+15002345678", "Personal (follow-me) numbers can't be called."], // NANP 5XX
+  ["+19005550100", "Premium-rate numbers can't be called."], // NANP 900
+  ["+979123456789", "We can't call international network or satellite numbers."],
+  ["+881612345678", "We can't call international network or satellite numbers."],
+  ["+252907123456", "We can't call numbers in Somalia."], // the high-risk list
+  ["+1317555010", "That isn't a valid phone number. Please check the number."], // too short
+];
+
+test("with every country and prefix allowed, premium, shared-cost, UAN and personal numbers never reach Genesys", async () => {
+  await withWorker({ ...vars, ALLOWED_COUNTRIES: "*", ALLOWED_DIAL_PREFIXES: "+" }, async (everything) => {
+    for (const [number, message] of REFUSED_EVERYWHERE) {
+      const r = await everything.dial(number);
+      assert.equal(r.status, 403, `${number}: ${r.text}`);
+      assert.equal(r.json().code, "policy_denied");
+      assert.equal(r.json().message, message, number);
+      assert.ok(r.json().correlationId);
+      assert.equal(await postsTo(SIM, number), 0, number);
+    }
+    // Ordinary fixed and mobile numbers of other countries are dialled.
+    for (const number of ["+441212345678", "+33612345678"]) {
+      assert.equal((await everything.dial(number)).status, 201, number);
+      assert.equal(await postsTo(SIM, number), 1, number);
+    }
+  });
+});
+
+test("US,CA: the Caribbean's +1 numbers are other countries, refused before Genesys is asked", async () => {
+  await withWorker({ ...vars, ALLOWED_COUNTRIES: "US,CA", ALLOWED_DIAL_PREFIXES: "" }, async (usca) => {
+    for (const number of ["+12423456789", "+18765230123", "+16585550100", "+18092345678", "+14414123456", "+12464123456"]) {
+      const r = await usca.dial(number);
+      assert.equal(r.status, 403, `${number}: ${r.text}`);
+      assert.equal(r.json().message, "We can only call numbers in the United States and Canada.");
+      assert.equal(await postsTo(SIM, number), 0, number);
+    }
+    for (const number of ["+19005550100", "+15002345678"]) {
+      assert.equal((await usca.dial(number)).status, 403, number);
+      assert.equal(await postsTo(SIM, number), 0, number);
+    }
+    const r = await usca.dial("+16135550123"); // Ottawa
+    assert.equal(r.status, 201, r.text);
+  });
+});
+
+test("each kind of bad policy setting makes healthz 503 misconfigured, naming the variable", async () => {
+  for (const [variable, value] of [
+    ["ALLOWED_COUNTRIES", "UK"], // not a region code
+    ["ALLOWED_COUNTRIES", "US,CU"], // wholly on the high-risk list
+    ["ALLOWED_NUMBER_TYPES", "premium"], // not a type name
+    ["ALLOWED_DIAL_PREFIXES", "1317"], // not an E.164 prefix
+    ["ALLOWED_DIAL_PREFIXES", "+44"], // outside US,CA (the default countries)
+    ["BLOCKED_DIAL_PREFIXES", "53"], // not an E.164 prefix
+  ]) {
+    const r = await withWorker({ ...vars, [variable]: value }, (bad) => bad.call("/v1/healthz"));
+    assert.equal(r.status, 503, `${variable}=${value}: ${r.text}`);
+    assert.equal(r.json().code, "misconfigured");
+    assert.match(r.json().message, new RegExp(variable));
   }
+  assert.equal((await v.call("/v1/healthz")).status, 200);
 });
 
 test("a foreign origin is refused; preflights answer the allowed one exactly", async () => {

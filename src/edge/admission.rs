@@ -606,7 +606,13 @@ impl NumberDesk {
     /// (when memory is full) loses only old records.
     pub fn is_quiet(&self) -> bool {
         self.bookings.iter().all(|b| {
-            matches!(b.state, State::Placed { active_until: 0, .. })
+            matches!(
+                b.state,
+                State::Placed {
+                    active_until: 0,
+                    ..
+                }
+            )
         })
     }
 }

@@ -3,13 +3,13 @@
 //! variable — never its value, which may be a secret.
 
 use super::limits::Rate;
-use super::policy::DialPolicy;
+use super::policy::{DialPolicy, PolicySettings};
 use crate::auth::ClientSecret;
 use crate::call::{EntityId, E164};
 use crate::region::Endpoints;
 
 /// Every variable the edge reads (documented in the README and wrangler.toml).
-pub const VARIABLES: [&str; 25] = [
+pub const VARIABLES: [&str; 28] = [
     "GENESYS_REGION",
     "GENESYS_API_BASE",
     "GENESYS_LOGIN_BASE",
@@ -20,7 +20,10 @@ pub const VARIABLES: [&str; 25] = [
     "GENESYS_CALLER_ID_NAME",
     "GENESYS_QUEUE_ID",
     "ALLOWED_ORIGINS",
+    "ALLOWED_COUNTRIES",
+    "ALLOWED_NUMBER_TYPES",
     "ALLOWED_DIAL_PREFIXES",
+    "BLOCKED_DIAL_PREFIXES",
     "RATE_LIMIT_PER_IP",
     "RATE_LIMIT_PER_NUMBER",
     "MAX_CONCURRENT_CALLS_PER_NUMBER",
@@ -148,11 +151,20 @@ impl EdgeConfig {
                 "must list exact origins such as https://www.example.com (no '*')",
             ));
         }
-        let dial = DialPolicy::parse(&required("ALLOWED_DIAL_PREFIXES")?).map_err(|_| {
-            bad(
-                "ALLOWED_DIAL_PREFIXES",
-                "must list E.164 prefixes such as +44,+1212555 (comma-separated)",
-            )
+        // The dial policy (src/edge/policy.rs); each setting optional, deny by default.
+        let countries = get("ALLOWED_COUNTRIES");
+        let number_types = get("ALLOWED_NUMBER_TYPES");
+        let dial_prefixes = get("ALLOWED_DIAL_PREFIXES");
+        let blocked_prefixes = get("BLOCKED_DIAL_PREFIXES");
+        let dial = DialPolicy::from_settings(PolicySettings {
+            countries: countries.as_deref(),
+            number_types: number_types.as_deref(),
+            dial_prefixes: dial_prefixes.as_deref(),
+            blocked_prefixes: blocked_prefixes.as_deref(),
+        })
+        .map_err(|e| Misconfigured {
+            variable: e.variable,
+            problem: e.problem,
         })?;
         let rate = |name: &'static str, default: &str| {
             Rate::parse(&get(name).unwrap_or_else(|| default.to_string()))
@@ -340,8 +352,8 @@ pub(crate) mod tests {
             ("GENESYS_CLIENT_ID", "", "GENESYS_CLIENT_ID"),
             ("GENESYS_AGENT_USER_ID", "../x", "GENESYS_AGENT_USER_ID"),
             ("ALLOWED_ORIGINS", "*", "ALLOWED_ORIGINS"),
-            ("ALLOWED_DIAL_PREFIXES", "", "ALLOWED_DIAL_PREFIXES"),
             ("ALLOWED_DIAL_PREFIXES", "1317", "ALLOWED_DIAL_PREFIXES"),
+            ("ALLOWED_COUNTRIES", "UK", "ALLOWED_COUNTRIES"),
             (
                 "HANDLE_SIGNING_KEY",
                 "short-secret-value",

@@ -112,6 +112,8 @@ pub struct WireError {
     pub retry_after_ms: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub context_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
 }
 
 impl From<&Error> for WireError {
@@ -122,6 +124,7 @@ impl From<&Error> for WireError {
             status: e.status,
             retry_after_ms: e.retry_after_ms,
             context_id: e.context_id.clone(),
+            reason: e.reason.map(str::to_string),
         }
     }
 }
@@ -138,6 +141,13 @@ impl From<WireError> for Error {
             status: w.status,
             retry_after_ms: w.retry_after_ms,
             context_id: w.context_id,
+            // Only the keys this library defines cross back (they are `&'static`).
+            reason: w.reason.and_then(|r| {
+                crate::agent::Reason::ALL
+                    .into_iter()
+                    .map(crate::agent::Reason::as_str)
+                    .find(|k| *k == r)
+            }),
         }
     }
 }
@@ -397,7 +407,9 @@ mod tests {
         let desks: Desks<Vec<u8>> = Desks::default();
         let busy = |d: &Vec<u8>| d.is_empty();
         // One desk that must not go (not quiet), then a full house of quiet ones.
-        desks.with("live", 0, |d| d.push(1), |_| false, |_| true).unwrap();
+        desks
+            .with("live", 0, |d| d.push(1), |_| false, |_| true)
+            .unwrap();
         for i in 1..MAX_DESKS {
             desks
                 .with(&i.to_string(), i as u64, |d| d.push(0), |_| false, busy)
@@ -406,18 +418,29 @@ mod tests {
         assert_eq!(desks.len(), MAX_DESKS);
         // Full: the oldest quiet desks make room; the live one stays.
         desks
-            .with("new", MAX_DESKS as u64, |d| d.push(0), |_| false, |d| d.first() == Some(&0))
+            .with(
+                "new",
+                MAX_DESKS as u64,
+                |d| d.push(0),
+                |_| false,
+                |d| d.first() == Some(&0),
+            )
             .unwrap();
         assert!(desks.len() <= MAX_DESKS);
         assert!(desks.desks.borrow().contains_key("live"));
-        assert!(!desks.desks.borrow().contains_key("1"), "the longest unused went");
+        assert!(
+            !desks.desks.borrow().contains_key("1"),
+            "the longest unused went"
+        );
         // Nothing quiet to drop: refused, never grown.
         let full: Desks<Vec<u8>> = Desks::default();
         for i in 0..MAX_DESKS {
             full.with(&i.to_string(), 0, |d| d.push(1), |_| false, |_| false)
                 .unwrap();
         }
-        assert!(full.with("one more", 1, |_| (), |_| false, |_| false).is_err());
+        assert!(full
+            .with("one more", 1, |_| (), |_| false, |_| false)
+            .is_err());
         assert_eq!(full.len(), MAX_DESKS);
     }
 }

@@ -535,8 +535,14 @@ mod tests {
         // Nothing changes: quiet after the wait, for waits shorter than one poll step too.
         for wait in [1, 5, 14, 15, 16, 999] {
             let before = g.clock().now_ms();
-            assert!(block_on(g.watch(&id, &fp, wait)).unwrap().0.is_none(), "{wait}");
-            assert!(g.clock().now_ms() - before <= wait + SHARE_POLL_MS, "{wait}");
+            assert!(
+                block_on(g.watch(&id, &fp, wait)).unwrap().0.is_none(),
+                "{wait}"
+            );
+            assert!(
+                g.clock().now_ms() - before <= wait + SHARE_POLL_MS,
+                "{wait}"
+            );
         }
     }
 
@@ -551,6 +557,10 @@ mod tests {
         assert_eq!(g.budget_sent().len(), 1);
         block_on(g.clock().sleep(2_000));
         block_on(g.read(&id)).unwrap();
-        assert_eq!(g.budget_sent().len(), 2, "a new read once the interval passed");
+        assert_eq!(
+            g.budget_sent().len(),
+            2,
+            "a new read once the interval passed"
+        );
     }
 }

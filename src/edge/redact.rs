@@ -1,57 +1,15 @@
 //! What the edge's answers and log lines may show of personal data: numbers
 //! masked to their country code and last two digits, handles cut to a prefix,
 //! client addresses replaced by a keyed digest, echoed field names truncated.
-//! (The dial-policy work adds its own number masking; the two are to be unified.)
 
-use super::handle;
+use super::{handle, policy};
+use crate::call::E164;
 
-/// `+13175550100` → `+1 ••••••••00`: the country calling code and the last
-/// two digits. Country codes are 1 to 3 digits (ITU-T E.164 assignments).
+/// Masks a number-like string as the dial policy masks numbers
+/// (`+1 •••• ••• ••00`: the country calling code from libphonenumber's data
+/// and the last two digits); anything that is not an E.164 number is `+•••`.
 pub fn mask_number(e164: &str) -> String {
-    let digits = e164.strip_prefix('+').unwrap_or(e164);
-    if digits.len() < 4 || !digits.bytes().all(|b| b.is_ascii_digit()) {
-        return "+•••".into();
-    }
-    let cc = country_code_len(digits);
-    let (code, national) = digits.split_at(cc);
-    let shown = national.len().saturating_sub(2);
-    let mut out = String::with_capacity(4 + national.len() * 3);
-    out.push('+');
-    out.push_str(code);
-    out.push(' ');
-    for _ in 0..shown {
-        out.push('•');
-    }
-    out.push_str(&national[shown..]);
-    out
-}
-
-/// Length of the E.164 country calling code at the start of `digits`.
-fn country_code_len(digits: &str) -> usize {
-    let b = digits.as_bytes();
-    let two = |x: &[u8]| (x[0] - b'0') * 10 + (x[1] - b'0');
-    match b[0] {
-        b'1' | b'7' => 1,
-        _ => match two(b) {
-            20
-            | 27
-            | 30..=34
-            | 36
-            | 39
-            | 40
-            | 41
-            | 43..=49
-            | 51..=58
-            | 60..=66
-            | 81
-            | 82
-            | 84
-            | 86
-            | 90..=95
-            | 98 => 2,
-            _ => 3,
-        },
-    }
+    E164::parse(e164, "number").map_or_else(|_| "+•••".into(), |n| policy::mask_number(&n))
 }
 
 /// A request path as a log line may show it: a handle is cut to its prefix.
@@ -141,10 +99,10 @@ mod tests {
 
     #[test]
     fn numbers_keep_country_code_and_last_two_digits() {
-        assert_eq!(mask_number("+13175550100"), "+1 ••••••••00");
-        assert_eq!(mask_number("+442071234567"), "+44 ••••••••67");
-        assert_eq!(mask_number("+35312345678"), "+353 ••••••78");
-        assert_eq!(mask_number("+79991234567"), "+7 ••••••••67");
+        assert_eq!(mask_number("+13175550100"), "+1 •••• ••• ••00");
+        assert_eq!(mask_number("+442071234567"), "+44 •••• ••• ••67");
+        assert_eq!(mask_number("+35312345678"), "+353 •••• ••• ••78");
+        assert_eq!(mask_number("+79991234567"), "+7 •••• ••• ••67");
         assert_eq!(mask_number("nonsense"), "+•••");
         for n in ["+13175550100", "+442071234567"] {
             assert!(!mask_number(n).contains(&n[3..n.len() - 2]));

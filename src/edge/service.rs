@@ -762,17 +762,14 @@ impl<F: Fleet> Running<F> {
             o
         };
 
-        // 2. The dial policy (src/edge/policy.rs).
-        if let Err(d) = self.cfg.dial.check(&number) {
-            let why = match d {
-                super::policy::Denial::NotAllowed => "not under an allowed prefix",
-                super::policy::Denial::Blocked(w) => w,
-            };
+        // 2. The dial policy (src/edge/policy.rs): the visitor reads its
+        // reason; the log names country and type, never the whole number.
+        if let Err(refused) = self.cfg.dial.check(&number) {
             return refuse(json_error(
                 403,
                 "policy_denied",
-                "This number cannot be called from here.",
-                &["refused ", &masked, ": ", why].concat(),
+                &refused.visitor_message,
+                &refused.log_detail,
             ))
             .await;
         }
@@ -1312,7 +1309,7 @@ mod tests {
     fn log_details_never_hold_a_number() {
         assert_eq!(
             scrub_numbers("refused +13175550100 and 4470123456789 (contextId 1234)"),
-            "refused +1 ••••••••00 and +44 •••••••••89 (contextId 1234)"
+            "refused +1 •••• ••• ••00 and +44 •••• ••• ••89 (contextId 1234)"
         );
     }
 

@@ -5,6 +5,10 @@
 //! Every decision is delegated to the pure modules (`retry`, `poll`, `status`,
 //! `auth`); this file only sequences IO.
 
+pub mod agent;
+mod callbacks;
+mod push;
+
 use std::cell::{Cell, RefCell};
 use std::future::Future;
 use std::pin::pin;
@@ -16,9 +20,12 @@ use crate::call::{self, ConversationId, PlaceCall};
 use crate::error::{Attempt, Error, ErrorCode};
 use crate::http::{HttpRequest, HttpResponse, Method, TransportError};
 use crate::poll::{next_poll_delay, RateBudget, GENESYS_REQUESTS_PER_MINUTE};
+use crate::push::{PushOptions, Tracking};
 use crate::region::Endpoints;
 use crate::retry::{self, Next, RequestKind, RetryPolicy};
 use crate::status::{CallStatus, Phase, Snapshot};
+
+pub use push::{Connector, PushState, Socket, SocketEvent};
 
 /// Runs `work` until it finishes or `cancel` completes, whichever is first;
 /// `None` means cancelled (and `work` was dropped, which cancels its IO).
@@ -66,6 +73,8 @@ pub struct ClientOptions {
     /// `None` (the library's default) waits as long as the budget needs; the
     /// edge sets a short bound so a visitor is answered instead of held.
     pub max_budget_wait_ms: Option<u64>,
+    /// Push tracking's timings (used once a [`Connector`] is given).
+    pub push: PushOptions,
 }
 
 impl ClientOptions {
@@ -79,6 +88,7 @@ impl ClientOptions {
             poll_interval_ms: 1_000,
             retry: RetryPolicy::default(),
             max_budget_wait_ms: None,
+            push: PushOptions::default(),
         }
     }
 }
@@ -99,7 +109,12 @@ pub struct Client<H, C> {
     /// their own task (single-flight without a shared waker, see `access_token`).
     token_fetching: Cell<bool>,
     budget: RefCell<RateBudget>,
+    /// Waits that are polling (push-tracked waits spend no poll budget).
     active_waits: Cell<u32>,
+    /// Issue #12: "me", per-agent availability lookups, waiting wrap-ups (flow/agent.rs).
+    agent: agent::AgentState,
+    /// Push tracking: one Notifications channel shared by every wait.
+    push: PushState,
 }
 
 /// How often a caller waiting for another caller's token fetch looks again.
@@ -130,6 +145,7 @@ impl Drop for WaitGuard<'_> {
 impl<H: Http, C: Clock> Client<H, C> {
     pub fn new(http: H, clock: C, opts: ClientOptions) -> Client<H, C> {
         let budget = RateBudget::new(opts.requests_per_minute, opts.budget_window_ms);
+        let push = PushState::new(opts.push, None);
         Client {
             http,
             clock,
@@ -138,7 +154,16 @@ impl<H: Http, C: Clock> Client<H, C> {
             token_fetching: Cell::new(false),
             budget: RefCell::new(budget),
             active_waits: Cell::new(0),
+            agent: agent::AgentState::default(),
+            push,
         }
+    }
+
+    /// Tracks calls by push over sockets from `connector`, falling back to
+    /// polling when push cannot work. Without one, every wait polls.
+    pub fn with_websocket(mut self, connector: Box<dyn Connector>) -> Client<H, C> {
+        self.push = PushState::new(self.opts.push, Some(connector));
+        self
     }
 
     pub fn options(&self) -> &ClientOptions {
@@ -321,7 +346,7 @@ impl<H: Http, C: Clock> Client<H, C> {
         cancel: impl Future<Output = ()>,
     ) -> Result<ConversationId, Error> {
         let sent = Cell::new(false);
-        let work = async {
+        let post = async {
             let resp = self
                 .send_with_retries(
                     RequestKind::CreateCall,
@@ -332,6 +357,8 @@ impl<H: Http, C: Clock> Client<H, C> {
                 .await?;
             call::parse_create_response(&resp)
         };
+        // The agent's topic is subscribed before the POST (when push works).
+        let work = self.place_with_push(call, post);
         match until_cancelled(work, cancel).await {
             Some(r) => r,
             None if sent.get() => Err(Error::new(
@@ -356,71 +383,100 @@ impl<H: Http, C: Clock> Client<H, C> {
             .await?;
         let mut snap = Snapshot::parse(&resp.body)?;
         if snap.needs_reasons() {
-            let conv = self
-                .send_with_retries(
-                    RequestKind::Idempotent,
-                    Attempt::Other,
-                    &|t| call::get_conversation_request(&self.opts.endpoints, t, id),
-                    None,
-                )
-                .await;
-            if let Some(other) = conv.ok().and_then(|r| Snapshot::parse(&r.body).ok()) {
+            if let Some(other) = self.read_reasons(id).await {
                 snap.merge_reasons(&other);
             }
         }
         Ok((CallStatus::derive(snap), resp.body))
     }
 
-    /// Polls until the call reaches `wait.until` (or ends), calling `on_update`
-    /// with each changed status. Polls share the token's budget with every other
-    /// wait on this client. Returns the last status and its raw JSON.
+    /// Follows the call until it reaches `wait.until` (or ends), calling
+    /// `on_update` with each changed status and how it was tracked. Pushed
+    /// over the client's Notifications channel while that is healthy;
+    /// otherwise polled, sharing the token's budget with every other wait.
+    /// Returns the last status, its raw JSON and how it was tracked. Ends at
+    /// `wait.timeout_ms` even with a request in flight.
     pub async fn wait_for_call(
         &self,
         id: &ConversationId,
         wait: WaitFor,
-        mut on_update: impl FnMut(&CallStatus, &str),
+        mut on_update: impl FnMut(&CallStatus, &str, Tracking),
         cancel: impl Future<Output = ()>,
+    ) -> Result<(CallStatus, String, Tracking), Error> {
+        let deadline = self.clock.now_ms().saturating_add(wait.timeout_ms);
+        let last_phase = Cell::new(None);
+        let mut last_fingerprint = String::new();
+        // Push and polling both report through here: an update is shown once,
+        // whichever way it came.
+        let mut deliver = |status: &CallStatus, raw: &str, tracking: Tracking| {
+            last_phase.set(Some(status.phase));
+            let fp = status.fingerprint();
+            if fp != last_fingerprint {
+                on_update(status, raw, tracking);
+                last_fingerprint = fp;
+            }
+        };
+        let work = async {
+            if let Some((status, raw)) = self.wait_by_push(id, wait.until, &mut deliver).await? {
+                return Ok((status, raw, Tracking::Push));
+            }
+            self.wait_by_polling(id, wait.until, deadline, &mut deliver)
+                .await
+                .map(|(status, raw)| (status, raw, Tracking::Poll))
+        };
+        let timer = self
+            .clock
+            .sleep(deadline.saturating_sub(self.clock.now_ms()));
+        let result = match until_cancelled(until_cancelled(work, timer), cancel).await {
+            None => Err(aborted("waitForCall")),
+            Some(None) => Err(timed_out(wait.until, last_phase.get())),
+            Some(Some(r)) => r,
+        };
+        // Call-end hooks: a wrap-up given to placeCall is applied once the
+        // call has ended (issue #12, flow/agent.rs).
+        let (status, raw, tracking) = result?;
+        self.apply_waiting_wrap_up(id, &status).await?;
+        Ok((status, raw, tracking))
+    }
+
+    /// Polls until the call reaches `until`, every poll interval (stretched
+    /// when many waits share the budget). One malformed answer is retried.
+    async fn wait_by_polling(
+        &self,
+        id: &ConversationId,
+        until: Phase,
+        deadline: u64,
+        deliver: &mut dyn FnMut(&CallStatus, &str, Tracking),
     ) -> Result<(CallStatus, String), Error> {
         self.active_waits.set(self.active_waits.get() + 1);
         let _guard = WaitGuard(&self.active_waits);
-        let deadline = self.clock.now_ms().saturating_add(wait.timeout_ms);
-        let work = async {
-            let mut last = String::new();
-            loop {
-                let (status, raw) = self.get_call(id).await?;
-                let fp = status.fingerprint();
-                if fp != last {
-                    on_update(&status, &raw);
-                    last = fp;
+        let mut malformed = false;
+        let mut last = None;
+        loop {
+            match self.get_call(id).await {
+                Ok((status, raw)) => {
+                    malformed = false;
+                    deliver(&status, &raw, Tracking::Poll);
+                    if status.reached(until) {
+                        return Ok((status, raw));
+                    }
+                    last = Some(status.phase);
                 }
-                if status.reached(wait.until) {
-                    return Ok((status, raw));
-                }
-                let now = self.clock.now_ms();
-                if now >= deadline {
-                    return Err(Error::new(
-                        ErrorCode::Timeout,
-                        &[
-                            "the call did not reach '",
-                            wait.until.as_str(),
-                            "' in time (last phase: ",
-                            status.phase.as_str(),
-                            "); it may still be in progress",
-                        ],
-                    ));
-                }
-                let interval = self
-                    .budget
-                    .borrow()
-                    .poll_interval_ms(self.opts.poll_interval_ms, self.active_waits.get());
-                self.clock
-                    .sleep(next_poll_delay(interval, now, deadline))
-                    .await;
+                Err(e) if e.code == ErrorCode::BadResponse && !malformed => malformed = true,
+                Err(e) => return Err(e),
             }
-        };
-        until_cancelled(work, cancel)
-            .await
-            .unwrap_or_else(|| Err(aborted("waitForCall")))
+            let now = self.clock.now_ms();
+            if now >= deadline {
+                return Err(timed_out(until, last));
+            }
+            let interval = self
+                .budget
+                .borrow()
+                .poll_interval_ms(self.opts.poll_interval_ms, self.active_waits.get());
+            self.clock
+                .sleep(next_poll_delay(interval, now, deadline))
+                .await;
+        }
     }
 
     /// Hangs up every leg of the call.
@@ -450,6 +506,19 @@ impl<H: Http, C: Clock> Client<H, C> {
         self.send_with_retries(RequestKind::Idempotent, Attempt::Other, build, None)
             .await
     }
+}
+
+fn timed_out(until: Phase, last: Option<Phase>) -> Error {
+    Error::new(
+        ErrorCode::Timeout,
+        &[
+            "the call did not reach '",
+            until.as_str(),
+            "' in time (last phase: ",
+            last.map_or("none yet", Phase::as_str),
+            "); it may still be in progress",
+        ],
+    )
 }
 
 pub fn aborted(what: &str) -> Error {

@@ -238,7 +238,11 @@ impl EdgeHandler {
     pub fn memory_bytes() -> f64 {
         wasm_bindgen::memory()
             .dyn_into::<js_sys::WebAssembly::Memory>()
-            .map(|m| m.buffer().unchecked_into::<js_sys::ArrayBuffer>().byte_length() as f64)
+            .map(|m| {
+                m.buffer()
+                    .unchecked_into::<js_sys::ArrayBuffer>()
+                    .byte_length() as f64
+            })
             .unwrap_or(0.0)
     }
 

@@ -3,12 +3,15 @@
 //! back the same way, and the one error type becomes a JS `GenesysError` in
 //! [`to_js_error`].
 
+mod agent;
+mod callbacks;
 #[cfg(feature = "edge")]
 pub mod edge;
 #[cfg(feature = "edge")]
 pub mod job;
 #[cfg(not(any(feature = "edge", feature = "wasm-serde-json")))]
 pub(crate) mod json;
+mod socket;
 mod transport;
 
 use std::future::Future;
@@ -30,7 +33,9 @@ use crate::options::{
     LoginOptionsInput, PlaceCallOptions, RequestOptions, WaitOptions,
 };
 use crate::pkce;
+use crate::push::Tracking;
 use crate::status::CallStatus;
+use socket::JsConnector;
 use transport::{abort_signal_fired, FetchHttp, JsClock};
 
 #[wasm_bindgen(typescript_custom_section)]
@@ -48,6 +53,14 @@ export type ClientOptions = Region & {
   pollIntervalMs?: number;
   /** Longest total wait for 429 Retry-After / 5xx retries of one request (default 30000). */
   maxRetryMs?: number;
+  /**
+   * Calls are tracked by push (the Notifications API over a WebSocket) when the host has a
+   * `WebSocket`; pass a constructor where it has none (Node 20: `import { WebSocket } from "ws"`),
+   * or `false` to always poll.
+   */
+  WebSocket?: (new (url: string) => unknown) | false;
+  /** Push tracking: reconnect after this long without any frame (default 65000; Genesys heartbeats every 30 s). */
+  heartbeatTimeoutMs?: number;
 };
 export interface PlaceCallOptions {
   /** E.164, e.g. "+13175550100" (spaces, dashes and "tel:" are accepted). */
@@ -80,7 +93,9 @@ export interface CallStatus {
   agent?: CallLeg;
   customer?: CallLeg;
   otherLegs: CallLeg[];
-  /** The CallConversation exactly as Genesys sent it. */
+  /** How this status arrived: pushed over the Notifications API, or polled (also getCall). */
+  tracking: "push" | "poll";
+  /** The CallConversation exactly as Genesys sent it (a Notifications event body when pushed). */
   raw: unknown;
 }
 export interface RequestOptions { signal?: AbortSignal }
@@ -97,7 +112,8 @@ export interface LoginStart { url: string; codeVerifier: string; state: string }
 export type FinishLoginOptions = LoginOptions & { callbackUrl: string; codeVerifier: string; state: string };
 export interface LoginToken { accessToken: string; expiresIn: number; tokenType: "bearer" }
 export type ErrorCode = "invalid_input" | "auth_failed" | "user_context_required" | "forbidden" | "not_found" | "conflict"
-  | "rate_limited" | "server_error" | "bad_response" | "network" | "timeout" | "aborted" | "outcome_unknown" | "policy_denied";
+  | "rate_limited" | "server_error" | "bad_response" | "network" | "timeout" | "aborted" | "outcome_unknown" | "policy_denied"
+  | "agent_unavailable";
 /** Every rejection is an Error with name "GenesysError" and these fields. */
 export interface GenesysError extends Error {
   name: "GenesysError";
@@ -193,11 +209,12 @@ fn signal_of(s: Option<Js>) -> Result<Option<AbortSignal>, Error> {
     }
 }
 
-/// A `CallStatus` for JS: the normalized view plus `raw`, the conversation
-/// exactly as Genesys sent it.
-fn status_to_js(status: &CallStatus, raw: &str) -> JsValue {
+/// A `CallStatus` for JS: the normalized view, how it was tracked, and
+/// `raw`, the conversation exactly as Genesys sent it.
+fn status_to_js(status: &CallStatus, raw: &str, tracking: Tracking) -> JsValue {
     let obj = to_js(&status.view());
     let raw = JSON::parse(raw).unwrap_or(JsValue::NULL);
+    let _ = Reflect::set(&obj, &"tracking".into(), &tracking.as_str().into());
     let _ = Reflect::set(&obj, &"raw".into(), &raw);
     obj
 }
@@ -246,11 +263,19 @@ impl GenesysClient {
                 serde_aux::serde_introspection::serde_introspect::<ClientCredentialsInput>(),
                 "clientCredentials",
             )?;
-            input.validate(in_browser())
+            let opts = input.validate(in_browser())?;
+            let connector = JsConnector::from_option(input.web_socket.map(|Js(v)| v))?;
+            Ok::<_, Error>((opts, connector))
         })()
         .map_err(to_js_error)?;
+        let (opts, connector) = opts;
+        let client = Client::new(FetchHttp, JsClock, opts);
+        let client = match connector {
+            Some(c) => client.with_websocket(Box::new(c)),
+            None => client,
+        };
         Ok(GenesysClient {
-            inner: Rc::new(Client::new(FetchHttp, JsClock, opts)),
+            inner: Rc::new(client),
         })
     }
 
@@ -260,26 +285,25 @@ impl GenesysClient {
         &self,
         #[wasm_bindgen(unchecked_param_type = "PlaceCallOptions")] options: JsValue,
     ) -> Promise {
-        let parsed = from_js::<PlaceCallOptions<Js>>(&options, "placeCall")
-            .and_then(|o| Ok((o.validate()?, signal_of(o.signal)?)));
-        let (call, signal) = match parsed {
+        let parsed = from_js::<PlaceCallOptions<Js>>(&options, "placeCall").and_then(|o| {
+            agent::refuse_unknown_wrap_up_keys(&options)?;
+            Ok((o.validate()?, o.agent_options()?, signal_of(o.signal)?))
+        });
+        let (call, for_agent, signal) = match parsed {
             Ok(x) => x,
             Err(e) => return reject(e),
         };
         let client = self.inner.clone();
         promise(async move {
-            let id = client
-                .place_call(&call, abort_signal_fired(signal))
+            // Issue #12: the agent check before the POST, the wrap-up after it (flow/agent.rs).
+            let placed = client
+                .place_call_for_agent(&call, &for_agent, abort_signal_fired(signal))
                 .await
                 .map_err(to_js_error)?;
-            #[derive(Serialize)]
-            #[serde(rename_all = "camelCase")]
-            struct Placed<'a> {
-                conversation_id: &'a str,
+            if let Some(check) = &placed.agent {
+                agent::warn_about(check);
             }
-            Ok(to_js(&Placed {
-                conversation_id: id.as_str(),
-            }))
+            Ok(to_js(&placed))
         })
     }
 
@@ -303,7 +327,7 @@ impl GenesysClient {
                 .await
                 .unwrap_or_else(|| Err(aborted("getCall")))
                 .map_err(to_js_error)?;
-            Ok(status_to_js(&status, &raw))
+            Ok(status_to_js(&status, &raw, Tracking::Poll))
         })
     }
 
@@ -332,21 +356,21 @@ impl GenesysClient {
         };
         let client = self.inner.clone();
         promise(async move {
-            let (status, raw) = client
+            let (status, raw, tracking) = client
                 .wait_for_call(
                     &id,
                     wait,
-                    |s, raw| {
+                    |s, raw, tracking| {
                         if let Some(f) = &on_update {
                             // A throwing callback must not break the wait.
-                            let _ = f.call1(&JsValue::NULL, &status_to_js(s, raw));
+                            let _ = f.call1(&JsValue::NULL, &status_to_js(s, raw, tracking));
                         }
                     },
                     abort_signal_fired(signal),
                 )
                 .await
                 .map_err(to_js_error)?;
-            Ok(status_to_js(&status, &raw))
+            Ok(status_to_js(&status, &raw, tracking))
         })
     }
 
@@ -477,4 +501,23 @@ pub fn finish_login(
             token_type: "bearer",
         }))
     })
+}
+
+/// Bench only (`--features bench-exports`, make bench "JSON in wasm"): what
+/// `getCall` does with an answer — decode, derive, build the JS status — `n`
+/// times, so the bench can time the codec choice inside wasm.
+#[cfg(feature = "bench-exports")]
+#[wasm_bindgen(js_name = benchStatus)]
+pub fn bench_status(text: &str, n: u32) -> bool {
+    let mut ok = true;
+    for _ in 0..n {
+        match crate::status::Snapshot::parse(text) {
+            Ok(s) => {
+                let status = CallStatus::derive(s);
+                ok &= !status_to_js(&status, text).is_undefined();
+            }
+            Err(_) => ok = false,
+        }
+    }
+    ok
 }

@@ -5,14 +5,20 @@
 //! Genesys tomorrow passes through instead of failing the parse.
 //!
 //! Bodies are decoded with serde_json from the response text on the host and
-//! in the edge build. In the browser package they are decoded with the
-//! platform's `JSON.parse` and serde-wasm-bindgen instead, and encoded with
-//! serde-wasm-bindgen and `JSON.stringify`: that leaves serde_json's parser and
-//! writer out of the browser wasm entirely (measured by `make build` and
-//! `make bench`, "JSON in wasm": see bench/RESULTS.md). The edge keeps
-//! serde_json, which was faster there per request and whose size does not matter.
+//! in the edge build. The browser package instead decodes with the platform's
+//! `JSON.parse` and serde-wasm-bindgen, and encodes with serde-wasm-bindgen and
+//! `JSON.stringify`, because measurement (`make bench`, "JSON in wasm") put the
+//! choice this way: serde_json on the text made the browser wasm 17 KB gzip
+//! larger (121 vs 104 KB: its parser and writer drop out otherwise) and was
+//! only about 1.4× faster per answer (≈135 vs ≈185 µs from a CallConversation to
+//! a JS status in Node) — a few statuses per call, against every page load.
+//! The edge keeps serde_json: there speed counts and size does not.
 
 use std::collections::BTreeMap;
+
+pub mod notifications;
+pub mod users;
+pub mod wrapup;
 
 #[cfg(not(all(
     target_arch = "wasm32",
@@ -20,6 +26,8 @@ use std::collections::BTreeMap;
 )))]
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
+
+pub mod callbacks;
 
 /// Decodes a JSON body into a wire type. The error text is for logs and error
 /// messages (it never contains the body).
@@ -127,7 +135,7 @@ pub struct Conversation {
 }
 
 /// A participant: `CallMediaParticipant` fields plus the `Conversation` shape's
-/// `userId` and `calls[]`.
+/// `userId`, `calls[]` and `callbacks[]`.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Participant {
@@ -146,6 +154,8 @@ pub struct Participant {
     pub disconnect_type: Option<String>,
     pub error_info: Option<ErrorInfo>,
     pub calls: Option<Vec<CallMedia>>,
+    /// A callback's conversation: the participant's callback media.
+    pub callbacks: Option<Vec<callbacks::CallbackMedia>>,
 }
 
 /// `Conversation.participants[].calls[]`.

@@ -31,7 +31,7 @@ before(async () => {
   const port = new URL(pageUrl).port;
   edge = new Miniflare(workerOptions({
     GENESYS_API_BASE: SIM, GENESYS_CLIENT_ID: "sim-edge", GENESYS_CLIENT_SECRET: "sim-edge-secret", GENESYS_AGENT_USER_ID: ADA,
-    ALLOWED_ORIGINS: pageUrl, ALLOWED_DIAL_PREFIXES: "+1317555", HANDLE_SIGNING_KEY: "browser-test-signing-key-0123456789abcdef",
+    ALLOWED_ORIGINS: pageUrl, ALLOWED_COUNTRIES: "US,CA", ALLOWED_DIAL_PREFIXES: "+1317555", HANDLE_SIGNING_KEY: "browser-test-signing-key-0123456789abcdef",
     RATE_LIMIT_PER_IP: "100/60", RATE_LIMIT_PER_NUMBER: "100/60", MAX_CONCURRENT_CALLS_PER_NUMBER: "10", POLL_INTERVAL_MS: "100",
     GENESYS_REQUESTS_PER_MINUTE: "20000",
   }, { host: "127.0.0.1", port: 0 }));
@@ -95,18 +95,26 @@ test("visitor: busy and no answer are said in plain words", async () => {
   }
 });
 
-test("visitor: a premium-rate number is refused with a clear message and never dialled", async () => {
-  const page = await open("/");
-  await page.fill("#phone", "+19005550100");
-  await page.click("#call-button");
-  await page.waitForSelector("#call-status[data-outcome]");
-  assert.equal(await page.getAttribute("#call-status", "data-outcome"), "policy_denied");
-  assert.match(await page.textContent("#status-text"), /can't call that number/);
-  await page.screenshot({ path: `${SHOTS}/visitor-refused.png`, fullPage: true });
-  assert.equal(await postsTo("+19005550100"), 0);
-  // The refusal is an expected 403 the browser logs as a failed resource; nothing else.
-  assert.deepEqual(page.errors.filter((e) => !/status of 403/.test(e)), []);
-  await page.close();
+test("visitor: premium-rate and Caribbean numbers are refused with the edge's reason, no step under way, never dialled", async () => {
+  for (const [number, reason, shot] of [
+    ["+19005550100", "Premium-rate numbers can't be called.", "visitor-refused"],
+    ["+18765550100", "We can only call numbers in the United States and Canada.", "visitor-refused-caribbean"],
+  ]) {
+    const page = await open("/");
+    await page.fill("#phone", number);
+    await page.click("#call-button");
+    await page.waitForSelector("#call-status[data-outcome]");
+    assert.equal(await page.getAttribute("#call-status", "data-outcome"), "policy_denied");
+    assert.equal(await page.textContent("#status-text"), reason);
+    // Nothing started: no timeline step is marked current or done, and none shows.
+    assert.equal(await page.locator(".timeline li.current, .timeline li.done").count(), 0);
+    assert.equal(await page.locator(".timeline").isVisible(), false);
+    await page.screenshot({ path: `${SHOTS}/${shot}.png`, fullPage: true });
+    assert.equal(await postsTo(number), 0);
+    // The refusal is an expected 403 the browser logs as a failed resource; nothing else.
+    assert.deepEqual(page.errors.filter((e) => !/status of 403/.test(e)), []);
+    await page.close();
+  }
 });
 
 test("visitor: inline validation catches a bad number before any request", async () => {

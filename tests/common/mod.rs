@@ -194,7 +194,7 @@ pub async fn wait_until(c: &TestClient, id: &ConversationId, until: Phase) -> Ca
             until,
             timeout_ms: 10_000,
         },
-        |_, _| {},
+        |_, _, _| {},
         never(),
     )
     .await

@@ -645,10 +645,15 @@ pub(crate) fn call_changed(sim: &Shared, id: &str) {
     }
 }
 
-/// The next moment the call's state changes, or `None` once it is over.
-fn next_transition(call: &Call) -> Option<Duration> {
-    let now = call.elapsed();
-    transitions(call).into_iter().filter(|t| *t > now).min()
+/// The next moment the call's state changes after `emitted` (the instant the
+/// last emission covered), or `None` once it is over. Measured from what was
+/// emitted, not from a fresh clock read: a transition that passes between the
+/// emission and this check must still be emitted, not skipped.
+fn next_transition(call: &Call, emitted: Option<Duration>) -> Option<Duration> {
+    transitions(call)
+        .into_iter()
+        .filter(|t| emitted.is_none_or(|e| *t > e))
+        .min()
 }
 
 /// One call's timer: sleeps until the next transition, emits, repeats; ends
@@ -660,10 +665,13 @@ async fn watch_call(sim: Weak<Sim>, id: String, poke: Arc<Notify>) {
             let mut inner = sim.lock();
             // Catch up first: the task may start (or wake) after transitions.
             emit(&mut inner, &id);
+            let Some(emitted) = inner.notify.watches.get(&id).map(|w| w.checked) else {
+                return; // forgotten (reset, or the call was dropped)
+            };
             let next = inner
                 .calls
                 .get(&id)
-                .and_then(|c| next_transition(c).map(|t| t.saturating_sub(c.elapsed())));
+                .and_then(|c| next_transition(c, emitted).map(|t| t.saturating_sub(c.elapsed())));
             match next {
                 Some(w) => w,
                 None => {
