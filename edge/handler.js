@@ -83,6 +83,32 @@ function events(out) {
 
 let served = 0;
 
+// The wrap-up follower, single-instance (Deno; workerd without Durable
+// Objects): one loop per isolate, started by a request that may have placed
+// a call, running passes when the last one said. In workerd it lives in that
+// request's waitUntil (so at most ~30 s after the response: with the Durable
+// Objects bound, the gateway object's alarm follows calls to their end
+// instead, and this loop finds nothing to do).
+let following;
+function follow(ctx) {
+  if (following) return;
+  following = (async () => {
+    try {
+      for (;;) {
+        const out = await drive(handler.followUp());
+        if (out.log) console.log(out.log);
+        if (out.nextWake === undefined) return;
+        await new Promise((r) => setTimeout(r, Math.max(0, Math.min(out.nextWake - Date.now(), 60_000))));
+      }
+    } catch {
+      // A pass failed outright: the next request starts another loop.
+    } finally {
+      following = undefined;
+    }
+  })();
+  ctx?.waitUntil(following);
+}
+
 // `connection`: the connection's remote address where the runtime knows it
 // (Deno). `ctx`: the Workers execution context, whose waitUntil keeps a call
 // being placed going (and its outcome recorded) if the visitor goes away.
@@ -118,6 +144,7 @@ export async function handle(request, env, connection, ctx) {
     if (request.method === "POST") ctx?.waitUntil(answer.catch(() => {}));
     const out = await answer;
     console.log(out.log);
+    if (request.method === "POST" && out.status === 201) follow(ctx);
     const headers = new Headers(out.headers);
     if (!out.stream) return new Response(out.status === 204 ? null : out.body, { status: out.status, headers });
     return new Response(events(out), { status: out.status, headers });

@@ -60,19 +60,49 @@ export class GenesysGateway {
     this.ctx = ctx;
     this.gateway = new GatewayObject(env);
     this.budget = "";
+    this.follow = "";
+    this.alarmAt = 0;
     ctx.blockConcurrencyWhile(async () => {
       const saved = await ctx.storage.get("budget");
       if (saved) this.gateway.restoreBudget(saved);
+      const followed = await ctx.storage.get("follow");
+      if (followed) this.gateway.restoreFollow(followed);
     });
   }
 
   async fetch(request) {
     const answer = await drive(this.gateway.run(await request.text()));
+    await this.store();
+    return new Response(answer);
+  }
+
+  // The wrap-up follower: every call placed with WRAPUP_CODE_ID is read when
+  // due and wrapped up once it has ended, watched or not.
+  async alarm() {
+    this.alarmAt = 0;
+    const answer = JSON.parse(await drive(this.gateway.run('{"command":"followUp"}')));
+    for (const line of answer.follow?.log ?? []) console.log(line);
+    await this.store();
+  }
+
+  // The budget and the followed calls survive a restart; the alarm is set
+  // whenever a followed call is due.
+  async store() {
+    const storage = this.ctx.storage;
     const budget = this.gateway.budgetState();
     if (budget !== this.budget) {
       this.budget = budget;
-      this.ctx.storage.put("budget", budget);
+      storage.put("budget", budget);
     }
-    return new Response(answer);
+    const follow = this.gateway.followState();
+    if (follow !== this.follow) {
+      this.follow = follow;
+      storage.put("follow", follow);
+    }
+    const wake = this.gateway.nextWake();
+    if (wake > 0 && wake !== this.alarmAt) {
+      this.alarmAt = wake;
+      storage.setAlarm(wake);
+    }
   }
 }

@@ -650,7 +650,9 @@ async fn a_spent_budget_answers_busy_fast_and_calls_keep_their_share() {
         }
     }
     let placed = answers.iter().filter(|(r, _)| r.status == 201).count();
-    assert_eq!(placed, 60, "calls may use the whole budget");
+    // The whole budget but one burst of agent lookups (presence, routing
+    // status, station), shared by every call of the burst.
+    assert_eq!(placed, 57, "calls may use the whole budget");
     assert!(started.elapsed() < Duration::from_secs(5));
     let l = log(&s).await;
     assert_eq!(

@@ -34,6 +34,92 @@ impl<'a> CallHandle<'a> {
     }
 }
 
+/// `POST /v1/callbacks` body: the number, and when (absent: as soon as possible).
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CallbackBody {
+    pub phone_number: Option<String>,
+    pub at: Option<String>,
+    pub turnstile_token: Option<String>,
+}
+
+/// `201` answer of `POST /v1/callbacks`.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CallbackHandle<'a> {
+    pub handle: &'a str,
+    pub status_url: String,
+    /// The time booked (UTC ISO-8601); absent: as soon as possible.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scheduled_time: Option<&'a str>,
+}
+
+impl<'a> CallbackHandle<'a> {
+    pub fn new(handle: &'a str, scheduled_time: Option<&'a str>) -> CallbackHandle<'a> {
+        CallbackHandle {
+            handle,
+            status_url: ["/v1/callbacks/", handle].concat(),
+            scheduled_time,
+        }
+    }
+}
+
+/// What a visitor may see of their callback: no ids, names or numbers.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PublicCallback<'a> {
+    pub phase: crate::callback::CallbackPhase,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub outcome: Option<Outcome>,
+    pub in_queue: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scheduled_time: Option<&'a str>,
+}
+
+impl<'a> PublicCallback<'a> {
+    pub fn of(s: &'a crate::callback::CallbackStatus) -> PublicCallback<'a> {
+        PublicCallback {
+            phase: s.phase,
+            outcome: s.outcome,
+            in_queue: s.in_queue,
+            scheduled_time: s.scheduled_time.as_deref(),
+        }
+    }
+}
+
+/// `GET /v1/availability`.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AvailabilityAnswer<'a> {
+    /// `call-now` or `callback`.
+    pub mode: &'a str,
+    /// Why not `call-now`: `closed`, or the agent's reason (`offline`…).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub estimated_wait_seconds: Option<u64>,
+    /// Whether callbacks can be booked here (a queue is configured).
+    pub callbacks: bool,
+    /// The next times a callback may be booked (when callbacks are offered).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_slots: Option<&'a [super::hours::Slot]>,
+    /// The owner's time zone, when opening hours are configured.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub time_zone: Option<&'a str>,
+}
+
+/// An `agent_unavailable` refusal: the error shape plus the reason key and
+/// whether the visitor may book a callback instead.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UnavailableAnswer<'a> {
+    pub code: &'a str,
+    pub message: &'a str,
+    pub reason: &'a str,
+    pub callbacks: bool,
+    pub correlation_id: &'a str,
+}
+
 /// Every error answer: a stable code, a sentence for the visitor, and the
 /// correlation id that finds the detail in the log.
 #[derive(Debug, Serialize)]

@@ -7,9 +7,12 @@ use super::policy::{DialPolicy, PolicySettings};
 use crate::auth::ClientSecret;
 use crate::call::{EntityId, E164};
 use crate::region::Endpoints;
+use crate::wrapup::WrapUp;
+
+use super::hours::OpeningHours;
 
 /// Every variable the edge reads (documented in the README and wrangler.toml).
-pub const VARIABLES: [&str; 28] = [
+pub const VARIABLES: [&str; 34] = [
     "GENESYS_REGION",
     "GENESYS_API_BASE",
     "GENESYS_LOGIN_BASE",
@@ -38,6 +41,12 @@ pub const VARIABLES: [&str; 28] = [
     "HANDLE_TTL_SECS",
     "GENESYS_REQUEST_TIMEOUT_MS",
     "BUDGET_WAIT_MS",
+    "REQUIRE_AVAILABLE_AGENT",
+    "WRAPUP_CODE_ID",
+    "WRAPUP_NOTES",
+    "OPENING_HOURS",
+    "CALLBACK_MAX_DAYS_AHEAD",
+    "CALLBACK_SLOT_MINUTES",
 ];
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -80,6 +89,17 @@ pub struct EdgeConfig {
     pub request_timeout_ms: u64,
     /// Longest wait for a Genesys budget slot before answering `busy`.
     pub budget_wait_ms: u64,
+    /// Check the agent before every call; refuse `agent_unavailable` (default on).
+    pub require_available_agent: bool,
+    /// Applied to every call the edge placed once it ends (needs `GENESYS_QUEUE_ID`:
+    /// wrap-up codes belong to queues). `notes` is the `WRAPUP_NOTES` template.
+    pub wrap_up: Option<WrapUp>,
+    /// When callbacks may be booked (`OPENING_HOURS`); `None`: any time.
+    pub opening_hours: Option<OpeningHours>,
+    /// How far ahead a callback may be booked.
+    pub callback_max_ahead_ms: u64,
+    /// The spacing of the callback times offered.
+    pub callback_slot_minutes: u32,
 }
 
 /// Largest request body the edge reads.
@@ -231,6 +251,45 @@ impl EdgeConfig {
                 ))
             }
         };
+        let require_available_agent = match get("REQUIRE_AVAILABLE_AGENT") {
+            None => true,
+            Some(v) => match v.to_ascii_lowercase().as_str() {
+                "true" | "1" | "on" | "yes" => true,
+                "false" | "0" | "off" | "no" => false,
+                _ => return Err(bad("REQUIRE_AVAILABLE_AGENT", "must be true or false")),
+            },
+        };
+        let wrap_up = match get("WRAPUP_CODE_ID") {
+            None if get("WRAPUP_NOTES").is_some() => {
+                return Err(bad("WRAPUP_NOTES", "needs WRAPUP_CODE_ID"))
+            }
+            None => None,
+            Some(_) if queue_id.is_none() => {
+                return Err(bad(
+                    "WRAPUP_CODE_ID",
+                    "needs GENESYS_QUEUE_ID (wrap-up codes belong to a queue; calls without one have none)",
+                ))
+            }
+            Some(c) => Some(WrapUp {
+                code: EntityId::parse(&c, "")
+                    .map_err(|_| bad("WRAPUP_CODE_ID", "must be a Genesys wrap-up code id"))?,
+                notes: get("WRAPUP_NOTES")
+                    .map(|n| {
+                        if n.chars().count() > 1_000 {
+                            Err(bad("WRAPUP_NOTES", "must be at most 1000 characters"))
+                        } else {
+                            Ok(n)
+                        }
+                    })
+                    .transpose()?,
+            }),
+        };
+        let opening_hours = get("OPENING_HOURS")
+            .map(|h| OpeningHours::parse(&h))
+            .transpose()
+            .map_err(|e| bad("OPENING_HOURS", &e.0))?;
+        let callback_max_ahead_ms = number("CALLBACK_MAX_DAYS_AHEAD", 14, 1, 90)? * 86_400_000;
+        let callback_slot_minutes = number("CALLBACK_SLOT_MINUTES", 30, 5, 240)? as u32;
         let key = required("HANDLE_SIGNING_KEY")?;
         if key.len() < 32 {
             return Err(bad(
@@ -263,6 +322,11 @@ impl EdgeConfig {
             handle_ttl_secs,
             request_timeout_ms,
             budget_wait_ms,
+            require_available_agent,
+            wrap_up,
+            opening_hours,
+            callback_max_ahead_ms,
+            callback_slot_minutes,
         })
     }
 }

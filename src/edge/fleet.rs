@@ -19,7 +19,7 @@ use super::admission::{
     AddressAnswer, AddressCommand, AddressDesk, NumberAnswer, NumberCommand, NumberDesk,
 };
 use super::config::EdgeConfig;
-use super::gateway::{Gateway, Readiness, StatusView};
+use super::gateway::{Availability, FollowUp, Gateway, Readiness, StatusView};
 use crate::call::{EntityId, E164};
 use crate::error::{Error, ErrorCode};
 use crate::flow::{Clock, Http};
@@ -70,6 +70,20 @@ pub enum GatewayCommand {
         since: u64,
     },
     Ready,
+    /// Reads the followed calls that are due and wraps up the ended ones.
+    FollowUp,
+    Availability,
+    ScheduleCallback {
+        number: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        at: Option<String>,
+    },
+    ReadCallback {
+        conversation: String,
+    },
+    CancelCallback {
+        conversation: String,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -81,6 +95,22 @@ pub enum GatewayCommand {
 pub enum GatewayAnswer {
     Placed {
         conversation: String,
+        /// The agent check's warnings (a lookup refused: availability unknown).
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        warnings: Vec<String>,
+    },
+    Scheduled {
+        conversation: String,
+    },
+    Callback {
+        json: String,
+        ended: bool,
+    },
+    FollowedUp {
+        follow: FollowUp,
+    },
+    Available {
+        availability: Availability,
     },
     Status {
         view: StatusView,
@@ -176,8 +206,9 @@ pub async fn run_gateway<H: Http, C: Clock>(
     match cmd {
         GatewayCommand::Place { number } => match E164::parse(&number, "phoneNumber") {
             Ok(n) => match g.place(&n).await {
-                Ok(c) => GatewayAnswer::Placed {
+                Ok((c, warnings)) => GatewayAnswer::Placed {
                     conversation: c.as_str().to_string(),
+                    warnings,
                 },
                 Err(e) => failed(&e),
             },
@@ -223,6 +254,45 @@ pub async fn run_gateway<H: Http, C: Clock>(
         },
         GatewayCommand::Ready => match g.ready().await {
             Ok(readiness) => GatewayAnswer::Ready { readiness },
+            Err(e) => failed(&e),
+        },
+        GatewayCommand::FollowUp => GatewayAnswer::FollowedUp {
+            follow: g.follow_up().await,
+        },
+        GatewayCommand::Availability => match g.availability().await {
+            Ok(availability) => GatewayAnswer::Available { availability },
+            Err(e) => failed(&e),
+        },
+        GatewayCommand::ScheduleCallback { number, at } => {
+            let parsed = E164::parse(&number, "phoneNumber").and_then(|n| {
+                let at = at
+                    .as_deref()
+                    .map(|a| crate::callback::CallbackTime::parse(a, "at"))
+                    .transpose()?;
+                Ok((n, at))
+            });
+            match parsed {
+                Ok((n, at)) => match g.schedule_callback(&n, at).await {
+                    Ok(c) => GatewayAnswer::Scheduled {
+                        conversation: c.as_str().to_string(),
+                    },
+                    Err(e) => failed(&e),
+                },
+                Err(e) => failed(&e),
+            }
+        }
+        GatewayCommand::ReadCallback { conversation } => match id(&conversation) {
+            Ok(c) => match g.read_callback(&c).await {
+                Ok((json, ended)) => GatewayAnswer::Callback { json, ended },
+                Err(e) => failed(&e),
+            },
+            Err(e) => failed(&e),
+        },
+        GatewayCommand::CancelCallback { conversation } => match id(&conversation) {
+            Ok(c) => match g.cancel_callback(&c).await {
+                Ok(()) => GatewayAnswer::Done,
+                Err(e) => failed(&e),
+            },
             Err(e) => failed(&e),
         },
     }

@@ -12,6 +12,15 @@
 //!   watched so that together they stay inside the read share. An ended
 //!   call's final status is kept, so its handle no longer reaches Genesys.
 //! - **Readiness.** A token and one read of the agent, cached.
+//! - **The agent first.** With `REQUIRE_AVAILABLE_AGENT` (default on) every
+//!   create-call POST is preceded by the flow's agent check (one budgeted
+//!   burst, cached a few seconds); a refusal sends no POST.
+//! - **Wrap-up, followed to the end.** With `WRAPUP_CODE_ID`, every call
+//!   placed here is remembered until it ends, whether or not anyone watches
+//!   it: `follow_up` (driven by the Durable Object's alarm, or by the shell's
+//!   background task single-instance) reads the due ones through the shared
+//!   cache and applies the wrap-up once each has ended — taken off the list
+//!   before the PATCH, so exactly once.
 //!
 //! Single-instance, the service owns a gateway; on Cloudflare it lives in the
 //! per-OAuth-client Durable Object, so the token, the budget and the read
@@ -34,11 +43,14 @@ use super::api::PublicStatus;
 use super::config::EdgeConfig;
 use super::lookup;
 use crate::call::{ConversationId, EntityId, PlaceCall, E164};
+use crate::callback::{CallbackTime, ScheduleCallback, WaitMedia};
 use crate::error::{Error, ErrorCode};
+use crate::flow::agent::AgentCallOptions;
 use crate::flow::{is_budget_busy, Client, ClientOptions, Clock, Http};
 use crate::http::{HttpRequest, Method};
 use crate::status::Phase;
-use crate::wire::encode;
+use crate::wire::{decode, encode};
+use crate::wrapup::WrapUp;
 
 /// What a visitor may see of a call, computed once per upstream read and
 /// shared by every reader.
@@ -73,6 +85,64 @@ const WATCHED_MS: u64 = 30_000;
 const MAX_ENTRIES: usize = 10_000;
 /// How often a reader waiting for another reader's read looks again.
 const SHARE_POLL_MS: u64 = 15;
+/// A call followed for its wrap-up is given up after this long without ending.
+const FOLLOW_MAX_MS: u64 = 4 * 3_600_000;
+/// A wrap-up Genesys refused is tried this many times, then given up (logged).
+const WRAP_UP_ATTEMPTS: u32 = 5;
+/// Calls followed at most (each is one small record).
+const MAX_FOLLOWED: usize = 10_000;
+/// How long the availability (agent and queue wait) is reused.
+const AVAILABILITY_TTL_MS: u64 = 5_000;
+
+/// A call placed here whose wrap-up is still to be applied (stored by the
+/// Durable Object, so a restart does not lose it).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Followed {
+    pub conversation: String,
+    pub since: u64,
+    pub next_at: u64,
+    #[serde(default)]
+    pub attempts: u32,
+}
+
+/// What one `follow_up` pass did: when to run again, and log lines.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FollowUp {
+    /// Epoch ms of the next due call; `None`: nothing left to follow.
+    pub next_wake: Option<u64>,
+    pub log: Vec<String>,
+}
+
+#[derive(Serialize)]
+struct FollowLine<'a> {
+    event: &'static str,
+    conversation: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    code: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    detail: Option<&'a str>,
+}
+
+/// The agent's and the queue's availability, as `/v1/availability` needs it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Availability {
+    /// `Some(false)`: the agent cannot take a call now; `None`: unknown.
+    pub agent_available: Option<bool>,
+    pub reason: String,
+    /// The queue's estimated wait for a callback, when Genesys can estimate.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub estimated_wait_seconds: Option<u64>,
+}
+
+/// Just the outcome of a public status (for the wrap-up notes).
+#[derive(Deserialize)]
+struct OutcomeOnly {
+    #[serde(default)]
+    outcome: Option<String>,
+}
 
 #[derive(Default)]
 struct Entry {
@@ -98,6 +168,11 @@ pub struct Gateway<H, C> {
     ready: RefCell<Option<(u64, Readiness)>>,
     checking: Cell<bool>,
     ops: Cell<u32>,
+    require_available_agent: bool,
+    wrap_up: Option<WrapUp>,
+    follow_ms: u64,
+    followed: RefCell<Vec<Followed>>,
+    availability: RefCell<Option<(u64, Availability)>>,
 }
 
 /// Clears an entry's "fetching" flag however the read ends (including when
@@ -149,6 +224,12 @@ impl<H: Http, C: Clock> Gateway<H, C> {
             ready: RefCell::new(None),
             checking: Cell::new(false),
             ops: Cell::new(0),
+            require_available_agent: cfg.require_available_agent,
+            wrap_up: cfg.wrap_up.clone(),
+            // A few status reads' worth: an ended call is wrapped up within seconds.
+            follow_ms: (cfg.poll_interval_ms * 5).clamp(100, 30_000),
+            followed: RefCell::new(Vec::new()),
+            availability: RefCell::new(None),
         }
     }
 
@@ -175,19 +256,231 @@ impl<H: Http, C: Clock> Gateway<H, C> {
 
     /// The create-call POST on behalf of the configured agent: exactly one,
     /// or none with an error (`outcome_unknown` when it may have dialled).
-    pub async fn place(&self, number: &E164) -> Result<ConversationId, Error> {
+    /// First the agent check (when required): `agent_unavailable` sends no
+    /// POST; an unknown availability (a lookup refused with 403) lets the
+    /// call go ahead, and its warnings come back for the log.
+    pub async fn place(&self, number: &E164) -> Result<(ConversationId, Vec<String>), Error> {
         let mut call = PlaceCall::new(number.clone());
         call.on_behalf_of = Some(self.agent.clone());
         call.caller_id = self.caller_id.clone();
         call.caller_id_name = self.caller_id_name.clone();
         call.call_from_queue_id = self.queue_id.clone();
-        self.client.place_call(&call, std::future::pending()).await
+        let opts = AgentCallOptions {
+            require_available_agent: self.require_available_agent,
+            wrap_up: None,
+        };
+        let placed = self
+            .client
+            .place_call_for_agent(&call, &opts, std::future::pending())
+            .await?;
+        if self.wrap_up.is_some() {
+            let now = self.now();
+            let mut followed = self.followed.borrow_mut();
+            if followed.len() >= MAX_FOLLOWED {
+                followed.remove(0);
+            }
+            followed.push(Followed {
+                conversation: placed.conversation_id.as_str().to_string(),
+                since: now,
+                next_at: now + self.follow_ms,
+                attempts: 0,
+            });
+        }
+        let warnings = placed.agent.map(|a| a.warnings).unwrap_or_default();
+        Ok((placed.conversation_id, warnings))
+    }
+
+    /// Calls whose wrap-up is still to be applied (the Durable Object stores them).
+    pub fn followed(&self) -> Vec<Followed> {
+        self.followed.borrow().clone()
+    }
+
+    pub fn restore_followed(&self, f: Vec<Followed>) {
+        *self.followed.borrow_mut() = f;
+    }
+
+    /// When `follow_up` is next due (epoch ms), if anything is followed.
+    pub fn next_follow_up(&self) -> Option<u64> {
+        self.followed.borrow().iter().map(|f| f.next_at).min()
+    }
+
+    /// Reads every followed call that is due (through the shared cache) and
+    /// wraps up those that ended. Each is taken off the list before its
+    /// wrap-up is sent, so two passes never apply it twice; a failure puts it
+    /// back for a later pass (at most `WRAP_UP_ATTEMPTS` times).
+    pub async fn follow_up(&self) -> FollowUp {
+        let mut log = Vec::new();
+        let Some(wrap) = self.wrap_up.clone() else {
+            self.followed.borrow_mut().clear();
+            return FollowUp::default();
+        };
+        let now = self.now();
+        let due: Vec<Followed> = {
+            let mut followed = self.followed.borrow_mut();
+            let (due, later): (Vec<_>, Vec<_>) = followed.drain(..).partition(|f| f.next_at <= now);
+            *followed = later;
+            due
+        };
+        let line = |event, f: &Followed, e: Option<&Error>| {
+            let detail = e.map(|e| [e.code.as_str(), ": ", &e.message].concat());
+            encode(&FollowLine {
+                event,
+                conversation: &f.conversation,
+                code: Some(wrap.code.as_str()),
+                detail: detail.as_deref(),
+            })
+        };
+        for mut f in due {
+            let Ok(id) = EntityId::parse(&f.conversation, "conversation") else {
+                continue;
+            };
+            let again = |f: &mut Followed, after: u64| {
+                f.next_at = self.now() + after;
+                self.followed.borrow_mut().push(f.clone());
+            };
+            let view = match self.read_shared(&id, false).await {
+                Ok((v, _)) => v,
+                Err(e) if is_budget_busy(&e) => {
+                    again(&mut f, 1_000);
+                    continue;
+                }
+                Err(e) if e.code == ErrorCode::NotFound => {
+                    log.push(line("wrap-up dropped", &f, Some(&e)));
+                    continue;
+                }
+                Err(e) => {
+                    f.attempts += 1;
+                    if f.attempts >= WRAP_UP_ATTEMPTS {
+                        log.push(line("wrap-up dropped", &f, Some(&e)));
+                    } else {
+                        let backoff = self.follow_ms * u64::from(f.attempts + 1);
+                        again(&mut f, backoff);
+                    }
+                    continue;
+                }
+            };
+            if !view.ended {
+                if self.now().saturating_sub(f.since) >= FOLLOW_MAX_MS {
+                    log.push(line("wrap-up dropped: the call never ended", &f, None));
+                } else {
+                    again(&mut f, self.follow_ms);
+                }
+                continue;
+            }
+            let outcome = decode::<OutcomeOnly>(&view.json)
+                .ok()
+                .and_then(|o| o.outcome)
+                .unwrap_or_else(|| "unknown".into());
+            let this = WrapUp {
+                code: wrap.code.clone(),
+                notes: wrap.notes.as_ref().map(|n| {
+                    n.replace("{conversationId}", id.as_str())
+                        .replace("{outcome}", &outcome)
+                }),
+            };
+            match self.client.wrap_up(&id, &this).await {
+                Ok(()) => log.push(line("wrap-up applied", &f, None)),
+                Err(e) if is_budget_busy(&e) => again(&mut f, 1_000),
+                Err(e) => {
+                    f.attempts += 1;
+                    if f.attempts >= WRAP_UP_ATTEMPTS {
+                        log.push(line("wrap-up dropped", &f, Some(&e)));
+                    } else {
+                        log.push(line("wrap-up failed, will retry", &f, Some(&e)));
+                        let backoff = self.follow_ms * u64::from(f.attempts + 1);
+                        again(&mut f, backoff);
+                    }
+                }
+            }
+        }
+        FollowUp {
+            next_wake: self.next_follow_up(),
+            log,
+        }
+    }
+
+    /// The agent's availability and the queue's estimated callback wait,
+    /// shared for a few seconds (so every page view can ask).
+    pub async fn availability(&self) -> Result<Availability, Error> {
+        let now = self.now();
+        if let Some((at, a)) = self.availability.borrow().as_ref() {
+            if now.saturating_sub(*at) < AVAILABILITY_TTL_MS {
+                return Ok(a.clone());
+            }
+        }
+        let check = self
+            .client
+            .check_agent(Some(&self.agent), self.queue_id.is_some())
+            .await?;
+        let estimated_wait_seconds = match &self.queue_id {
+            Some(q) => match self.client.estimated_wait(q, WaitMedia::Callback).await {
+                Ok(w) => w,
+                // An estimate is a nicety: without it the page shows none.
+                Err(e) if is_budget_busy(&e) => return Err(e),
+                Err(_) => None,
+            },
+            None => None,
+        };
+        let a = Availability {
+            agent_available: check.available,
+            reason: check.reason.as_str().to_string(),
+            estimated_wait_seconds,
+        };
+        *self.availability.borrow_mut() = Some((self.now(), a.clone()));
+        Ok(a)
+    }
+
+    /// A queue callback to `number` at `at` (`None`: as soon as possible):
+    /// exactly one create POST, or none with an error.
+    pub async fn schedule_callback(
+        &self,
+        number: &E164,
+        at: Option<CallbackTime>,
+    ) -> Result<ConversationId, Error> {
+        let Some(queue) = &self.queue_id else {
+            return Err(Error::new(
+                ErrorCode::InvalidInput,
+                &["callbacks need GENESYS_QUEUE_ID"],
+            ));
+        };
+        let mut cb = ScheduleCallback::new(number.clone(), queue.clone());
+        cb.at = at;
+        let scheduled = self
+            .client
+            .schedule_callback(&cb, std::future::pending())
+            .await?;
+        Ok(scheduled.conversation_id)
+    }
+
+    /// The callback's normalized status JSON, and whether it is over.
+    pub async fn read_callback(&self, id: &ConversationId) -> Result<(String, bool), Error> {
+        let (status, _) = self.client.get_callback(id).await?;
+        Ok((
+            encode(&super::api::PublicCallback::of(&status)),
+            status.phase == crate::callback::CallbackPhase::Ended,
+        ))
+    }
+
+    pub async fn cancel_callback(&self, id: &ConversationId) -> Result<(), Error> {
+        self.client
+            .cancel_callback(id, std::future::pending())
+            .await
     }
 
     /// The call's status, from the shared cache when it is fresh. The flag is
     /// true the first time this gateway hands out an ended status (so the
     /// number's coordinator is told once).
     pub async fn read(&self, id: &ConversationId) -> Result<(Rc<StatusView>, bool), Error> {
+        self.read_shared(id, true).await
+    }
+
+    /// `read`; `report`: false for the wrap-up follower, which must not take
+    /// the "first end" that tells the number's coordinator from a watcher.
+    async fn read_shared(
+        &self,
+        id: &ConversationId,
+        report: bool,
+    ) -> Result<(Rc<StatusView>, bool), Error> {
         self.housekeeping();
         let key = id.as_str();
         let mut waited = 0u64;
@@ -203,8 +496,8 @@ impl<H: Http, C: Clock> Gateway<H, C> {
                 }
                 if let Some(v) = &e.view {
                     if v.ended || now.saturating_sub(e.fetched_at) < fresh {
-                        let first_end = v.ended && !e.end_reported;
-                        e.end_reported |= v.ended;
+                        let first_end = report && v.ended && !e.end_reported;
+                        e.end_reported |= report && v.ended;
                         return Ok((v.clone(), first_end));
                     }
                 }
@@ -241,8 +534,8 @@ impl<H: Http, C: Clock> Gateway<H, C> {
                 });
                 e.view = Some(view.clone());
                 e.fetched_at = now;
-                let first_end = view.ended && !e.end_reported;
-                e.end_reported |= view.ended;
+                let first_end = report && view.ended && !e.end_reported;
+                e.end_reported |= report && view.ended;
                 Ok((view, first_end))
             }
             // The budget is spent: what we knew is better than nothing.

@@ -7,7 +7,9 @@
 //! payload = kind (1 byte) · issued-at seconds (u32 BE) · number tag (8 bytes) · rest:
 //! - kind 1, a placed call: rest = the conversation id;
 //! - kind 2, a call whose outcome is not known yet: rest = the reservation's
-//!   ticket (u64 BE) at the number's coordinator.
+//!   ticket (u64 BE) at the number's coordinator;
+//! - kind 3, a queue callback: rest = the callback's conversation id. Its own
+//!   kind, so a call's handle is never taken for a callback's, or the reverse.
 //!
 //! The number tag (an HMAC of the destination, not the number) names the
 //! number's coordinator, so any instance can find it from the handle alone.
@@ -71,10 +73,16 @@ pub enum Handle {
     },
     /// A call whose create request's outcome is not known yet.
     Pending { ticket: u64, number: NumberTag },
+    /// A queue callback (`/v1/callbacks/{handle}`).
+    Callback {
+        id: ConversationId,
+        number: NumberTag,
+    },
 }
 
 const CALL: u8 = 1;
 const PENDING: u8 = 2;
+const CALLBACK: u8 = 3;
 /// Handles issued this far "in the future" (another instance's clock) still verify.
 const CLOCK_SKEW_SECS: u64 = 300;
 
@@ -98,6 +106,17 @@ fn header(kind: u8, issued_secs: u64, number: NumberTag) -> Vec<u8> {
 
 pub fn sign_call(key: &[u8], id: &ConversationId, number: NumberTag, issued_secs: u64) -> String {
     let mut p = header(CALL, issued_secs, number);
+    p.extend_from_slice(id.as_str().as_bytes());
+    sign_payload(key, &p)
+}
+
+pub fn sign_callback(
+    key: &[u8],
+    id: &ConversationId,
+    number: NumberTag,
+    issued_secs: u64,
+) -> String {
+    let mut p = header(CALLBACK, issued_secs, number);
     p.extend_from_slice(id.as_str().as_bytes());
     sign_payload(key, &p)
 }
@@ -135,6 +154,10 @@ pub fn verify(key: &[u8], handle: &str, now_secs: u64, ttl_secs: u64) -> Option<
         CALL => {
             let id = EntityId::parse(std::str::from_utf8(rest).ok()?, "handle").ok()?;
             Some(Handle::Call { id, number })
+        }
+        CALLBACK => {
+            let id = EntityId::parse(std::str::from_utf8(rest).ok()?, "handle").ok()?;
+            Some(Handle::Callback { id, number })
         }
         PENDING => Some(Handle::Pending {
             ticket: u64::from_be_bytes(rest.try_into().ok()?),
@@ -233,6 +256,22 @@ mod tests {
         assert_ne!(
             tag(),
             NumberTag::of(KEY, &E164::parse("+13175550101", "n").unwrap())
+        );
+    }
+
+    #[test]
+    fn call_and_callback_handles_are_distinct_kinds() {
+        let id = EntityId::parse("516266f7-57d5-4548-b173-0d15e6c3d350", "id").unwrap();
+        let call = sign_call(KEY, &id, tag(), 5);
+        let callback = sign_callback(KEY, &id, tag(), 5);
+        assert_ne!(call, callback);
+        assert!(matches!(
+            verify(KEY, &call, 5, 60),
+            Some(Handle::Call { .. })
+        ));
+        assert_eq!(
+            verify(KEY, &callback, 5, 60),
+            Some(Handle::Callback { id, number: tag() })
         );
     }
 

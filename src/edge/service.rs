@@ -26,20 +26,23 @@ use super::admission::{
     AddressAnswer, AddressCommand, NumberAnswer, NumberCommand, NumberRules, Settled,
 };
 use super::api::{
-    CallHandle, ErrorAnswer, Health, LogLine, PlaceCallBody, RingingAnswer, SiteverifyAnswer,
-    StartupLine, StreamError,
+    AvailabilityAnswer, CallHandle, CallbackBody, CallbackHandle, ErrorAnswer, Health, LogLine,
+    PlaceCallBody, RingingAnswer, SiteverifyAnswer, StartupLine, StreamError, UnavailableAnswer,
 };
 use super::config::{EdgeConfig, Misconfigured, BODY_LIMIT};
 use super::fleet::{Fleet, GatewayAnswer, GatewayCommand, LocalFleet, Scope, Unavailable};
 use super::handle::{self, digest, mac, Handle, NumberTag};
+use super::hours::{OpeningHours, RefusalReason, Slot};
 use super::limits::SlidingLimiter;
 use super::policy::origin_allowed;
 use super::redact::{client_bucket, log_path, mask_number, truncate_echo};
 use crate::call::{ConversationId, EntityId, E164};
+use crate::callback::CallbackTime;
 use crate::error::{Error, ErrorCode};
 use crate::flow::{is_budget_busy, Clock, Http};
 use crate::http::{HttpRequest, Method};
 use crate::wire::{decode, encode};
+use jiff::Timestamp;
 
 /// An SSE chunk (an event or a heartbeat comment) at least this often, so
 /// proxies that cut idle streams never do: "every 15 s", with a margin.
@@ -49,6 +52,8 @@ pub const HEARTBEAT_MS: u64 = 12_000;
 const DUPLICATE_WAIT_MS: u64 = 25_000;
 /// How often an event stream for a pending call asks the number's desk.
 const PENDING_POLL_MS: u64 = 1_000;
+/// Callback times `/v1/availability` offers at most.
+const MAX_OFFERED_SLOTS: usize = 96;
 
 const RINGING: &str = "We could not confirm your call yet: your phone may already be ringing. Please wait before trying again.";
 
@@ -139,6 +144,9 @@ struct Outcome {
     message: String,
     /// A handle to add to an error-shaped answer (`call_may_be_ringing`).
     handle: Option<String>,
+    /// `agent_unavailable`'s reason key, and whether a callback may be offered.
+    reason: Option<&'static str>,
+    callbacks: bool,
     /// For the log: the detail the visitor does not see.
     detail: String,
 }
@@ -152,6 +160,8 @@ fn json_error(status: u16, code: &'static str, visitor_message: &str, detail: &s
         code: Some(code),
         message: visitor_message.to_string(),
         handle: None,
+        reason: None,
+        callbacks: false,
         detail: detail.to_string(),
     }
 }
@@ -165,6 +175,8 @@ fn ok(status: u16, body: String) -> Outcome {
         code: None,
         message: String::new(),
         handle: None,
+        reason: None,
+        callbacks: false,
         detail: String::new(),
     }
 }
@@ -308,6 +320,13 @@ impl<F: Fleet> EdgeService<F> {
             }
         };
         let body = match (out.code, &out.handle) {
+            (Some(code), None) if out.reason.is_some() => encode(&UnavailableAnswer {
+                code,
+                message: &out.message,
+                reason: out.reason.unwrap_or("unknown"),
+                callbacks: out.callbacks,
+                correlation_id: &corr,
+            }),
             (Some(code), Some(h)) => encode(&RingingAnswer {
                 code,
                 message: &out.message,
@@ -352,6 +371,23 @@ impl<F: Fleet> EdgeService<F> {
             body,
             stream: out.stream,
             log,
+        }
+    }
+
+    /// One pass of the wrap-up follower (see `gateway`): the shell runs it
+    /// whenever the last pass said (`next_wake`, epoch ms), and logs `log`.
+    /// `None` and no log when nothing is followed or the edge is misconfigured.
+    pub async fn follow_up(&self) -> (Option<u64>, String) {
+        let Ok(run) = &self.setup else {
+            return (None, String::new());
+        };
+        if run.cfg.wrap_up.is_none() {
+            return (None, String::new());
+        }
+        match run.fleet.gateway(GatewayCommand::FollowUp).await {
+            Ok(GatewayAnswer::FollowedUp { follow }) => (follow.next_wake, follow.log.join("\n")),
+            // The coordinator failed this once: try again shortly.
+            _ => (Some(run.now() + 5_000), String::new()),
         }
     }
 
@@ -571,11 +607,17 @@ impl<F: Fleet> Running<F> {
             Some(_) => return json_error(404, "not_found", "No such resource.", "unknown path"),
             None => (None, false),
         };
-        let allow = match (path, handle, events) {
-            ("/v1/healthz", _, _) => "GET, OPTIONS",
-            ("/v1/calls", _, _) => "POST, OPTIONS",
-            (_, Some(_), false) => "GET, DELETE, OPTIONS",
-            (_, Some(_), true) => "GET, OPTIONS",
+        let callback = path
+            .strip_prefix("/v1/callbacks/")
+            .filter(|rest| !rest.is_empty());
+        let allow = match (path, handle, events, callback) {
+            ("/v1/healthz", _, _, _) => "GET, OPTIONS",
+            ("/v1/calls", _, _, _) => "POST, OPTIONS",
+            ("/v1/availability", _, _, _) => "GET, OPTIONS",
+            ("/v1/callbacks", _, _, _) => "POST, OPTIONS",
+            (_, None, _, Some(h)) if !h.contains('/') => "GET, DELETE, OPTIONS",
+            (_, Some(_), false, _) => "GET, DELETE, OPTIONS",
+            (_, Some(_), true, _) => "GET, OPTIONS",
             _ => return json_error(404, "not_found", "No such resource.", "unknown path"),
         };
         if req.method == "OPTIONS" {
@@ -600,6 +642,48 @@ impl<F: Fleet> Running<F> {
             o.headers.push(("Allow".into(), allow.into()));
             return o;
         }
+        if path == "/v1/availability" {
+            if let Some(o) = self.read_refused(client) {
+                return o;
+            }
+            return self.availability().await;
+        }
+        if path == "/v1/callbacks" || callback.is_some() {
+            if self.cfg.queue_id.is_none() {
+                return json_error(
+                    404,
+                    "not_found",
+                    "Callbacks are not offered here.",
+                    "no GENESYS_QUEUE_ID: callbacks are off",
+                );
+            }
+            let Some(h) = callback else {
+                return self.schedule(req, client).await;
+            };
+            let target = handle::verify(
+                &self.cfg.signing_key,
+                h,
+                self.now_secs(),
+                self.cfg
+                    .handle_ttl_secs
+                    .max(self.cfg.callback_max_ahead_ms / 1000 + 86_400),
+            );
+            let Some(Handle::Callback { id, .. }) = target else {
+                return json_error(
+                    404,
+                    "not_found",
+                    "No such callback.",
+                    "bad, foreign, expired or not a callback handle",
+                );
+            };
+            if req.method == "GET" {
+                if let Some(o) = self.read_refused(client) {
+                    return o;
+                }
+                return self.callback_status(&id).await;
+            }
+            return self.cancel_callback(&id).await;
+        }
         let Some(h) = handle else {
             return match req.method.as_str() {
                 "POST" => self.place(req, client).await,
@@ -620,19 +704,18 @@ impl<F: Fleet> Running<F> {
             );
         };
         if req.method == "GET" {
-            if let Err(wait) = self.reads.borrow_mut().hit(&client.bucket, self.now()) {
-                return retry_after(
-                    json_error(
-                        429,
-                        "rate_limited",
-                        "Too many status requests; try again shortly.",
-                        "per-client read limit",
-                    ),
-                    wait,
-                );
+            if let Some(o) = self.read_refused(client) {
+                return o;
             }
         }
         match (target, req.method.as_str(), events) {
+            // A callback's handle is not a call's.
+            (Handle::Callback { .. }, _, _) => json_error(
+                404,
+                "not_found",
+                "No such call.",
+                "a callback handle on a call route",
+            ),
             (Handle::Call { id, number }, _, true) => {
                 let mut o = ok(200, "retry: 3000\n\n".into());
                 o.stream = Some(StreamRef::call_ref(&number, &id));
@@ -675,90 +758,116 @@ impl<F: Fleet> Running<F> {
         }
     }
 
-    async fn place(&self, req: &EdgeRequest, client: &Client) -> Outcome {
+    /// What `/v1/calls` and `/v1/callbacks` check the same way before
+    /// anything else: a JSON body within the limit, and the Idempotency-Key
+    /// (returned as a keyed digest; `kind` keeps a call's and a callback's
+    /// keys apart).
+    fn front_door(&self, req: &EdgeRequest, kind: &[u8]) -> Result<Option<String>, Box<Outcome>> {
         if req.body.len() > BODY_LIMIT {
-            return json_error(
+            return Err(Box::new(json_error(
                 413,
                 "invalid_input",
                 "The request is too large.",
                 "body over the limit",
-            );
+            )));
         }
         if !req.content_type.as_deref().is_some_and(|c| {
             c.split(';')
                 .next()
                 .is_some_and(|m| m.trim().eq_ignore_ascii_case("application/json"))
         }) {
-            return json_error(
+            return Err(Box::new(json_error(
                 415,
                 "invalid_input",
                 "Send JSON (Content-Type: application/json).",
                 "content type",
-            );
+            )));
         }
-        let (number, turnstile_token) = match parse_place_body(&req.body) {
-            Ok(x) => x,
-            Err(e) => return json_error(400, "invalid_input", &e.message, &e.message),
-        };
-        let key = match req.idempotency_key.as_deref() {
+        match req.idempotency_key.as_deref() {
             Some(k)
                 if k.is_empty() || k.len() > 128 || !k.bytes().all(|b| b.is_ascii_graphic()) =>
             {
-                return json_error(
+                Err(Box::new(json_error(
                     400,
                     "invalid_input",
                     "Idempotency-Key must be 1 to 128 printable characters.",
                     "bad idempotency key",
-                )
+                )))
             }
             // Stored as a keyed digest only.
-            k => k.map(|k| digest(&self.cfg.signing_key, &[b"key:", k.as_bytes()], 18)),
-        };
-        let masked = mask_number(number.as_str());
-        let tag = NumberTag::of(&self.cfg.signing_key, &number);
-        let desk = tag.name();
+            k => Ok(k.map(|k| digest(&self.cfg.signing_key, &[kind, k.as_bytes()], 18))),
+        }
+    }
 
-        // 1. The client address: its rate, and a key reused for another number.
+    /// The client address's desk: its rate, and a key reused for another number.
+    async fn admit_address(
+        &self,
+        client: &Client,
+        key: &Option<String>,
+        desk: &str,
+    ) -> Result<(), Outcome> {
         match self
             .fleet
             .address(
                 &client.bucket,
                 AddressCommand::Admit {
                     key: key.clone(),
-                    number: desk.clone(),
+                    number: desk.to_string(),
                     rate: self.cfg.per_ip,
                 },
             )
             .await
         {
-            Err(u) => return unavailable(&u.0),
-            Ok(AddressAnswer::Reused) => return json_error(
+            Err(u) => Err(unavailable(&u.0)),
+            Ok(AddressAnswer::Reused) => Err(json_error(
                 422,
                 "idempotency_key_reused",
                 "This Idempotency-Key was used for another number; use a new key for a new number.",
                 "idempotency key reused with another number",
-            ),
-            Ok(AddressAnswer::Limited { retry_after_ms }) => {
-                return retry_after(
-                    json_error(
-                        429,
-                        "rate_limited",
-                        "Too many calls from your network; try again later.",
-                        "per-ip limit",
-                    ),
-                    retry_after_ms,
-                )
-            }
-            Ok(_) => {}
+            )),
+            Ok(AddressAnswer::Limited { retry_after_ms }) => Err(retry_after(
+                json_error(
+                    429,
+                    "rate_limited",
+                    "Too many calls from your network; try again later.",
+                    "per-ip limit",
+                ),
+                retry_after_ms,
+            )),
+            Ok(_) => Ok(()),
+        }
+    }
+
+    /// Gives an Idempotency-Key back after a refusal, so a retry may use it.
+    async fn forget_key(&self, client: &Client, key: &Option<String>) {
+        if let Some(k) = key {
+            let _ = self
+                .fleet
+                .address(&client.bucket, AddressCommand::Forget { key: k.clone() })
+                .await;
+        }
+    }
+
+    async fn place(&self, req: &EdgeRequest, client: &Client) -> Outcome {
+        let key = match self.front_door(req, b"key:") {
+            Ok(k) => k,
+            Err(o) => return *o,
+        };
+        let (number, turnstile_token) = match parse_place_body(&req.body) {
+            Ok(x) => x,
+            Err(e) => return json_error(400, "invalid_input", &e.message, &e.message),
+        };
+        let masked = mask_number(number.as_str());
+        let tag = NumberTag::of(&self.cfg.signing_key, &number);
+        let desk = tag.name();
+
+        // 1. The client address: its rate, and a key reused for another number.
+        if let Err(o) = self.admit_address(client, &key, &desk).await {
+            return o;
         }
         // From here a refusal gives the key back, so a retry may use it.
         let refuse = |o: Outcome| async {
-            if let Some(k) = &key {
-                let _ = self
-                    .fleet
-                    .address(&client.bucket, AddressCommand::Forget { key: k.clone() })
-                    .await;
-            }
+            self.forget_key(client, &key).await;
             o
         };
 
@@ -776,7 +885,10 @@ impl<F: Fleet> Running<F> {
 
         // 3. The number: the same key or visitor again, an unknown outcome's
         // window, the cap and the number's rate; then a reservation.
-        let (ticket, issued) = match self.admit_number(&tag, key.clone(), client, &number).await {
+        let (ticket, issued) = match self
+            .admit_number(&tag, key.clone(), client, &number, false)
+            .await
+        {
             Ok(t) => t,
             Err((o, forget)) => return if forget { refuse(o).await } else { o },
         };
@@ -813,7 +925,10 @@ impl<F: Fleet> Running<F> {
             })
             .await;
         match answer {
-            Ok(GatewayAnswer::Placed { conversation }) => {
+            Ok(GatewayAnswer::Placed {
+                conversation,
+                warnings,
+            }) => {
                 let Ok(id) = EntityId::parse(&conversation, "conversation") else {
                     settle(Settled::Unknown).await;
                     return self.ringing(&tag, ticket, issued, "placed, unreadable id");
@@ -825,6 +940,11 @@ impl<F: Fleet> Running<F> {
                 let h = handle::sign_call(&self.cfg.signing_key, &id, tag, issued / 1000);
                 let mut o = ok(201, encode(&CallHandle::new(&h)));
                 o.detail = ["placed to ", &masked].concat();
+                // A refused lookup never blocks a call, but it is never silent.
+                for w in &warnings {
+                    o.detail.push_str("; agent check: ");
+                    o.detail.push_str(w);
+                }
                 o
             }
             Ok(GatewayAnswer::Failed { error }) => {
@@ -832,6 +952,13 @@ impl<F: Fleet> Running<F> {
                 if e.code == ErrorCode::OutcomeUnknown {
                     settle(Settled::Unknown).await;
                     return self.ringing(&tag, ticket, issued, &upstream_detail(&e));
+                }
+                if e.code == ErrorCode::AgentUnavailable {
+                    settle(Settled::NotDialled).await;
+                    return refuse(
+                        self.agent_unavailable(e.reason.unwrap_or("unknown"), &e.message),
+                    )
+                    .await;
                 }
                 settle(Settled::NotDialled).await;
                 refuse(place_error(&e)).await
@@ -850,6 +977,259 @@ impl<F: Fleet> Running<F> {
         }
     }
 
+    /// The per-client read limit (status reads, streams, availability).
+    fn read_refused(&self, client: &Client) -> Option<Outcome> {
+        self.reads
+            .borrow_mut()
+            .hit(&client.bucket, self.now())
+            .err()
+            .map(|wait| {
+                retry_after(
+                    json_error(
+                        429,
+                        "rate_limited",
+                        "Too many status requests; try again shortly.",
+                        "per-client read limit",
+                    ),
+                    wait,
+                )
+            })
+    }
+
+    /// `OPENING_HOURS`, or always open.
+    fn hours(&self) -> std::borrow::Cow<'_, OpeningHours> {
+        match &self.cfg.opening_hours {
+            Some(h) => std::borrow::Cow::Borrowed(h),
+            None => std::borrow::Cow::Owned(
+                OpeningHours::parse("Daily 00:00-24:00 UTC").expect("a valid constant"),
+            ),
+        }
+    }
+
+    fn now_ts(&self) -> Timestamp {
+        Timestamp::from_millisecond(i64::try_from(self.now()).unwrap_or(i64::MAX))
+            .unwrap_or(Timestamp::UNIX_EPOCH)
+    }
+
+    /// `GET /v1/availability`: call now, or book a callback (and when).
+    /// Opening hours come from this instance's clock; the agent and the
+    /// queue's wait from the gateway, shared for a few seconds.
+    async fn availability(&self) -> Outcome {
+        let now = self.now_ts();
+        let hours = self.hours();
+        let open = hours.is_open(now);
+        let callbacks = self.cfg.queue_id.is_some();
+        let (agent, agent_reason, wait) = if open {
+            match self.fleet.gateway(GatewayCommand::Availability).await {
+                Ok(GatewayAnswer::Available { availability: a }) => {
+                    (a.agent_available, a.reason, a.estimated_wait_seconds)
+                }
+                // Unknown: the call itself checks again.
+                _ => (None, "unknown".to_string(), None),
+            }
+        } else {
+            (None, "closed".to_string(), None)
+        };
+        let call_now = open && agent != Some(false);
+        let mode = match (call_now, callbacks) {
+            (true, _) => "call-now",
+            (false, true) => "callback",
+            (false, false) => "unavailable",
+        };
+        let max_ahead = std::time::Duration::from_millis(self.cfg.callback_max_ahead_ms);
+        let slots: Vec<Slot> = if callbacks {
+            hours
+                .next_open_slots(now, MAX_OFFERED_SLOTS, self.cfg.callback_slot_minutes)
+                .into_iter()
+                .filter(|s| {
+                    CallbackTime::parse(&s.utc, "slot")
+                        .is_ok_and(|t| hours.allowed(t.timestamp(), now, max_ahead).is_ok())
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
+        let mut o = ok(
+            200,
+            encode(&AvailabilityAnswer {
+                mode,
+                reason: (!call_now).then_some(agent_reason.as_str()),
+                estimated_wait_seconds: wait,
+                callbacks,
+                next_slots: callbacks.then_some(slots.as_slice()),
+                time_zone: self.cfg.opening_hours.as_ref().map(|h| h.zone()),
+            }),
+        );
+        o.detail = ["mode ", mode].concat();
+        o
+    }
+
+    /// `POST /v1/callbacks`: a queue callback, under the same desks, dial
+    /// policy, Idempotency-Key and Turnstile as a call; its time inside
+    /// opening hours and not too far ahead (422 otherwise, nothing booked).
+    async fn schedule(&self, req: &EdgeRequest, client: &Client) -> Outcome {
+        let key = match self.front_door(req, b"callback-key:") {
+            Ok(k) => k,
+            Err(o) => return *o,
+        };
+        let (number, at, turnstile_token) = match parse_callback_body(&req.body) {
+            Ok(x) => x,
+            Err(e) => return json_error(400, "invalid_input", &e.message, &e.message),
+        };
+        let now = self.now_ts();
+        let when = at.as_ref().map_or(now, CallbackTime::timestamp);
+        let max_ahead = std::time::Duration::from_millis(self.cfg.callback_max_ahead_ms);
+        if let Err(refused) = self.hours().allowed(when, now, max_ahead) {
+            let reason = match refused.reason {
+                RefusalReason::Past => "past",
+                RefusalReason::TooFarAhead => "too far ahead",
+                RefusalReason::Closed => "closed",
+            };
+            return json_error(
+                422,
+                "invalid_input",
+                &refused.message,
+                &["callback time refused: ", reason].concat(),
+            );
+        }
+        let masked = mask_number(number.as_str());
+        let tag = NumberTag::of(&self.cfg.signing_key, &number);
+        let desk = tag.name();
+        if let Err(o) = self.admit_address(client, &key, &desk).await {
+            return o;
+        }
+        let refuse = |o: Outcome| async {
+            self.forget_key(client, &key).await;
+            o
+        };
+        if let Err(refused) = self.cfg.dial.check(&number) {
+            return refuse(json_error(
+                403,
+                "policy_denied",
+                &refused.visitor_message,
+                &refused.log_detail,
+            ))
+            .await;
+        }
+        let (ticket, issued) = match self
+            .admit_number(&tag, key.clone(), client, &number, true)
+            .await
+        {
+            Ok(t) => t,
+            Err((o, forget)) => return if forget { refuse(o).await } else { o },
+        };
+        let desk_name = &desk;
+        let settle = |outcome: Settled| async move {
+            let _ = self
+                .fleet
+                .number(desk_name, NumberCommand::Settle { ticket, outcome })
+                .await;
+        };
+        if let Some(secret) = &self.cfg.turnstile_secret {
+            if !self
+                .turnstile_ok(secret.expose(), turnstile_token.as_deref(), client)
+                .await
+            {
+                settle(Settled::NotDialled).await;
+                return refuse(json_error(
+                    403,
+                    "policy_denied",
+                    "The human check failed; reload the page and try again.",
+                    "turnstile refused or unreachable",
+                ))
+                .await;
+            }
+        }
+        let not_sure = |detail: &str| {
+            retry_after(
+                json_error(
+                    202,
+                    "outcome_unknown",
+                    "We could not confirm that your callback was booked. Please wait a few minutes before trying again.",
+                    detail,
+                ),
+                self.cfg.settle_ms,
+            )
+        };
+        let answer = self
+            .fleet
+            .gateway(GatewayCommand::ScheduleCallback {
+                number: number.as_str().to_string(),
+                at: at.as_ref().map(|a| a.as_str().to_string()),
+            })
+            .await;
+        match answer {
+            Ok(GatewayAnswer::Scheduled { conversation }) => {
+                let Ok(id) = EntityId::parse(&conversation, "conversation") else {
+                    settle(Settled::Unknown).await;
+                    return not_sure("scheduled, unreadable id");
+                };
+                settle(Settled::Placed {
+                    conversation: conversation.clone(),
+                })
+                .await;
+                // A booked callback is no call in progress: the number's cap is free.
+                let _ = self
+                    .fleet
+                    .number(&desk, NumberCommand::Ended { conversation })
+                    .await;
+                let h = handle::sign_callback(&self.cfg.signing_key, &id, tag, issued / 1000);
+                let mut o = ok(
+                    201,
+                    encode(&CallbackHandle::new(
+                        &h,
+                        at.as_ref().map(CallbackTime::as_str),
+                    )),
+                );
+                o.detail = ["callback booked for ", &masked].concat();
+                o
+            }
+            Ok(GatewayAnswer::Failed { error }) => {
+                let e: Error = error.into();
+                if e.code == ErrorCode::OutcomeUnknown {
+                    settle(Settled::Unknown).await;
+                    return not_sure(&upstream_detail(&e));
+                }
+                settle(Settled::NotDialled).await;
+                refuse(place_error(&e)).await
+            }
+            Ok(_) | Err(Unavailable(_)) => {
+                settle(Settled::Unknown).await;
+                not_sure("gateway unavailable during the callback request")
+            }
+        }
+    }
+
+    async fn callback_status(&self, id: &ConversationId) -> Outcome {
+        let answer = self
+            .fleet
+            .gateway(GatewayCommand::ReadCallback {
+                conversation: id.as_str().to_string(),
+            })
+            .await;
+        match answer {
+            Ok(GatewayAnswer::Callback { json, .. }) => ok(200, json),
+            Ok(GatewayAnswer::Failed { error }) => read_error(&error.into()),
+            Ok(_) => unavailable("unexpected answer"),
+            Err(u) => unavailable(&u.0),
+        }
+    }
+
+    async fn cancel_callback(&self, id: &ConversationId) -> Outcome {
+        let answer = self
+            .fleet
+            .gateway(GatewayCommand::CancelCallback {
+                conversation: id.as_str().to_string(),
+            })
+            .await;
+        match answer {
+            Ok(GatewayAnswer::Done) => ok(204, String::new()),
+            Ok(GatewayAnswer::Failed { error }) => read_error(&error.into()),
+            Ok(_) => unavailable("unexpected answer"),
+            Err(u) => unavailable(&u.0),
+        }
+    }
+
     /// The visitor's own call whose outcome is unknown: its pending handle.
     fn ringing(&self, tag: &NumberTag, ticket: u64, issued_ms: u64, detail: &str) -> Outcome {
         let mut o = json_error(202, "call_may_be_ringing", RINGING, detail);
@@ -862,6 +1242,20 @@ impl<F: Fleet> Running<F> {
         o
     }
 
+    /// `409 agent_unavailable`: nobody can take the call now; nothing was
+    /// dialled. The body adds the reason key and whether callbacks are offered.
+    fn agent_unavailable(&self, reason: &'static str, detail: &str) -> Outcome {
+        let mut o = json_error(
+            409,
+            "agent_unavailable",
+            "No one can take your call right now.",
+            detail,
+        );
+        o.reason = Some(reason);
+        o.callbacks = self.cfg.queue_id.is_some();
+        o
+    }
+
     /// Asks the number's desk until it reserves (the ticket and its time),
     /// answers, or refuses. `Err((answer, give the key back))`.
     async fn admit_number(
@@ -870,7 +1264,9 @@ impl<F: Fleet> Running<F> {
         key: Option<String>,
         client: &Client,
         number: &E164,
+        callback: bool,
     ) -> Result<(u64, u64), (Outcome, bool)> {
+        let keyed = key.is_some();
         let desk = tag.name();
         let rules = NumberRules {
             rate: self.cfg.per_number,
@@ -910,14 +1306,30 @@ impl<F: Fleet> Running<F> {
                     self.fleet.clock().sleep(ms).await;
                     continue;
                 }
+                // Without a key, a replay is the visitor's call in progress:
+                // not a callback.
+                Ok(NumberAnswer::Replay { .. }) if callback && !keyed => Err((
+                    json_error(
+                        409,
+                        "conflict",
+                        "A call to this number is in progress.",
+                        "callback asked during the visitor's call",
+                    ),
+                    true,
+                )),
                 Ok(NumberAnswer::Replay {
                     conversation, at, ..
                 }) => {
                     let Ok(id) = EntityId::parse(&conversation, "conversation") else {
                         return Err((unavailable("bad record"), false));
                     };
-                    let h = handle::sign_call(&self.cfg.signing_key, &id, *tag, at / 1000);
-                    let mut o = ok(201, encode(&CallHandle::new(&h)));
+                    let mut o = if callback {
+                        let h = handle::sign_callback(&self.cfg.signing_key, &id, *tag, at / 1000);
+                        ok(201, encode(&CallbackHandle::new(&h, None)))
+                    } else {
+                        let h = handle::sign_call(&self.cfg.signing_key, &id, *tag, at / 1000);
+                        ok(201, encode(&CallHandle::new(&h)))
+                    };
                     o.headers.push(("Idempotent-Replayed".into(), "true".into()));
                     o.detail = "replay of the visitor's call".into();
                     Err((o, false))
@@ -927,8 +1339,24 @@ impl<F: Fleet> Running<F> {
                     at,
                     mine: true,
                     ..
-                }) => Err((
+                }) if !callback => Err((
                     self.ringing(tag, ticket, at, "settle window: same visitor"),
+                    false,
+                )),
+                Ok(NumberAnswer::Ringing {
+                    mine: true,
+                    retry_after_ms,
+                    ..
+                }) => Err((
+                    retry_after(
+                        json_error(
+                            409,
+                            "outcome_unknown",
+                            "We could not confirm your earlier request; please wait before trying again.",
+                            "settle window: same visitor (callback)",
+                        ),
+                        retry_after_ms,
+                    ),
                     false,
                 )),
                 Ok(NumberAnswer::Ringing { retry_after_ms, .. }) => Err((
@@ -1260,6 +1688,34 @@ fn parse_place_body(body: &str) -> Result<(E164, Option<String>), Error> {
         Error::invalid_input(&["phoneNumber must be an international number such as +13175550100."])
     })?;
     Ok((number, v.turnstile_token))
+}
+
+/// Strict JSON: `phoneNumber`, optional `at` (ISO-8601 with an offset; absent:
+/// as soon as possible) and, for Turnstile, `turnstileToken`.
+fn parse_callback_body(body: &str) -> Result<(E164, Option<CallbackTime>, Option<String>), Error> {
+    let v: CallbackBody = decode(body).map_err(|e| {
+        Error::invalid_input(&[
+            "The body must be a JSON object such as {\"phoneNumber\":\"+13175550100\",\"at\":\"2026-03-09T14:00:00Z\"} (",
+            &truncate_echo(&e),
+            ").",
+        ])
+    })?;
+    let number = v
+        .phone_number
+        .ok_or_else(|| Error::invalid_input(&["phoneNumber is required."]))?;
+    let number = E164::parse(&number, "phoneNumber").map_err(|_| {
+        Error::invalid_input(&["phoneNumber must be an international number such as +13175550100."])
+    })?;
+    let at =
+        v.at.map(|a| {
+            CallbackTime::parse(&a, "at").map_err(|_| {
+                Error::invalid_input(&[
+                    "at must be a date and time with its offset, such as 2026-03-09T14:00:00Z.",
+                ])
+            })
+        })
+        .transpose()?;
+    Ok((number, at, v.turnstile_token))
 }
 
 #[cfg(test)]

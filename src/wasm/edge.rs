@@ -186,6 +186,14 @@ pub struct EdgeHandler {
 }
 
 #[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Followed {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    next_wake: Option<f64>,
+    log: String,
+}
+
+#[derive(Serialize)]
 struct Next {
     chunk: String,
     stream: String,
@@ -275,6 +283,21 @@ impl EdgeHandler {
         let r: EdgeRequest = serde_wasm_bindgen::from_value(req).unwrap_or_default();
         let svc = self.svc.clone();
         Job::new(async move { to_js(&svc.handle(r).await) })
+    }
+
+    /// One pass of the wrap-up follower (single-instance, without Durable
+    /// Objects): a job ending in `{nextWake?, log}` — run it again at
+    /// `nextWake` (epoch ms), print `log` when not empty.
+    #[wasm_bindgen(js_name = followUp)]
+    pub fn follow_up(&self) -> Job {
+        let svc = self.svc.clone();
+        Job::new(async move {
+            let (next_wake, log) = svc.follow_up().await;
+            to_js(&Followed {
+                next_wake: next_wake.map(|w| w as f64),
+                log,
+            })
+        })
     }
 
     /// The next SSE chunk of a stream: a job ending in `{chunk, stream, cursor, done}`.
@@ -402,6 +425,32 @@ impl GatewayObject {
             .as_ref()
             .map(|g| encode(&g.budget_sent()))
             .unwrap_or_default()
+    }
+
+    /// The calls followed for their wrap-up (JSON), to store after each command.
+    #[wasm_bindgen(js_name = followState)]
+    pub fn follow_state(&self) -> String {
+        self.gateway
+            .as_ref()
+            .map(|g| encode(&g.followed()))
+            .unwrap_or_default()
+    }
+
+    /// Restores what `followState` gave.
+    #[wasm_bindgen(js_name = restoreFollow)]
+    pub fn restore_follow(&self, state: &str) {
+        if let (Some(g), Ok(f)) = (&self.gateway, decode(state)) {
+            g.restore_followed(f);
+        }
+    }
+
+    /// When the follower is next due (epoch ms; 0: nothing followed): the alarm.
+    #[wasm_bindgen(js_name = nextWake)]
+    pub fn next_wake(&self) -> f64 {
+        self.gateway
+            .as_ref()
+            .and_then(|g| g.next_follow_up())
+            .map_or(0.0, |w| w as f64)
     }
 
     /// Restores what `budgetState` gave (after a restart or a deploy).
