@@ -27,6 +27,12 @@ const vars = {
   ...(process.env.ALLOWED_DIAL_PREFIXES ? { ALLOWED_DIAL_PREFIXES: process.env.ALLOWED_DIAL_PREFIXES } : {}),
   HANDLE_SIGNING_KEY: process.env.HANDLE_SIGNING_KEY ?? "dev-only-signing-key-" + Math.random().toString(36).slice(2).padEnd(16, "0"),
   RATE_LIMIT_PER_IP: process.env.RATE_LIMIT_PER_IP ?? "20/600",
+  // The simulator's Support queue: calls are ACD calls wrapped up "Resolved",
+  // and the widget offers callbacks (OPENING_HOURS=… narrows when).
+  GENESYS_QUEUE_ID: process.env.GENESYS_QUEUE_ID ?? "5f1c0a2e-8b3d-4c7e-9a1f-2b3c4d5e6f70",
+  WRAPUP_CODE_ID: process.env.WRAPUP_CODE_ID ?? "7a2e4c6b-1d3f-4e5a-8b7c-9d0e1f2a3b01",
+  WRAPUP_NOTES: "click-to-call demo: {outcome}",
+  ...(process.env.OPENING_HOURS ? { OPENING_HOURS: process.env.OPENING_HOURS } : {}),
 };
 const listen = { host: "127.0.0.1", port };
 const options = objects && isolates > 1

@@ -5,6 +5,7 @@ import { EdgeHandler } from "../pkg-edge/genesys_click_to_call.js";
 import { drive } from "./drive.js";
 
 let handler; // one per isolate
+let coordinated; // the Durable Objects are bound (their gateway follows calls itself)
 let addressHeader; // the trusted client-address header, when configured
 const encoder = new TextEncoder();
 
@@ -86,9 +87,9 @@ let served = 0;
 // The wrap-up follower, single-instance (Deno; workerd without Durable
 // Objects): one loop per isolate, started by a request that may have placed
 // a call, running passes when the last one said. In workerd it lives in that
-// request's waitUntil (so at most ~30 s after the response: with the Durable
-// Objects bound, the gateway object's alarm follows calls to their end
-// instead, and this loop finds nothing to do).
+// request's waitUntil (so at most ~30 s after the response). With the Durable
+// Objects bound it does not run: the gateway object's alarm follows calls to
+// their end instead.
 let following;
 function follow(ctx) {
   if (following) return;
@@ -114,7 +115,11 @@ function follow(ctx) {
 // being placed going (and its outcome recorded) if the visitor goes away.
 export async function handle(request, env, connection, ctx) {
   try {
-    handler ??= new EdgeHandler(env, randomHex(16), coordinator(env));
+    if (!handler) {
+      const coordinate = coordinator(env);
+      coordinated = coordinate !== undefined;
+      handler = new EdgeHandler(env, randomHex(16), coordinate);
+    }
     addressHeader ??= handler.addressHeader() ?? "";
     const url = new URL(request.url);
     const h = request.headers;
@@ -144,7 +149,7 @@ export async function handle(request, env, connection, ctx) {
     if (request.method === "POST") ctx?.waitUntil(answer.catch(() => {}));
     const out = await answer;
     console.log(out.log);
-    if (request.method === "POST" && out.status === 201) follow(ctx);
+    if (request.method === "POST" && out.status === 201 && !coordinated) follow(ctx);
     const headers = new Headers(out.headers);
     if (!out.stream) return new Response(out.status === 204 ? null : out.body, { status: out.status, headers });
     return new Response(events(out), { status: out.status, headers });

@@ -1,12 +1,71 @@
 // The "Call me" widget: talks only to the edge handler, which holds the Genesys
-// secret and decides what may be dialled. Live status arrives over SSE.
+// secret and decides what may be dialled. Live status arrives over SSE. It
+// asks /v1/availability first: "Call me now" (with the queue's estimated
+// wait) when someone can take the call, and "Call me back at…" (the open
+// times, shown in the visitor's own time zone) when callbacks are offered.
 import { loadConfig, normalizePhone, OUTCOME_WORDS, PHASE_WORDS, renderTimeline } from "./config.js";
 
 const $ = (id) => document.getElementById(id);
 const form = $("call-form"), phone = $("phone"), error = $("phone-error");
 const callButton = $("call-button"), cancelButton = $("cancel-button");
 const statusBox = $("call-status"), statusText = $("status-text"), timeline = statusBox.querySelector(".timeline");
+const availabilityText = $("availability"), callbackBox = $("callback-box"), callbackTime = $("callback-time");
+const callbackButton = $("callback-button"), callbackStatus = $("callback-status"), callbackText = $("callback-text");
+const callbackCancel = $("callback-cancel");
 const config = await loadConfig();
+$("visitor-zone").textContent = `(your time zone: ${Intl.DateTimeFormat().resolvedOptions().timeZone})`;
+
+let lastAvailability = null;
+let booking = null; // { key, number, at }: the Idempotency-Key of the callback being booked
+let callback = null; // { handle } of the booked callback
+
+// A slot in the visitor's own time zone, e.g. "Mon, 9 Mar, 14:30".
+const slotLabel = (iso) => new Date(iso).toLocaleString(undefined, { weekday: "short", day: "numeric", month: "short", hour: "2-digit", minute: "2-digit" });
+const waitWords = (secs) => (secs < 90 ? "about a minute" : `about ${Math.round(secs / 60)} minutes`);
+
+function sayCallback(text, tone = "") {
+  callbackStatus.hidden = false;
+  callbackText.textContent = text;
+  callbackText.className = `status-text ${tone}`;
+}
+
+// The callback picker: "as soon as possible" while open, then the open times.
+function offerCallbacks(a) {
+  const options = [];
+  if (a.reason !== "closed") {
+    const wait = a.estimatedWaitSeconds != null ? ` (wait ${waitWords(a.estimatedWaitSeconds)})` : "";
+    options.push(new Option(`As soon as possible${wait}`, ""));
+  }
+  for (const slot of a.nextSlots ?? []) options.push(new Option(slotLabel(slot.utc), slot.utc));
+  callbackTime.replaceChildren(...options);
+  callbackBox.hidden = options.length === 0;
+}
+
+function showAvailability(a) {
+  lastAvailability = a;
+  const wait = a.estimatedWaitSeconds != null ? ` Estimated wait: ${waitWords(a.estimatedWaitSeconds)}.` : "";
+  if (a.mode === "call-now") {
+    availabilityText.textContent = `We're available now.${wait}`;
+    availabilityText.className = "availability";
+    callButton.hidden = false;
+  } else {
+    const why = a.reason === "closed" ? "We're closed right now." : "No one can take your call right now.";
+    availabilityText.textContent = a.callbacks ? `${why} Choose a time and we'll call you back.` : `${why} Please try again later.`;
+    availabilityText.className = "availability bad";
+    callButton.hidden = true;
+  }
+  if (a.callbacks) offerCallbacks(a);
+  document.body.dataset.mode = a.mode;
+}
+
+// Unknown availability leaves "Call me now": the edge checks again before dialling.
+async function checkAvailability() {
+  try {
+    const r = await fetch(new URL("/v1/availability", config.edge));
+    if (r.ok) showAvailability(await r.json());
+  } catch { /* the call itself will tell */ }
+}
+await checkAvailability();
 
 let current = null; // { handle, events } of the call on screen
 // The Idempotency-Key for this number: a double click, or a retry after an
@@ -31,6 +90,7 @@ function refusal(status, body) {
   switch (body?.code) {
     // The edge decides what may be dialled and says why in a visitor's words.
     case "policy_denied": return body.message || "We can't call that number from this site.";
+    case "agent_unavailable": return body.callbacks ? "No one can take your call right now. Choose a time below and we'll call you back." : "No one can take your call right now. Please try again later.";
     case "rate_limited": return `Too many attempts — please try again in ${body.retryAfter ?? "a few"} seconds.`;
     case "invalid_input": return "That doesn't look like a phone number we can call.";
     case "outcome_unknown": return "We couldn't confirm the call went through. If your phone didn't ring, you may try again.";
@@ -132,6 +192,9 @@ form.addEventListener("submit", async (event) => {
     if (body && response.headers.get("retry-after")) body.retryAfter = response.headers.get("retry-after");
     // Refused before any call: only the reason, no step marked as started.
     say(refusal(response.status, body), "bad");
+    if (body?.code === "agent_unavailable" && body.callbacks && lastAvailability) {
+      showAvailability({ ...lastAvailability, mode: "callback", reason: body.reason });
+    }
     statusBox.dataset.outcome = body?.code ?? "error";
     callButton.disabled = false;
     return;
@@ -149,5 +212,70 @@ cancelButton.addEventListener("click", async () => {
     await fetch(new URL(`/v1/calls/${current.handle}`, config.edge), { method: "DELETE" });
   } finally {
     cancelButton.disabled = false;
+  }
+});
+
+callbackButton.addEventListener("click", async () => {
+  const number = normalizePhone(phone.value);
+  if (!number) {
+    showError("Enter your number in international format, e.g. +1 317 555 0100.");
+    phone.focus();
+    return;
+  }
+  showError("");
+  const at = callbackTime.value || undefined;
+  // The same number and time again (a double click, a retry) keeps the key: one callback.
+  if (booking?.number !== number || booking?.at !== at) booking = { key: crypto.randomUUID(), number, at };
+  callbackButton.disabled = true;
+  callbackCancel.hidden = true;
+  delete callbackStatus.dataset.state;
+  sayCallback("Booking your callback…");
+  let response, body;
+  try {
+    response = await fetch(new URL("/v1/callbacks", config.edge), {
+      method: "POST",
+      headers: { "content-type": "application/json", "idempotency-key": booking.key },
+      body: JSON.stringify(at ? { phoneNumber: number, at } : { phoneNumber: number }),
+    });
+    body = await response.json().catch(() => null);
+  } catch {
+    sayCallback("We can't reach the call service. Check your connection and try again.", "bad");
+    callbackButton.disabled = false;
+    return;
+  }
+  callbackButton.disabled = false;
+  if (response.status === 201) {
+    booking = null;
+    callback = { handle: body.handle };
+    sayCallback(at ? `Booked: we'll call you on ${slotLabel(at)}.` : "Booked: we'll call you as soon as an agent is free.", "good");
+    callbackStatus.dataset.state = "booked";
+    callbackCancel.hidden = false;
+    return;
+  }
+  if ([400, 403, 404, 413, 415, 422, 429].includes(response.status)) booking = null;
+  if (body && response.headers.get("retry-after")) body.retryAfter = response.headers.get("retry-after");
+  // A refused time says why in the visitor's words (closed, too far ahead…).
+  sayCallback(response.status === 422 && body?.message ? body.message : refusal(response.status, body), "bad");
+  callbackStatus.dataset.state = body?.code ?? "error";
+});
+
+callbackCancel.addEventListener("click", async () => {
+  if (!callback) return;
+  callbackCancel.disabled = true;
+  try {
+    const r = await fetch(new URL(`/v1/callbacks/${callback.handle}`, config.edge), { method: "DELETE" });
+    if (r.status === 204) {
+      callback = null;
+      sayCallback("Your callback is cancelled. We won't call you.");
+      callbackStatus.dataset.state = "canceled";
+      callbackCancel.hidden = true;
+      callbackButton.focus();
+    } else {
+      sayCallback("We couldn't cancel the callback. Please try again.", "bad");
+    }
+  } catch {
+    sayCallback("We can't reach the call service. Check your connection and try again.", "bad");
+  } finally {
+    callbackCancel.disabled = false;
   }
 });

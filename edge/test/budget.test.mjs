@@ -43,7 +43,9 @@ test("budget: 90 concurrent calls at 60 a minute: 60 placed, the rest 503 busy w
   const mf = k.start(workerOptions(vars(), { host: "127.0.0.1", port: 0 }));
   const url = (await mf.ready).origin;
   const placed = await burst([visitor(url)]);
-  assert.equal(placed, 59, "all but the readiness read");
+  // All but the readiness read and the one burst of agent lookups (presence,
+  // routing status, station) every call of the burst shares.
+  assert.equal(placed, 56, "all but the readiness read and the agent check");
   assert.equal(await left(), 0);
   assert.equal((await simLog(sim.url)).filter((e) => e.status === 429).length, 0);
   await k.stop(mf);
@@ -77,10 +79,11 @@ test("budget: the same burst over 3 isolates sharing Durable Objects: still one 
   await mf.ready;
   const on = [];
   for (let i = 0; i < 3; i++) on.push(visitor(await mf.getWorker(`edge-${i}`)));
-  assert.equal(await burst(on, 30_000), 59);
+  assert.equal(await burst(on, 30_000), 56);
   assert.equal(await left(), 0);
-  // With the objects warm, a spent fleet budget answers busy at once.
-  const again = await Promise.all(Array.from({ length: 9 }, (_, i) => timed(on[i % 3].dial(`+131755520${String(i + 80).padStart(2, "0")}`, { ip: `198.51.100.${i + 80}` }))));
+  // With the objects warm, a spent fleet budget answers busy at once (numbers
+  // of their own: a burst number that got through would be replayed).
+  const again = await Promise.all(Array.from({ length: 9 }, (_, i) => timed(on[i % 3].dial(`+131755521${String(i).padStart(2, "0")}`, { ip: `198.51.100.${i + 80}` }))));
   for (const { r, ms } of again) {
     assert.equal(r.status, 503, r.text);
     assert.ok(ms < 2500, `${ms.toFixed(0)} ms`);

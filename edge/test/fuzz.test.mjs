@@ -36,7 +36,7 @@ before(async () => {
   const mf = k.start(workerOptions(vars, { host: "127.0.0.1", port: 0 }));
   port = Number(new URL(await mf.ready).port);
   const v = visitor(mf);
-  for (const n of ["+13175550104", "+13175550100", "+13175550103"]) {
+  for (const n of ["+13175550104", "+13175558100", "+13175550103"]) {
     numbers.add(n);
     const r = await v.dial(n, { ip: "198.18.0.1" });
     assert.equal(r.status, 201, r.text);

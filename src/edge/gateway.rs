@@ -173,6 +173,7 @@ pub struct Gateway<H, C> {
     follow_ms: u64,
     followed: RefCell<Vec<Followed>>,
     availability: RefCell<Option<(u64, Availability)>>,
+    agent_checking: Cell<bool>,
 }
 
 /// Clears an entry's "fetching" flag however the read ends (including when
@@ -230,6 +231,7 @@ impl<H: Http, C: Clock> Gateway<H, C> {
             follow_ms: (cfg.poll_interval_ms * 5).clamp(100, 30_000),
             followed: RefCell::new(Vec::new()),
             availability: RefCell::new(None),
+            agent_checking: Cell::new(false),
         }
     }
 
@@ -265,14 +267,26 @@ impl<H: Http, C: Clock> Gateway<H, C> {
         call.caller_id = self.caller_id.clone();
         call.caller_id_name = self.caller_id_name.clone();
         call.call_from_queue_id = self.queue_id.clone();
+        // The check is made here (one at a time, see `agent_check`), then
+        // the flow's place_call_for_agent sends the POST.
+        let check = if self.require_available_agent {
+            let check = self.agent_check().await?;
+            if check.available == Some(false) {
+                return Err(crate::agent::refusal(&check));
+            }
+            Some(check)
+        } else {
+            None
+        };
         let opts = AgentCallOptions {
-            require_available_agent: self.require_available_agent,
+            require_available_agent: false,
             wrap_up: None,
         };
-        let placed = self
+        let mut placed = self
             .client
             .place_call_for_agent(&call, &opts, std::future::pending())
             .await?;
+        placed.agent = check;
         if self.wrap_up.is_some() {
             let now = self.now();
             let mut followed = self.followed.borrow_mut();
@@ -399,6 +413,26 @@ impl<H: Http, C: Clock> Gateway<H, C> {
         }
     }
 
+    /// The flow's agent check, one at a time: the flow shares a burst
+    /// between concurrent checks with a lock whose release wakes the waiting
+    /// request from the holder's — which workerd cancels. Here a second check
+    /// waits on its own timer until the first is done, then finds the flow's
+    /// cache filled (a few seconds).
+    async fn agent_check(&self) -> Result<crate::agent::AgentCheck, Error> {
+        // Backing off: a burst of visitors waits here together, and on a
+        // Durable Object every wake-up is the one thread's work.
+        let mut nap = SHARE_POLL_MS;
+        while self.agent_checking.get() {
+            self.client.clock().sleep(nap).await;
+            nap = (nap * 2).min(120);
+        }
+        self.agent_checking.set(true);
+        let _checking = Flag(&self.agent_checking);
+        self.client
+            .check_agent(Some(&self.agent), self.queue_id.is_some())
+            .await
+    }
+
     /// The agent's availability and the queue's estimated callback wait,
     /// shared for a few seconds (so every page view can ask).
     pub async fn availability(&self) -> Result<Availability, Error> {
@@ -408,10 +442,7 @@ impl<H: Http, C: Clock> Gateway<H, C> {
                 return Ok(a.clone());
             }
         }
-        let check = self
-            .client
-            .check_agent(Some(&self.agent), self.queue_id.is_some())
-            .await?;
+        let check = self.agent_check().await?;
         let estimated_wait_seconds = match &self.queue_id {
             Some(q) => match self.client.estimated_wait(q, WaitMedia::Callback).await {
                 Ok(w) => w,

@@ -1,0 +1,146 @@
+// The visitor widget's availability and callbacks in real (headless) Chromium,
+// through the edge handler in workerd against a live genesys-sim: "Call me
+// now" with the queue's wait while Ada can take calls; "No one can take your
+// call right now" and "Call me back at…" when the agent is Otto (offline);
+// booking, confirmation and cancel, a refused time, at phone width too.
+// Run by scripts/test-browser.sh.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { existsSync, mkdirSync } from "node:fs";
+import { chromium } from "playwright-core";
+import { Miniflare } from "miniflare";
+import { workerOptions } from "../../edge/workerd-options.mjs";
+
+const SIM = process.env.GENESYS_SIM_URL;
+if (!SIM) throw new Error("GENESYS_SIM_URL is not set: run through scripts/test-browser.sh");
+const CHROMIUM = "/usr/bin/chromium";
+if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: the browser suite cannot run (scripts/setup.sh installs it)`);
+const SHOTS = "target/screenshots";
+const ADA = "0b5e2f7a-6c1d-4e8f-9a3b-2c4d6e8f0a01";
+const OTTO = "0b5e2f7a-6c1d-4e8f-9a3b-2c4d6e8f0a02";
+const SUPPORT = "5f1c0a2e-8b3d-4c7e-9a1f-2b3c4d5e6f70";
+
+let browser;
+const stops = [];
+
+// A page server and its edge (for `agent`), the page's origin allowed.
+async function startDemo(agent) {
+  const serve = (port, edgeUrl) => {
+    const p = spawn(process.execPath, ["www/server.mjs"], { env: { ...process.env, WWW_PORT: String(port), SIM_URL: SIM, EDGE_URL: edgeUrl }, stdio: ["ignore", "pipe", "inherit"] });
+    return new Promise((resolve, reject) => {
+      p.stdout.once("data", (d) => resolve({ p, url: String(d).match(/http:\/\/127\.0\.0\.1:\d+/)[0] }));
+      p.on("exit", () => reject(new Error("the page server exited")));
+    });
+  };
+  const first = await serve(0, "pending");
+  first.p.kill();
+  const edge = new Miniflare(workerOptions({
+    GENESYS_API_BASE: SIM, GENESYS_CLIENT_ID: "sim-edge", GENESYS_CLIENT_SECRET: "sim-edge-secret", GENESYS_AGENT_USER_ID: agent,
+    GENESYS_QUEUE_ID: SUPPORT, ALLOWED_ORIGINS: first.url, ALLOWED_COUNTRIES: "US,CA", ALLOWED_DIAL_PREFIXES: "+1317555",
+    HANDLE_SIGNING_KEY: "browser-callbacks-signing-key-0123456789", RATE_LIMIT_PER_IP: "100/60", RATE_LIMIT_PER_NUMBER: "100/60",
+    MAX_CONCURRENT_CALLS_PER_NUMBER: "10", POLL_INTERVAL_MS: "100", GENESYS_REQUESTS_PER_MINUTE: "20000",
+    OPENING_HOURS: "Daily 00:00-24:00 UTC", CALLBACK_SLOT_MINUTES: "60", CALLBACK_MAX_DAYS_AHEAD: "2",
+  }, { host: "127.0.0.1", port: 0 }));
+  const edgeUrl = (await edge.ready).origin;
+  const www = await serve(new URL(first.url).port, edgeUrl);
+  stops.push(() => www.p.kill(), () => edge.dispose());
+  return www.url;
+}
+
+let ada, otto;
+before(async () => {
+  mkdirSync(SHOTS, { recursive: true });
+  await fetch(`${SIM}/__sim/queues/${SUPPORT}`, { method: "POST", body: JSON.stringify({ estimatedWaitSeconds: 240 }) });
+  ada = await startDemo(ADA);
+  otto = await startDemo(OTTO);
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+  });
+});
+
+after(async () => {
+  await browser?.close();
+  for (const stop of stops) await stop();
+});
+
+async function open(url, viewport = { width: 1100, height: 820 }) {
+  const page = await browser.newPage({ viewport, timezoneId: "Europe/Dublin", locale: "en-IE" });
+  page.errors = [];
+  page.on("console", (m) => { if (m.type() === "error") page.errors.push(m.text()); });
+  page.on("pageerror", (e) => page.errors.push(String(e)));
+  await page.goto(url);
+  await page.waitForSelector("body[data-mode]");
+  return page;
+}
+
+const callbackPosts = async () => (await (await fetch(`${SIM}/__sim/requests`)).json()).requests.filter((e) => e.method === "POST" && e.path === "/api/v2/conversations/callbacks").length;
+
+test("visitor: someone can take the call: 'Call me now' with the wait, and a callback booked, confirmed and cancelled by keyboard", async () => {
+  const page = await open(ada);
+  assert.equal(await page.getAttribute("body", "data-mode"), "call-now");
+  assert.match(await page.textContent("#availability"), /available now\. Estimated wait: about 4 minutes/);
+  assert.ok(await page.isVisible("#call-button"));
+  assert.ok(await page.isVisible("#callback-box"));
+  // The picker: as soon as possible, then the open times in the visitor's zone.
+  const options = await page.$$eval("#callback-time option", (o) => o.map((x) => ({ value: x.value, text: x.textContent })));
+  assert.match(options[0].text, /As soon as possible \(wait about 4 minutes\)/);
+  assert.ok(options.length > 2 && options.length <= 50, `${options.length}`);
+  assert.equal(await page.textContent("#visitor-zone"), "(your time zone: Europe/Dublin)");
+  const slot = options[2];
+  const before = await callbackPosts();
+  // Keyboard only: type the number, pick the time, book.
+  await page.focus("#phone");
+  await page.keyboard.type("+1 317 555 7104");
+  await page.selectOption("#callback-time", slot.value);
+  await page.focus("#callback-button");
+  await page.keyboard.press("Enter");
+  await page.waitForSelector('#callback-status[data-state="booked"]');
+  assert.match(await page.textContent("#callback-text"), new RegExp(`Booked: we'll call you on ${slot.text.replace(/[()]/g, ".")}`));
+  assert.equal(await callbackPosts(), before + 1);
+  assert.equal(await page.getAttribute("#callback-status", "aria-live"), "polite");
+  await page.screenshot({ path: `${SHOTS}/visitor-callback-booked.png`, fullPage: true });
+  await page.focus("#callback-cancel");
+  await page.keyboard.press("Enter");
+  await page.waitForSelector('#callback-status[data-state="canceled"]');
+  assert.match(await page.textContent("#callback-text"), /cancelled/);
+  assert.deepEqual(page.errors, []);
+  await page.close();
+});
+
+test("visitor: nobody can take the call: the widget says so and offers only callbacks, at phone width", async () => {
+  const page = await open(otto, { width: 375, height: 760 });
+  assert.equal(await page.getAttribute("body", "data-mode"), "callback");
+  assert.match(await page.textContent("#availability"), /No one can take your call right now\. Choose a time and we'll call you back\./);
+  assert.equal(await page.isVisible("#call-button"), false, "no 'Call me now' when nobody can answer");
+  assert.ok(await page.isVisible("#callback-time"));
+  // Nothing wider than the screen.
+  assert.ok(await page.evaluate(() => document.documentElement.scrollWidth <= 375));
+  await page.screenshot({ path: `${SHOTS}/visitor-callback-phone.png`, fullPage: true });
+  // A premium number is refused by the edge, nothing booked.
+  const before = await callbackPosts();
+  await page.fill("#phone", "+1 900 555 0100");
+  await page.click("#callback-button");
+  await page.waitForSelector('#callback-status[data-state="policy_denied"]');
+  assert.equal(await callbackPosts(), before);
+  assert.deepEqual(page.errors.filter((e) => !/status of 403/.test(e)), []);
+  await page.close();
+});
+
+test("visitor: a time the edge refuses is said in plain words, nothing booked", async () => {
+  const page = await open(ada);
+  const before = await callbackPosts();
+  // A time past CALLBACK_MAX_DAYS_AHEAD, as a stale page or a crafted option would send it.
+  await page.evaluate(() => {
+    const far = new Date(Date.now() + 5 * 86_400_000).toISOString();
+    document.querySelector("#callback-time").append(new Option("later", far));
+    document.querySelector("#callback-time").value = far;
+  });
+  await page.fill("#phone", "+1 317 555 7104");
+  await page.click("#callback-button");
+  await page.waitForSelector('#callback-status[data-state="invalid_input"]');
+  assert.match(await page.textContent("#callback-text"), /at most 2 days ahead/);
+  assert.equal(await callbackPosts(), before);
+  await page.close();
+});
