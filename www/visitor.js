@@ -33,7 +33,7 @@ function sayCallback(text, tone = "") {
 function offerCallbacks(a) {
   const options = [];
   if (a.reason !== "closed") {
-    const wait = a.estimatedWaitSeconds != null ? ` (wait ${waitWords(a.estimatedWaitSeconds)})` : "";
+    const wait = a.estimatedWaitSeconds != null ? ` (~${Math.max(1, Math.round(a.estimatedWaitSeconds / 60))} min)` : "";
     options.push(new Option(`As soon as possible${wait}`, ""));
   }
   for (const slot of a.nextSlots ?? []) options.push(new Option(slotLabel(slot.utc), slot.utc));
