@@ -8,7 +8,7 @@ import { createRequire } from "node:module";
 import { cpus, totalmem } from "node:os";
 import zlib from "node:zlib";
 import { Miniflare } from "miniflare";
-import { workerOptions } from "../edge/workerd-options.mjs";
+import { fleetOptions, workerOptions } from "../edge/workerd-options.mjs";
 
 const require = createRequire(import.meta.url);
 const TOOLS = new URL("../.tools/bench/node_modules/", import.meta.url).pathname;
@@ -267,7 +267,7 @@ async function edge() {
   const vars = { GENESYS_API_BASE: sim.url, GENESYS_CLIENT_ID: "sim-edge", GENESYS_CLIENT_SECRET: "sim-edge-secret",
     GENESYS_AGENT_USER_ID: ADA, ALLOWED_ORIGINS: "http://127.0.0.1:8080", ALLOWED_DIAL_PREFIXES: "+1317555",
     HANDLE_SIGNING_KEY: "bench-signing-key-0123456789abcdef0123456789", RATE_LIMIT_PER_IP: "10000000/60",
-    RATE_LIMIT_PER_NUMBER: "10000000/60", MAX_CONCURRENT_CALLS_PER_NUMBER: "100", GENESYS_REQUESTS_PER_MINUTE: "100000" };
+    RATE_LIMIT_PER_NUMBER: "10000000/60", RATE_LIMIT_READS_PER_IP: "10000000/60", MAX_CONCURRENT_CALLS_PER_NUMBER: "100", GENESYS_REQUESTS_PER_MINUTE: "100000" };
   // The handler logs a line per request; keep the bench's output to its table.
   const quiet = { handleRuntimeStdio: (stdout, stderr) => { stdout.resume(); stderr.resume(); } };
   const targets = [
@@ -313,7 +313,61 @@ async function edge() {
   say("10 connections, 8 s per route (autocannon); each POST dials a different number of the simulator's range.");
   say("Cold start includes starting workerd itself, the same for both;");
   say("the difference is the wasm module's compile and instantiation. The floor does no validation, policy, limits,");
-  say("signing or CORS, and returns Genesys' raw body.");
+  say("signing or CORS, and returns Genesys' raw body. Both rows run one isolate without Durable Objects");
+  say("(the edge's per-instance mode); the next table adds the coordinator.");
+  say();
+  await coordinator(vars);
+}
+
+// Issue #16: calls admitted through the Durable Objects (one per number, one
+// per client address, one per OAuth client), with 1 and 3 isolates, beside
+// the same edge without them. Every call is a new number and a new address,
+// so every call also creates two objects: the worst case.
+async function coordinator(vars) {
+  const sim = await startSim(["--time-scale", "0.01", "--rate-limit", "10000000"]);
+  const v = { ...vars, GENESYS_API_BASE: sim.url, CLIENT_ADDRESS_HEADER: "CF-Connecting-IP" };
+  const quiet = { handleRuntimeStdio: (stdout, stderr) => { stdout.resume(); stderr.resume(); } };
+  const shapes = [
+    ["1 isolate, no Durable Objects (per instance)", () => workerOptions(v, { host: "127.0.0.1", port: 0, ...quiet })],
+    ["1 isolate + Durable Objects", () => ({ ...fleetOptions(v, { isolates: 1, front: { host: "127.0.0.1", port: 0 } }), ...quiet })],
+    ["3 isolates + Durable Objects", () => ({ ...fleetOptions(v, { isolates: 3, front: { host: "127.0.0.1", port: 0 } }), ...quiet })],
+  ];
+  const rows = [];
+  let n = 0;
+  for (const [name, options] of shapes) {
+    const mf = new Miniflare(options());
+    const url = (await mf.ready).origin;
+    await (await fetch(`${url}/v1/healthz`)).text(); // the token, before measuring
+    const r = await autocannon({ connections: 10, duration: 8, url: `${url}/v1/calls`, method: "POST",
+      requests: [{ setupRequest: (req) => { n++; return { ...req, headers: { "content-type": "application/json", "cf-connecting-ip": `10.${(n >> 16) & 255}.${(n >> 8) & 255}.${n & 255}` }, body: JSON.stringify({ phoneNumber: `+1317555${String(n % 10000).padStart(4, "0")}` }) }; } }] });
+    // Status reads of one call: in the fleet every read asks the gateway object (its cache answers).
+    const placed = await (await fetch(`${url}/v1/calls`, { method: "POST", headers: { "content-type": "application/json", "cf-connecting-ip": "10.200.0.1" }, body: '{"phoneNumber":"+13175550104"}' })).json();
+    const reads = await autocannon({ connections: 10, duration: 5, url: `${url}/v1/calls/${placed.handle}`, headers: { "cf-connecting-ip": "10.200.0.2" } });
+    // One call at a time: the latency a visitor sees without queueing.
+    const lat = [];
+    for (let i = 0; i < 30; i++) {
+      n++;
+      const t0 = performance.now();
+      const res = await fetch(`${url}/v1/calls`, { method: "POST", headers: { "content-type": "application/json", "cf-connecting-ip": `10.99.${(n >> 8) & 255}.${n & 255}` }, body: JSON.stringify({ phoneNumber: `+1317555${String(n % 10000).padStart(4, "0")}` }) });
+      await res.text();
+      lat.push(performance.now() - t0);
+    }
+    await mf.dispose();
+    rows.push({ name, rps: r.requests.average, p50: r.latency.p50, p99: r.latency.p99, non2xx: r.non2xx, single: median(lat), reads: reads.requests.average, readsNon2xx: reads.non2xx });
+  }
+  sim.stop();
+  const base = rows[0].single;
+  say("## 4b. Calls admitted through the coordinator (Durable Objects), workerd via Miniflare");
+  say();
+  say("| shape | POST /v1/calls admitted per second | p50 / p99 under load | one call alone (median of 30) | added per call | GET status per second (one call) |");
+  say("|---|---|---|---|---|---|");
+  for (const r of rows) say(`| ${r.name} | ${r.rps.toFixed(0)} | ${r.p50} / ${r.p99} ms | ${r.single.toFixed(1)} ms | ${r === rows[0] ? "—" : `+${(r.single - base).toFixed(1)} ms`} | ${r.reads.toFixed(0)} |`);
+  say();
+  say("10 connections, 8 s (autocannon); every call a new number and address, so each also creates its number's and");
+  say("its address's objects (the worst case). A call makes 4 object round trips (address, number, gateway, settle).");
+  say("Locally all objects share one workerd thread with the isolates; on Cloudflare each object runs on its own.");
+  say(`Non-2xx answers (busy, limits): ${rows.map((r) => r.non2xx + r.readsNon2xx).join(" / ")}. With the objects, every status read`);
+  say("asks the one gateway object (its shared cache answers): that column is the gateway object's read ceiling here.");
   say();
 }
 
@@ -392,13 +446,17 @@ if (process.env.BENCH_ONLY === "push") {
   writeFileSync("target/bench/push.md", out.join("\n") + "\n");
   process.exit(0);
 }
-payload();
-await clientFlow();
-await concurrency();
-await edge();
-cpu();
-await jsonInWasm();
+// `node bench/run.mjs edge` runs the edge section alone (no RESULTS.md).
+const only = process.argv[2];
+if (!only || only === "payload") payload();
+if (!only || only === "client") await clientFlow();
+if (!only || only === "concurrency") await concurrency();
+if (!only || only === "edge") await edge();
+if (!only || only === "cpu") cpu();
+if (!only || only === "json") await jsonInWasm();
 say(`Total bench time: ${((Date.now() - started) / 60000).toFixed(1)} min.`);
-writeFileSync("bench/RESULTS.md", out.join("\n") + "\n");
-console.log("\nwritten to bench/RESULTS.md");
+if (!only) {
+  writeFileSync("bench/RESULTS.md", out.join("\n") + "\n");
+  console.log("\nwritten to bench/RESULTS.md");
+}
 process.exit(0);

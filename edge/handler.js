@@ -1,12 +1,38 @@
 // Shared by every runtime entry (worker.js, deno.js): a Request in, a Response
-// out. Every decision — routing, validation, dial policy, limits, CORS — is
-// made by the Rust EdgeHandler; this file only translates.
+// out. Every decision — routing, validation, dial policy, admission, limits,
+// CORS — is made by the Rust EdgeHandler; this file only translates.
 import { EdgeHandler } from "../pkg-edge/genesys_click_to_call.js";
+import { drive } from "./drive.js";
 
-let handler; // one per isolate: it holds the token cache, limits and idempotency keys
+let handler; // one per isolate
+let addressHeader; // the trusted client-address header, when configured
 const encoder = new TextEncoder();
 
-// Reads at most `limit` + 1 bytes, so a huge body is never buffered whole.
+function randomHex(bytes) {
+  const b = crypto.getRandomValues(new Uint8Array(bytes));
+  return Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
+}
+
+// How the Rust side reaches the Durable Objects (when any is bound; Rust
+// checks that all three are): a fresh stub per command, made in the request
+// that sends it, so no I/O object is shared between requests.
+function coordinator(env) {
+  const namespaces = { number: env.CALL_NUMBERS, address: env.CLIENT_ADDRESSES, gateway: env.GENESYS_GATEWAY };
+  if (!namespaces.number && !namespaces.address && !namespaces.gateway) return undefined;
+  return async (kind, name, body) => {
+    const ns = namespaces[kind];
+    const r = await ns.get(ns.idFromName(name)).fetch(`https://coordinator/${kind}`, { method: "POST", body });
+    if (!r.ok) throw new Error(`coordinator answered ${r.status}`);
+    return r.text();
+  };
+}
+
+// Past the limit a body is read and dropped up to this much (so the client,
+// still sending, gets the 413 instead of a reset connection), then cut off.
+const DRAIN_LIMIT = 1 << 20;
+
+// Keeps at most `limit` + 1 bytes, so a huge body is never buffered whole.
+// Throws when the body cannot be read (bad framing, a connection closed early).
 async function readCapped(request, limit) {
   if (!request.body) return "";
   const reader = request.body.getReader();
@@ -17,7 +43,12 @@ async function readCapped(request, limit) {
     if (done) break;
     size += value.byteLength;
     if (size > limit) {
-      await reader.cancel();
+      while (size <= DRAIN_LIMIT) {
+        const next = await reader.read().catch(() => ({ done: true }));
+        if (next.done) return " ".repeat(limit + 1);
+        size += next.value.byteLength;
+      }
+      await reader.cancel().catch(() => {});
       return " ".repeat(limit + 1);
     }
     chunks.push(value);
@@ -28,37 +59,76 @@ async function readCapped(request, limit) {
   return new TextDecoder().decode(bytes);
 }
 
-export async function handle(request, env, clientIp) {
-  handler ??= new EdgeHandler(env);
-  const url = new URL(request.url);
-  const h = request.headers;
-  const out = await handler.handle({
-    method: request.method,
-    path: url.pathname,
-    origin: h.get("origin") ?? undefined,
-    ip: clientIp,
-    contentType: h.get("content-type") ?? undefined,
-    idempotencyKey: h.get("idempotency-key") ?? undefined,
-    body: request.method === "POST" ? await readCapped(request, EdgeHandler.bodyLimit()) : "",
-  });
-  console.log(JSON.stringify(out.log));
-  const headers = new Headers(out.headers);
-  if (!out.stream) {
-    return new Response(out.status === 204 ? null : out.body, { status: out.status, headers });
-  }
-  // Server-Sent Events: each pull asks Rust for the next chunk (a status
-  // change, or a heartbeat); the stream closes after the final status.
+// Server-Sent Events: each pull asks Rust for the next chunk (a status
+// change, or a heartbeat); a pending call's stream turns into its call's.
+function events(out) {
+  let stream = out.stream;
   let cursor = "";
-  const stream = new ReadableStream({
+  return new ReadableStream({
     start(controller) {
       controller.enqueue(encoder.encode(out.body));
     },
     async pull(controller) {
-      const next = await handler.nextEvent(out.stream, cursor);
-      cursor = next.cursor;
-      if (next.chunk) controller.enqueue(encoder.encode(next.chunk));
-      if (next.done) controller.close();
+      for (;;) {
+        const next = await drive(handler.nextEvent(stream, cursor));
+        stream = next.stream;
+        cursor = next.cursor;
+        if (next.chunk) controller.enqueue(encoder.encode(next.chunk));
+        if (next.done) return controller.close();
+        if (next.chunk) return;
+      }
     },
   });
-  return new Response(stream, { status: out.status, headers });
+}
+
+let served = 0;
+
+// `connection`: the connection's remote address where the runtime knows it
+// (Deno). `ctx`: the Workers execution context, whose waitUntil keeps a call
+// being placed going (and its outcome recorded) if the visitor goes away.
+export async function handle(request, env, connection, ctx) {
+  try {
+    handler ??= new EdgeHandler(env, randomHex(16), coordinator(env));
+    addressHeader ??= handler.addressHeader() ?? "";
+    const url = new URL(request.url);
+    const h = request.headers;
+    let body = "";
+    let bodyError = false;
+    if (request.method === "POST") {
+      try {
+        body = await readCapped(request, EdgeHandler.bodyLimit());
+      } catch {
+        bodyError = true;
+      }
+    }
+    // Every 250 requests, one line with the wasm memory and the JS values it
+    // holds (a figure that keeps rising under a steady load is a leak).
+    if (++served % 250 === 0) console.log(JSON.stringify({ event: "memory", requests: served, wasmBytes: EdgeHandler.memoryBytes(), jsValues: EdgeHandler.liveJsValues() }));
+    const answer = drive(handler.handle({
+      method: request.method,
+      path: url.pathname,
+      origin: h.get("origin") ?? undefined,
+      addressHeader: addressHeader ? h.get(addressHeader) ?? undefined : undefined,
+      connection,
+      contentType: h.get("content-type") ?? undefined,
+      idempotencyKey: h.get("idempotency-key") ?? undefined,
+      body,
+      bodyError,
+    }));
+    if (request.method === "POST") ctx?.waitUntil(answer.catch(() => {}));
+    const out = await answer;
+    console.log(out.log);
+    const headers = new Headers(out.headers);
+    if (!out.stream) return new Response(out.status === 204 ? null : out.body, { status: out.status, headers });
+    return new Response(events(out), { status: out.status, headers });
+  } catch (e) {
+    // A bug here, never the visitor's doing: still JSON with a code and a
+    // correlation id, and a log line (the error's name only, no stack).
+    const correlationId = randomHex(8);
+    console.log(JSON.stringify({ correlationId, status: 500, code: "internal_error", detail: String(e?.name ?? "error") }));
+    return new Response(JSON.stringify({ code: "internal_error", message: "Something went wrong on our side; please try again.", correlationId }), {
+      status: 500,
+      headers: { "content-type": "application/json", "x-content-type-options": "nosniff", "cache-control": "no-store", "x-correlation-id": correlationId },
+    });
+  }
 }

@@ -4,9 +4,13 @@ import wasm from "../pkg-edge/genesys_click_to_call_bg.wasm";
 import { initSync } from "../pkg-edge/genesys_click_to_call.js";
 import { handle } from "./handler.js";
 
+export { CallNumber, ClientAddress, GenesysGateway } from "./objects.js";
+
 initSync({ module: wasm });
 
 export default {
-  // Cloudflare sets cf-connecting-ip itself; clients cannot forge it there.
-  fetch: (request, env) => handle(request, env, request.headers.get("cf-connecting-ip") ?? "unknown"),
+  // No connection address here: the visitor's address comes only from the
+  // header CLIENT_ADDRESS_HEADER names (wrangler.toml: CF-Connecting-IP, which
+  // Cloudflare sets and a client cannot forge).
+  fetch: (request, env, ctx) => handle(request, env, undefined, ctx),
 };

@@ -55,6 +55,21 @@ pub enum Reason {
 }
 
 impl Reason {
+    pub const ALL: [Reason; 12] = [
+        Reason::Available,
+        Reason::Offline,
+        Reason::DoNotDisturb,
+        Reason::Busy,
+        Reason::Break,
+        Reason::Meal,
+        Reason::Meeting,
+        Reason::Training,
+        Reason::OutOfOffice,
+        Reason::NoStation,
+        Reason::NotResponding,
+        Reason::Unknown,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Reason::Available => "available",

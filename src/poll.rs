@@ -2,14 +2,16 @@
 //!
 //! Genesys allows 300 API requests per minute per token. Every API request the
 //! client sends takes a slot in a sliding window first, so the client itself
-//! never causes a 429; polls additionally space themselves so that all concurrent
-//! waits together use at most [`POLL_SHARE_PERCENT`] of the budget, leaving the
-//! rest for call creation and hang-ups. When the budget is tight the intervals
-//! stretch instead of failing.
+//! never causes a 429. Reads may fill at most [`POLL_SHARE_PERCENT`] of the
+//! window; the rest is kept for priority requests (the create-call POST, the
+//! hang-up), so no amount of reading delays a call. Polls also space themselves
+//! so that all concurrent waits together stay within the read share: when the
+//! budget is tight the intervals stretch instead of failing.
 
 /// Genesys' documented limit: 300 requests per OAuth token per minute.
 pub const GENESYS_REQUESTS_PER_MINUTE: u32 = 300;
-/// Share of the budget that polling may use.
+/// Share of the budget that reads (polling, status) may use; the rest is
+/// reserved for priority requests (create-call POSTs, hang-ups).
 pub const POLL_SHARE_PERCENT: u64 = 80;
 /// Added to the window so that clock differences between us and Genesys never
 /// let a burst straddle their window edge.
@@ -37,19 +39,54 @@ impl RateBudget {
     /// Milliseconds to wait before a send at `now_ms` fits; 0 means send now
     /// (and the caller must then [`record`](Self::record) it).
     pub fn wait_ms(&mut self, now_ms: u64) -> u64 {
+        self.wait_ms_for(now_ms, true)
+    }
+
+    /// As [`wait_ms`](Self::wait_ms) for a request of one class: a read fits
+    /// only while the window holds fewer than the read share, so reads can
+    /// never take the slots reserved for priority requests.
+    pub fn wait_ms_for(&mut self, now_ms: u64, priority: bool) -> u64 {
         let window = self.window_ms;
         self.sent.retain(|&t| t + window > now_ms);
-        if (self.sent.len() as u32) < self.limit {
+        let cap = if priority {
+            self.limit
+        } else {
+            self.read_share()
+        } as usize;
+        if self.sent.len() < cap {
             0
         } else {
+            // The send that must leave the window before one more fits.
             self.sent
-                .first()
-                .map_or(0, |&oldest| oldest + window - now_ms)
+                .get(self.sent.len() - cap)
+                .map_or(0, |&t| t + window - now_ms)
         }
     }
 
+    /// Slots per window that reads may use (at least one).
+    pub fn read_share(&self) -> u32 {
+        ((self.limit as u64 * POLL_SHARE_PERCENT / 100) as u32).max(1)
+    }
+
+    /// The send times in the window, for a coordinator that persists the
+    /// budget across restarts (the edge's Durable Object).
+    pub fn sent(&self) -> &[u64] {
+        &self.sent
+    }
+
+    /// Restores send times saved by [`sent`](Self::sent) (kept sorted and
+    /// bounded, whatever was stored).
+    pub fn restore(&mut self, mut sent: Vec<u64>) {
+        sent.sort_unstable();
+        let keep = sent.len().saturating_sub(self.limit as usize);
+        sent.drain(..keep);
+        self.sent = sent;
+    }
+
     pub fn record(&mut self, now_ms: u64) {
-        self.sent.push(now_ms);
+        // Kept sorted: a restored window may end after a clock step back.
+        let at = self.sent.partition_point(|&t| t <= now_ms);
+        self.sent.insert(at, now_ms);
     }
 
     /// The poll interval that keeps `concurrent_waits` pollers within their share.
@@ -107,6 +144,39 @@ mod tests {
         assert_eq!(b.poll_interval_ms(1_000, 100), 25_417);
         let total_per_window = 100 * (61_000 / b.poll_interval_ms(1_000, 100) + 1);
         assert!(total_per_window <= 300);
+    }
+
+    #[test]
+    fn reads_never_take_the_reserved_share() {
+        let mut b = RateBudget::new(10, 10_000);
+        // Eight reads fill the read share; the ninth read must wait…
+        for t in 0..8 {
+            assert_eq!(b.wait_ms_for(t, false), 0);
+            b.record(t);
+        }
+        assert_eq!(b.wait_ms_for(8, false), 11_000 - 8);
+        // …while the two reserved slots still go to priority requests at once.
+        for t in 8..10 {
+            assert_eq!(b.wait_ms_for(t, true), 0);
+            b.record(t);
+        }
+        assert_eq!(
+            b.wait_ms_for(10, true),
+            11_000 - 10,
+            "then priority waits too"
+        );
+        assert_eq!(b.read_share(), 8);
+        assert_eq!(RateBudget::new(1, 1_000).read_share(), 1);
+    }
+
+    #[test]
+    fn a_restored_window_is_sorted_and_bounded() {
+        let mut b = RateBudget::new(3, 10_000);
+        b.restore(vec![5, 1, 4, 3, 2]);
+        assert_eq!(b.sent(), &[3, 4, 5]);
+        assert!(b.wait_ms(6) > 0, "a restart does not reset the window");
+        b.record(4);
+        assert_eq!(b.sent(), &[3, 4, 4, 5]);
     }
 
     #[test]

@@ -1,28 +1,54 @@
 //! The edge service end to end on the host: visitor requests through the real
-//! service and client flow to genesys-sim over loopback. Every abuse case is
-//! refused before Genesys is asked (the simulator's log proves it), and the
-//! client secret never appears in any response or log line.
+//! service, desks and gateway to genesys-sim over loopback. Every abuse case
+//! is refused before Genesys is asked (the simulator's log proves it), no
+//! fault makes it dial twice, and no answer or log line holds the secret, the
+//! signing key, a whole number, a whole handle or a client address.
+//! "Isolates" sharing Durable Objects are services sharing one `LocalFleet`.
 #![cfg(not(target_arch = "wasm32"))]
 
 mod common;
 
-use std::cell::RefCell;
-use std::time::{Duration, Instant};
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use common::*;
-use genesys_click_to_call::edge::{EdgeRequest, EdgeResponse, EdgeService};
+use genesys_click_to_call::edge::{EdgeRequest, EdgeResponse, EdgeService, Fleet, LocalFleet};
+use genesys_click_to_call::flow::Clock;
 use genesys_sim::Running;
 use serde_json::Value;
 
 const ORIGIN: &str = "http://127.0.0.1:8080";
 const SECRET: &str = "sim-edge-secret";
+const SIGNING_KEY: &str = "edge-test-signing-key-0123456789abcdef";
+const VISITOR: &str = "203.0.113.7";
 
-struct Edge {
-    svc: EdgeService<Reqwest, TokioClock>,
+/// Wall-clock time (the lookup asks Genesys about real times), shiftable
+/// forward to expire handles without waiting.
+#[derive(Clone, Default)]
+struct Clk(Rc<Cell<u64>>);
+
+impl Clock for Clk {
+    fn now_ms(&self) -> u64 {
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_millis() as u64
+            + self.0.get()
+    }
+    async fn sleep(&self, ms: u64) {
+        tokio::time::sleep(Duration::from_millis(ms)).await
+    }
+}
+
+type Local = LocalFleet<Reqwest, Clk>;
+
+struct Edge<F = Local> {
+    svc: EdgeService<F>,
     seen: RefCell<Vec<String>>,
 }
 
-fn edge(s: &Running, overrides: &[(&str, &str)]) -> Edge {
+fn vars(s: &Running, overrides: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
     let mut vars: Vec<(String, String)> = [
         ("GENESYS_API_BASE", s.url().as_str()),
         ("GENESYS_CLIENT_ID", "sim-edge"),
@@ -30,10 +56,8 @@ fn edge(s: &Running, overrides: &[(&str, &str)]) -> Edge {
         ("GENESYS_AGENT_USER_ID", ADA),
         ("ALLOWED_ORIGINS", ORIGIN),
         ("ALLOWED_DIAL_PREFIXES", "+1317555"),
-        (
-            "HANDLE_SIGNING_KEY",
-            "edge-test-signing-key-0123456789abcdef",
-        ),
+        ("HANDLE_SIGNING_KEY", SIGNING_KEY),
+        ("CLIENT_ADDRESS_HEADER", "CF-Connecting-IP"),
         ("RATE_LIMIT_PER_IP", "100/60"),
         ("RATE_LIMIT_PER_NUMBER", "100/60"),
         ("MAX_CONCURRENT_CALLS_PER_NUMBER", "100"),
@@ -47,13 +71,30 @@ fn edge(s: &Running, overrides: &[(&str, &str)]) -> Edge {
         vars.retain(|(n, _)| n != k);
         vars.push((k.to_string(), v.to_string()));
     }
-    let svc = EdgeService::new(Reqwest(reqwest()), TokioClock(Instant::now()), move |k| {
-        vars.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone())
-    });
+    move |k| vars.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone())
+}
+
+fn edge(s: &Running, overrides: &[(&str, &str)]) -> Edge {
+    edge_at(s, overrides, Clk::default())
+}
+
+fn edge_at(s: &Running, overrides: &[(&str, &str)], clock: Clk) -> Edge {
     Edge {
-        svc,
+        svc: EdgeService::new(Reqwest(reqwest()), clock, vars(s, overrides)),
         seen: RefCell::new(Vec::new()),
     }
+}
+
+/// `n` "isolates" sharing one set of coordinators, as Durable Objects share them.
+fn fleet(s: &Running, overrides: &[(&str, &str)], n: usize) -> Vec<Edge<Rc<Local>>> {
+    let cfg = genesys_click_to_call::edge::EdgeConfig::from_env(vars(s, overrides)).unwrap();
+    let shared = Rc::new(LocalFleet::new(Reqwest(reqwest()), Clk::default(), &cfg));
+    (0..n)
+        .map(|i| Edge {
+            svc: EdgeService::build(vars(s, overrides), &[i as u8; 16], |_| shared.clone()),
+            seen: RefCell::new(Vec::new()),
+        })
+        .collect()
 }
 
 async fn fast_sim() -> Running {
@@ -69,7 +110,7 @@ fn req(method: &str, path: &str) -> EdgeRequest {
         method: method.into(),
         path: path.into(),
         origin: Some(ORIGIN.into()),
-        client_ip: "203.0.113.7".into(),
+        address_header: Some(VISITOR.into()),
         ..Default::default()
     }
 }
@@ -86,7 +127,30 @@ fn dial(number: &str) -> EdgeRequest {
     post(&format!(r#"{{"phoneNumber":"{number}"}}"#))
 }
 
-impl Edge {
+fn keyed(number: &str, key: &str) -> EdgeRequest {
+    EdgeRequest {
+        idempotency_key: Some(key.into()),
+        ..dial(number)
+    }
+}
+
+fn from(ip: &str, r: EdgeRequest) -> EdgeRequest {
+    EdgeRequest {
+        address_header: Some(ip.into()),
+        ..r
+    }
+}
+
+/// What an event stream showed, to its end.
+#[derive(Debug, Default)]
+struct Stream {
+    statuses: Vec<Value>,
+    pending: bool,
+    error: Option<String>,
+    heartbeats: usize,
+}
+
+impl<F: Fleet> Edge<F> {
     /// Sends a request and records everything a visitor or the log could see.
     async fn send(&self, r: EdgeRequest) -> EdgeResponse {
         let resp = self.svc.handle(r).await;
@@ -94,12 +158,29 @@ impl Edge {
         seen.push(resp.body.clone());
         seen.push(resp.log.clone());
         seen.extend(resp.headers.iter().map(|(k, v)| format!("{k}: {v}")));
+        assert!(
+            resp.headers
+                .iter()
+                .any(|(k, v)| k == "X-Content-Type-Options" && v == "nosniff"),
+            "nosniff on every answer"
+        );
         resp
     }
 
-    fn assert_secret_never_seen(&self) {
+    /// Asserts that nothing seen holds a secret, a whole number or handle, or a clear address.
+    fn assert_nothing_leaked(&self, numbers: &[&str], handles: &[String]) {
         for s in self.seen.borrow().iter() {
             assert!(!s.contains(SECRET), "the client secret leaked: {s}");
+            assert!(!s.contains(SIGNING_KEY), "the signing key leaked: {s}");
+            assert!(!s.contains(VISITOR), "a client address in clear: {s}");
+            for n in numbers {
+                assert!(!s.contains(&n[2..]), "a whole number: {s}");
+            }
+            if s.starts_with('{') && s.contains("correlationId") && s.contains("\"path\"") {
+                for h in handles {
+                    assert!(!s.contains(h.as_str()), "a whole handle in a log line: {s}");
+                }
+            }
         }
     }
 
@@ -109,32 +190,40 @@ impl Edge {
         json(&r)["handle"].as_str().unwrap().to_string()
     }
 
-    /// Reads the SSE stream to its end: every status event, then `end`.
-    async fn events(&self, handle: &str) -> Vec<Value> {
+    /// Reads the SSE stream to its end.
+    async fn events(&self, handle: &str) -> Stream {
         let r = self
             .send(req("GET", &format!("/v1/calls/{handle}/events")))
             .await;
-        assert_eq!(r.status, 200);
-        assert!(r
-            .headers
-            .iter()
-            .any(|(k, v)| k == "Content-Type" && v == "text/event-stream"));
-        let conversation = r.stream.expect("a stream");
-        let (mut cursor, mut statuses, mut ended) = (String::new(), Vec::new(), false);
-        for _ in 0..200 {
-            let (chunk, next, done) = self.svc.next_event(&conversation, &cursor).await;
-            self.seen.borrow_mut().push(chunk.clone());
-            cursor = next;
-            for event in chunk.split("\n\n").filter(|e| !e.is_empty()) {
+        assert_eq!(r.status, 200, "{}", r.body);
+        assert_eq!(header(&r, "Content-Type"), Some("text/event-stream"));
+        let mut out = Stream {
+            pending: r.body.contains("event: pending"),
+            ..Stream::default()
+        };
+        let (mut stream, mut cursor) = (r.stream.expect("a stream"), String::new());
+        for _ in 0..400 {
+            let next = self.svc.next_event(&stream, &cursor).await;
+            self.seen.borrow_mut().push(next.chunk.clone());
+            for event in next.chunk.split("\n\n").filter(|e| !e.is_empty()) {
                 if let Some(data) = event.strip_prefix("event: status\ndata: ") {
-                    statuses.push(serde_json::from_str(data).unwrap());
+                    out.statuses.push(serde_json::from_str(data).unwrap());
                 }
-                ended |= event.starts_with("event: end");
+                if let Some(data) = event.strip_prefix("event: error\ndata: ") {
+                    let v: Value = serde_json::from_str(data).unwrap();
+                    out.error = v["code"].as_str().map(str::to_string);
+                }
+                out.heartbeats += usize::from(event.starts_with(": heartbeat"));
             }
-            if done {
-                assert!(ended, "the stream ends with an end event");
-                return statuses;
+            if next.done {
+                assert!(
+                    out.error.is_some() || next.chunk.contains("event: end"),
+                    "a stream ends with end or error"
+                );
+                return out;
             }
+            stream = next.stream;
+            cursor = next.cursor;
         }
         panic!("the stream never ended");
     }
@@ -155,6 +244,19 @@ async fn create_posts(s: &Running) -> usize {
     count(&log(s).await, "POST", CREATE, None)
 }
 
+async fn posts_to(s: &Running, number: &str) -> usize {
+    log(s)
+        .await
+        .iter()
+        .filter(|e| e["method"] == "POST" && e["phoneNumber"] == number)
+        .count()
+}
+
+fn last_outcome(s: &Stream) -> (Option<&str>, Option<&str>) {
+    let last = s.statuses.last().expect("a status");
+    (last["phase"].as_str(), last["outcome"].as_str())
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn visitor_call_streams_to_completed() {
     let s = fast_sim().await;
@@ -162,30 +264,31 @@ async fn visitor_call_streams_to_completed() {
     let r = e.send(dial("+13175550100")).await;
     assert_eq!(r.status, 201);
     let body = json(&r);
-    let h = body["handle"].as_str().unwrap();
+    let h = body["handle"].as_str().unwrap().to_string();
     assert_eq!(body["statusUrl"], format!("/v1/calls/{h}"));
     assert_eq!(body["eventsUrl"], format!("/v1/calls/{h}/events"));
     assert_eq!(header(&r, "Access-Control-Allow-Origin"), Some(ORIGIN));
-    let statuses = e.events(h).await;
-    let phases: Vec<&str> = statuses
+    let stream = e.events(&h).await;
+    let phases: Vec<&str> = stream
+        .statuses
         .iter()
         .map(|s| s["phase"].as_str().unwrap())
         .collect();
     assert!(phases.contains(&"connected"), "{phases:?}");
-    let last = statuses.last().unwrap();
-    assert_eq!(
-        (last["phase"].as_str(), last["outcome"].as_str()),
-        (Some("ended"), Some("completed"))
-    );
+    assert_eq!(last_outcome(&stream), (Some("ended"), Some("completed")));
     // Visitors see states, not the agent's identity.
-    let text = serde_json::to_string(&statuses).unwrap();
+    let text = serde_json::to_string(&stream.statuses).unwrap();
     assert!(!text.contains(ADA) && !text.contains("Ada"), "{text}");
     let status = e.send(req("GET", &format!("/v1/calls/{h}"))).await;
     assert_eq!(json(&status)["outcome"], "completed");
     // The call went out on behalf of the configured agent, once.
     let l = log(&s).await;
     assert_eq!(count(&l, "POST", &format!("{CREATE}{ADA}"), Some(200)), 1);
-    e.assert_secret_never_seen();
+    // The log masks the number and shows a handle's prefix only.
+    let logs = e.seen.borrow().join("\n");
+    assert!(logs.contains("+1 •••• ••• ••00"), "{logs}");
+    assert!(logs.contains(&format!("/v1/calls/{}…", &h[..8])), "{logs}");
+    e.assert_nothing_leaked(&["+13175550100"], &[h]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -197,11 +300,11 @@ async fn busy_and_no_answer_outcomes() {
         ("+13175550102", "no-answer", 480),
     ] {
         let h = e.place(number).await;
-        let last = e.events(&h).await.pop().unwrap();
+        let stream = e.events(&h).await;
+        let last = stream.statuses.last().unwrap();
         assert_eq!(last["outcome"], outcome, "{number}");
         assert_eq!(last["customer"]["disconnectReason"]["code"], sip);
     }
-    e.assert_secret_never_seen();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -213,6 +316,7 @@ async fn refused_numbers_never_reach_genesys() {
         &s,
         &[("ALLOWED_COUNTRIES", "*"), ("ALLOWED_DIAL_PREFIXES", "+")],
     );
+    let mut numbers = Vec::new();
     for (number, message) in [
         ("+43900123456", "Premium-rate numbers can't be called."), // Austria 900
         ("+971900234567", "Premium-rate numbers can't be called."), // UAE 900
@@ -244,6 +348,7 @@ async fn refused_numbers_never_reach_genesys() {
         assert_eq!(json(&r)["message"], message, "{number}");
         assert!(json(&r)["correlationId"].is_string());
         assert!(r.log.contains("refused"), "the log says why: {}", r.log);
+        numbers.push(number);
         assert!(
             !r.log.contains(&number[1..]),
             "the log holds the number: {}",
@@ -284,6 +389,7 @@ async fn refused_numbers_never_reach_genesys() {
     assert_eq!(r.status, 201, "{}", r.body);
     assert!(r.log.contains("+1 •••• ••• ••00"), "{}", r.log);
     assert!(!r.log.contains("3175550100"), "{}", r.log);
+    everything.assert_nothing_leaked(&numbers, &[]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -323,19 +429,30 @@ async fn rate_limits_and_the_concurrent_call_cap() {
     );
     let wait: u64 = header(&r, "Retry-After").unwrap().parse().unwrap();
     assert!((1..=60).contains(&wait));
-    let mut other_ip = dial("+13175550102");
-    other_ip.client_ip = "198.51.100.9".into();
-    assert_eq!(e.send(other_ip).await.status, 201, "limits are per address");
+    assert_eq!(
+        e.send(from("198.51.100.9", dial("+13175550102")))
+            .await
+            .status,
+        201,
+        "limits are per address"
+    );
 
     let per_number = edge(&s, &[("RATE_LIMIT_PER_NUMBER", "1/60")]);
     per_number.place("+13175550101").await;
-    let mut again = dial("+13175550101");
-    again.client_ip = "198.51.100.10".into();
+    let again = from("198.51.100.10", dial("+13175550101"));
     assert_eq!(per_number.send(again).await.status, 429);
 
     let cap = edge(&s, &[("MAX_CONCURRENT_CALLS_PER_NUMBER", "1")]);
     let h = cap.place("+13175550104").await;
-    let r = cap.send(dial("+13175550104")).await;
+    // The same visitor clicking again gets their call back, not a second one…
+    let mine = cap.send(dial("+13175550104")).await;
+    assert_eq!(
+        (mine.status, json(&mine)["handle"].as_str()),
+        (201, Some(h.as_str()))
+    );
+    assert_eq!(header(&mine, "Idempotent-Replayed"), Some("true"));
+    // …another visitor meets the cap.
+    let r = cap.send(from("198.51.100.11", dial("+13175550104"))).await;
     assert_eq!(r.status, 429, "a call to this number is in progress");
     assert!(json(&r)["message"]
         .as_str()
@@ -356,10 +473,7 @@ async fn rate_limits_and_the_concurrent_call_cap() {
 async fn a_double_click_with_one_key_places_one_call() {
     let s = fast_sim().await;
     let e = edge(&s, &[]);
-    let click = || EdgeRequest {
-        idempotency_key: Some("click-7f3a".into()),
-        ..dial("+13175550104")
-    };
+    let click = || keyed("+13175550104", "click-7f3a");
     // Two clicks in flight at once, then a third later.
     let (a, b) = tokio::join!(e.send(click()), e.send(click()));
     let c = e.send(click()).await;
@@ -368,15 +482,334 @@ async fn a_double_click_with_one_key_places_one_call() {
     assert_eq!(json(&a)["handle"], json(&c)["handle"]);
     assert_eq!(header(&c, "Idempotent-Replayed"), Some("true"));
     assert_eq!(create_posts(&s).await, 1);
-    // Another key is another call.
+    // Another key from another visitor is another call.
     let other = e
-        .send(EdgeRequest {
-            idempotency_key: Some("click-8b21".into()),
-            ..dial("+13175550104")
-        })
+        .send(from("198.51.100.20", keyed("+13175550104", "click-8b21")))
         .await;
+    assert_eq!(other.status, 201, "{}", other.body);
     assert_ne!(json(&other)["handle"], json(&a)["handle"]);
     assert_eq!(create_posts(&s).await, 2);
+    // The same key for another number is refused, and dials nothing.
+    let reused = e.send(keyed("+13175550100", "click-7f3a")).await;
+    assert_eq!(
+        (reused.status, json(&reused)["code"].as_str()),
+        (422, Some("idempotency_key_reused"))
+    );
+    assert_eq!(create_posts(&s).await, 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn five_concurrent_clicks_without_a_key_place_one_call() {
+    let s = fast_sim().await;
+    let e = edge(&s, &[("MAX_CONCURRENT_CALLS_PER_NUMBER", "1")]);
+    // Genesys takes 300 ms to answer each create.
+    fault(&s, r#"{"method":"POST","path":"/api/v2/conversations/calls/user/*","when":"after","delayMs":300,"count":5}"#).await;
+    let answers = join_all((0..5).map(|_| e.send(dial("+13175550133"))).collect()).await;
+    let handles: Vec<String> = answers
+        .iter()
+        .map(|r| {
+            assert_eq!(r.status, 201, "{}", r.body);
+            json(r)["handle"].as_str().unwrap().to_string()
+        })
+        .collect();
+    assert!(
+        handles.iter().all(|h| h == &handles[0]),
+        "one call, one handle"
+    );
+    assert_eq!(posts_to(&s, "+13175550133").await, 1);
+}
+
+/// Every fault after the create-call POST (the call exists in Genesys):
+/// two clicks with different keys → one POST; once the edge has found the
+/// call, both visitors' streams reach its final status.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unknown_outcome_is_resolved_not_redialled() {
+    let s = fast_sim().await;
+    let e = edge(&s, &[("GENESYS_REQUEST_TIMEOUT_MS", "1000")]);
+    let faults = [
+        ("+13175550201", r#""status":503"#),
+        ("+13175550202", r#""drop":true"#),
+        ("+13175550203", r#""malformed":true"#),
+        ("+13175550204", r#""delayMs":2500"#),
+    ];
+    let run = |number: &'static str, fault_spec: &'static str, key: usize| {
+        let (e, s) = (&e, &s);
+        async move {
+            let first = e.send(keyed(number, &format!("first-{key}"))).await;
+            assert_eq!(
+                (first.status, json(&first)["code"].as_str()),
+                (202, Some("call_may_be_ringing")),
+                "{fault_spec}: {}",
+                first.body
+            );
+            assert!(json(&first)["correlationId"].is_string());
+            let h1 = json(&first)["handle"].as_str().unwrap().to_string();
+            // The widget of old cleared its key: the natural second click.
+            let second = e.send(keyed(number, &format!("second-{key}"))).await;
+            assert_eq!(second.status, 202, "{fault_spec}: {}", second.body);
+            let h2 = json(&second)["handle"].as_str().unwrap().to_string();
+            assert_eq!(h1, h2, "{fault_spec}: the pending call's handle");
+            // The pending handle reads as "may be ringing" until resolved.
+            let early = e.send(req("GET", &format!("/v1/calls/{h1}"))).await;
+            assert!(matches!(early.status, 200 | 202), "{}", early.body);
+            let (a, b) = tokio::join!(e.events(&h1), e.events(&h2));
+            for stream in [&a, &b] {
+                assert!(
+                    stream.pending,
+                    "{fault_spec}: the stream says it may be ringing first"
+                );
+                assert_eq!(
+                    last_outcome(stream),
+                    (Some("ended"), Some("completed")),
+                    "{fault_spec}: {stream:?}"
+                );
+            }
+            let _ = s;
+            h1
+        }
+    };
+    let mut handles = Vec::new();
+    for (i, (number, spec)) in faults.iter().enumerate() {
+        fault(&s, &format!(r#"{{"method":"POST","path":"/api/v2/conversations/calls/user/*","when":"after",{spec}}}"#)).await;
+        handles.push(run(number, spec, i).await);
+        assert_eq!(
+            posts_to(&s, number).await,
+            1,
+            "{spec}: exactly one create-call POST"
+        );
+    }
+    // The lookup is one read per unknown outcome.
+    let l = log(&s).await;
+    assert_eq!(
+        count(
+            &l,
+            "POST",
+            "/api/v2/analytics/conversations/details/query",
+            Some(200)
+        ),
+        4
+    );
+    let numbers: Vec<&str> = faults.iter().map(|(n, _)| *n).collect();
+    e.assert_nothing_leaked(&numbers, &handles);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn another_visitor_is_told_a_call_may_be_ringing_without_its_handle() {
+    let s = fast_sim().await;
+    let e = edge(&s, &[("SETTLE_WINDOW_SECS", "10")]);
+    fault(&s, r#"{"method":"POST","path":"/api/v2/conversations/calls/user/*","when":"after","status":503}"#).await;
+    let first = e.send(dial("+13175550211")).await;
+    assert_eq!(first.status, 202);
+    let other = e.send(from("198.51.100.30", dial("+13175550211"))).await;
+    assert_eq!(
+        (other.status, json(&other)["code"].as_str()),
+        (409, Some("call_may_be_ringing"))
+    );
+    assert!(
+        json(&other).get("handle").is_none(),
+        "not another visitor's call"
+    );
+    let wait: u64 = header(&other, "Retry-After").unwrap().parse().unwrap();
+    assert!((1..=10).contains(&wait), "{wait}");
+    assert_eq!(posts_to(&s, "+13175550211").await, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_spent_budget_answers_busy_fast_and_calls_keep_their_share() {
+    let s = sim(|c| {
+        c.rate_limit = 60;
+        c.time_scale = 0.05;
+    })
+    .await;
+    let e = edge(&s, &[("GENESYS_REQUESTS_PER_MINUTE", "60")]);
+    let started = Instant::now();
+    let answers = join_all(
+        (0..90)
+            .map(|i| {
+                let e = &e;
+                async move {
+                    let t = Instant::now();
+                    let r = e
+                        .send(from(
+                            &format!("198.51.100.{}", i % 200),
+                            dial(&format!("+131755503{i:02}")),
+                        ))
+                        .await;
+                    (r, t.elapsed())
+                }
+            })
+            .collect(),
+    )
+    .await;
+    for (r, took) in &answers {
+        assert!(*took < Duration::from_millis(2_500), "answered in {took:?}");
+        assert!(matches!(r.status, 201 | 503), "{}", r.body);
+        if r.status == 503 {
+            assert_eq!(json(r)["code"], "busy");
+            assert!(header(r, "Retry-After").is_some());
+        }
+    }
+    let placed = answers.iter().filter(|(r, _)| r.status == 201).count();
+    assert_eq!(placed, 60, "calls may use the whole budget");
+    assert!(started.elapsed() < Duration::from_secs(5));
+    let l = log(&s).await;
+    assert_eq!(
+        l.iter().filter(|x| x["status"] == 429).count(),
+        0,
+        "never a 429 from Genesys"
+    );
+
+    // 400 reads of one handle, with a generous per-client read limit, cannot
+    // delay another visitor's call (a fresh budget: a fresh sim and edge).
+    let s = sim(|c| {
+        c.rate_limit = 20;
+        c.time_scale = 0.05;
+    })
+    .await;
+    let e = edge(
+        &s,
+        &[
+            ("GENESYS_REQUESTS_PER_MINUTE", "20"),
+            ("RATE_LIMIT_READS_PER_IP", "10000/60"),
+        ],
+    );
+    let mut handles = Vec::new();
+    for i in 0..8 {
+        handles.push(e.place(&format!("+131755504{i:02}")).await);
+    }
+    let reads = join_all(
+        (0..400)
+            .map(|i| e.send(req("GET", &format!("/v1/calls/{}", handles[i % 8]))))
+            .collect(),
+    );
+    let call = async {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let t = Instant::now();
+        let r = e.send(from("198.51.100.99", dial("+13175550499"))).await;
+        (r, t.elapsed())
+    };
+    let (reads, (placed, took)) = tokio::join!(reads, call);
+    assert_eq!(placed.status, 201, "{}", placed.body);
+    assert!(took < Duration::from_millis(2_500), "{took:?}");
+    assert!(reads.iter().all(|r| matches!(r.status, 200 | 503)));
+    let l = log(&s).await;
+    let reads_sent = count(&l, "GET", "/api/v2/conversations/", None);
+    assert!(
+        reads_sent <= 16,
+        "reads stay in their share (80% of 20): {reads_sent}"
+    );
+    assert_eq!(l.iter().filter(|x| x["status"] == 429).count(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_client_address_counts_only_from_a_trusted_source() {
+    let s = fast_sim().await;
+    // No trusted header: a forged CF-Connecting-IP changes nothing.
+    let untrusted = edge(
+        &s,
+        &[
+            ("CLIENT_ADDRESS_HEADER", ""),
+            ("RATE_LIMIT_PER_IP", "5/600"),
+        ],
+    );
+    let mut refused = 0;
+    for i in 0..12 {
+        let r = untrusted
+            .send(from(
+                &format!("192.0.2.{i}"),
+                dial(&format!("+131755506{i:02}")),
+            ))
+            .await;
+        refused += usize::from(r.status == 429);
+    }
+    assert!(refused >= 7, "only {refused} refused");
+    let health = untrusted.send(req("GET", "/v1/healthz")).await;
+    assert_eq!(health.status, 200, "{}", health.body);
+    assert_eq!(json(&health)["clientAddress"], "shared");
+    assert!(json(&health)["warnings"]
+        .to_string()
+        .contains("one rate-limit bucket"));
+    // A connection address (Deno) counts when no header is trusted.
+    let deno = edge(
+        &s,
+        &[
+            ("CLIENT_ADDRESS_HEADER", ""),
+            ("RATE_LIMIT_PER_IP", "1/600"),
+        ],
+    );
+    let conn = |ip: &str, n: &str| EdgeRequest {
+        address_header: None,
+        connection: Some(ip.into()),
+        ..dial(n)
+    };
+    assert_eq!(
+        deno.send(conn("192.0.2.50", "+13175550650")).await.status,
+        201
+    );
+    assert_eq!(
+        deno.send(conn("192.0.2.51", "+13175550651")).await.status,
+        201
+    );
+    assert_eq!(
+        deno.send(conn("192.0.2.50", "+13175550652")).await.status,
+        429
+    );
+    // One IPv6 /64 is one visitor.
+    assert_eq!(
+        deno.send(conn("2001:db8:1:2::1", "+13175550653"))
+            .await
+            .status,
+        201
+    );
+    assert_eq!(
+        deno.send(conn("2001:db8:1:2::ffff", "+13175550654"))
+            .await
+            .status,
+        429
+    );
+    untrusted.assert_nothing_leaked(&[], &[]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn handles_expire_and_an_ended_call_no_longer_reaches_genesys() {
+    let s = fast_sim().await;
+    let clock = Clk::default();
+    let e = edge_at(&s, &[("HANDLE_TTL_SECS", "3600")], clock.clone());
+    let h = e.place("+13175550103").await;
+    let stream = e.events(&h).await;
+    assert_eq!(last_outcome(&stream), (Some("ended"), Some("failed")));
+    let before = log(&s).await.len();
+    for _ in 0..5 {
+        let r = e.send(req("GET", &format!("/v1/calls/{h}"))).await;
+        assert_eq!(json(&r)["outcome"], "failed");
+    }
+    assert_eq!(
+        e.send(req("DELETE", &format!("/v1/calls/{h}")))
+            .await
+            .status,
+        204
+    );
+    assert_eq!(
+        e.events(&h).await.statuses.len(),
+        1,
+        "the final status, from memory"
+    );
+    assert_eq!(log(&s).await.len(), before, "nothing reached Genesys");
+    // An hour later the handle is dead.
+    clock.0.set(3_600_000);
+    for (m, p) in [
+        ("GET", format!("/v1/calls/{h}")),
+        ("DELETE", format!("/v1/calls/{h}")),
+        ("GET", format!("/v1/calls/{h}/events")),
+    ] {
+        let r = e.send(req(m, &p)).await;
+        assert_eq!(
+            (r.status, json(&r)["code"].as_str()),
+            (404, Some("not_found")),
+            "{m} {p}"
+        );
+    }
+    assert_eq!(log(&s).await.len(), before);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -397,6 +830,7 @@ async fn tampered_and_foreign_handles_are_not_found() {
         b[last] = if b[last] == b'A' { b'B' } else { b'A' };
         String::from_utf8(b).unwrap()
     };
+    let before = log(&s).await.len();
     for (svc, handle) in [
         (&e, forged.as_str()),
         (&other_key, h.as_str()),
@@ -412,6 +846,11 @@ async fn tampered_and_foreign_handles_are_not_found() {
             assert_eq!(r.status, 404, "{method} {path}");
         }
     }
+    assert_eq!(
+        log(&s).await.len(),
+        before,
+        "nothing forged reached Genesys"
+    );
     // The real handle still works; routes outside the API do not exist.
     assert_eq!(
         e.send(req("GET", &format!("/v1/calls/{h}"))).await.status,
@@ -430,7 +869,6 @@ async fn tampered_and_foreign_handles_are_not_found() {
         (r.status, header(&r, "Allow")),
         (405, Some("POST, OPTIONS"))
     );
-    assert_eq!(e.send(req("GET", "/v1/healthz")).await.status, 200);
     e.send(req("DELETE", &format!("/v1/calls/{h}"))).await;
 }
 
@@ -442,6 +880,10 @@ async fn junk_bodies_are_refused_without_dialling() {
         r#"{{"phoneNumber":"+13175550100","pad":"{}"}}"#,
         "x".repeat(100_000)
     );
+    let long_field = format!(
+        r#"{{"phoneNumber":"+13175550100","{}":1}}"#,
+        "f".repeat(4000)
+    );
     let cases: Vec<(EdgeRequest, u16)> = vec![
         (post(r#"{"phoneNumber":"+1317555"#), 400),
         (post(r#"{"phoneNumber":13175550100}"#), 400),
@@ -452,6 +894,7 @@ async fn junk_bodies_are_refused_without_dialling() {
         (post(r#"["+13175550100"]"#), 400),
         (post(r#"{"phoneNumber":"not a number"}"#), 400),
         (post(""), 400),
+        (post(&long_field), 400),
         (post(&big), 413),
         (
             EdgeRequest {
@@ -474,38 +917,30 @@ async fn junk_bodies_are_refused_without_dialling() {
             },
             400,
         ),
+        // The shell could not read the body (bad chunked framing, a half-close).
+        (
+            EdgeRequest {
+                body_error: true,
+                body: String::new(),
+                ..dial("+13175550100")
+            },
+            400,
+        ),
     ];
     for (r, want) in cases {
         let resp = e.send(r).await;
         assert_eq!(resp.status, want, "{}", resp.body);
         assert_eq!(json(&resp)["code"], "invalid_input");
+        assert!(resp.body.len() < 600, "echoes are truncated: {}", resp.body);
+        assert!(resp.log.len() < 900, "and in the log: {}", resp.log);
     }
     assert_eq!(create_posts(&s).await, 0);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn genesys_failures_surface_as_clear_errors_with_one_post() {
+async fn genesys_refusals_surface_as_clear_errors_with_one_post() {
     let s = fast_sim().await;
     let e = edge(&s, &[]);
-    fault(&s, r#"{"method":"POST","path":"/api/v2/conversations/calls/user/*","when":"after","status":503}"#).await;
-    let key = || EdgeRequest {
-        idempotency_key: Some("k-503".into()),
-        ..dial("+13175550100")
-    };
-    let r = e.send(key()).await;
-    assert_eq!(
-        (r.status, json(&r)["code"].as_str()),
-        (502, Some("outcome_unknown"))
-    );
-    assert!(
-        r.log.contains("outcome_unknown") && r.log.contains("contextId"),
-        "{}",
-        r.log
-    );
-    // Retrying with the same key must not dial again.
-    assert_eq!(json(&e.send(key()).await)["code"], "outcome_unknown");
-    assert_eq!(create_posts(&s).await, 1);
-
     fault(&s, r#"{"method":"POST","path":"/api/v2/conversations/calls/user/*","status":429,"retryAfter":60}"#).await;
     let r = e.send(dial("+13175550101")).await;
     assert_eq!(
@@ -513,17 +948,79 @@ async fn genesys_failures_surface_as_clear_errors_with_one_post() {
         (429, Some("rate_limited"))
     );
     assert_eq!(header(&r, "Retry-After"), Some("60"));
+    // Refused before acting: the number is free again at once.
+    assert_eq!(e.send(dial("+13175550101")).await.status, 201);
     let l = log(&s).await;
-    // One POST that Genesys acted on (then failed to answer), one it refused with 429.
     assert_eq!(
         (
-            count(&l, "POST", CREATE, Some(503)),
             count(&l, "POST", CREATE, Some(429)),
-            count(&l, "POST", CREATE, None)
+            count(&l, "POST", CREATE, Some(200))
         ),
-        (1, 1, 2)
+        (1, 1)
     );
-    e.assert_secret_never_seen();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readiness_names_the_failing_piece() {
+    let s = fast_sim().await;
+    let good = edge(&s, &[]);
+    let r = good.send(req("GET", "/v1/healthz")).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(json(&r)["ok"], true);
+    assert_eq!(json(&r)["guarantees"], "instance");
+    assert!(json(&r)["warnings"].to_string().contains("per instance"));
+    assert_eq!(json(&r)["clientAddress"], "header");
+    // Cached: a second check sends nothing.
+    let before = log(&s).await.len();
+    good.send(req("GET", "/v1/healthz")).await;
+    assert_eq!(log(&s).await.len(), before);
+
+    for (overrides, names) in [
+        (
+            vec![("GENESYS_CLIENT_SECRET", "a-wrong-secret-value")],
+            "GENESYS_CLIENT_SECRET",
+        ),
+        (
+            vec![(
+                "GENESYS_AGENT_USER_ID",
+                "0b5e2f7a-6c1d-4e8f-9a3b-2c4d6e8f0aff",
+            )],
+            "GENESYS_AGENT_USER_ID",
+        ),
+        (
+            vec![("GENESYS_API_BASE", "http://127.0.0.1:9")],
+            "GENESYS_API_BASE",
+        ),
+    ] {
+        let e = edge(&s, &overrides);
+        let r = e.send(req("GET", "/v1/healthz")).await;
+        assert_eq!(
+            (r.status, json(&r)["code"].as_str()),
+            (503, Some("not_ready")),
+            "{names}: {}",
+            r.body
+        );
+        assert!(
+            json(&r)["message"].as_str().unwrap().contains(names),
+            "{}",
+            r.body
+        );
+        assert!(!r.body.contains(overrides[0].1), "the value never shows");
+    }
+    // A call with an unknown agent is a server error, not a misleading "No such call".
+    let e = edge(
+        &s,
+        &[(
+            "GENESYS_AGENT_USER_ID",
+            "0b5e2f7a-6c1d-4e8f-9a3b-2c4d6e8f0aff",
+        )],
+    );
+    let r = e.send(dial("+13175550100")).await;
+    assert_eq!(
+        (r.status, json(&r)["code"].as_str()),
+        (502, Some("server_error"))
+    );
+    assert!(r.log.contains("GENESYS_AGENT_USER_ID"), "{}", r.log);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -548,10 +1045,15 @@ async fn misconfiguration_names_the_variable_on_every_request() {
     let r = wrong.send(dial("+13175550100")).await;
     assert_eq!(r.status, 502);
     assert!(!r.body.contains("a-wrong-secret-value") && !r.log.contains("a-wrong-secret-value"));
-    assert!(log(&s)
-        .await
-        .iter()
-        .all(|l| l["path"] != "/api/v2/conversations/calls/user/".to_string() + ADA));
+    assert_eq!(create_posts(&s).await, 0);
+    // Correlation ids differ between instances, even misconfigured ones.
+    let a = edge(&s, &[("GENESYS_CLIENT_SECRET", "")])
+        .send(req("GET", "/"))
+        .await;
+    let b = edge(&s, &[("GENESYS_CLIENT_SECRET", "")])
+        .send(req("GET", "/"))
+        .await;
+    assert_ne!(json(&a)["correlationId"], json(&b)["correlationId"]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -561,6 +1063,8 @@ async fn every_bad_policy_setting_makes_healthz_503() {
         edge(&s, &[]).send(req("GET", "/v1/healthz")).await.status,
         200
     );
+    // A well-configured edge's healthz reads Genesys (readiness); the bad ones must add nothing.
+    let before = log(&s).await.len();
     for (variable, value) in [
         ("ALLOWED_COUNTRIES", "UK"),         // not a region code
         ("ALLOWED_COUNTRIES", "US,CU"),      // wholly on the high-risk list
@@ -577,8 +1081,9 @@ async fn every_bad_policy_setting_makes_healthz_503() {
         assert!(message.contains(variable), "{variable}={value}: {message}");
         assert_eq!(e.send(dial("+13175550100")).await.status, 500);
     }
-    assert!(
-        log(&s).await.is_empty(),
+    assert_eq!(
+        log(&s).await.len(),
+        before,
         "a misconfigured edge asks Genesys nothing"
     );
 }
@@ -620,105 +1125,67 @@ async fn turnstile_fails_closed() {
     );
     let r = unreachable
         .send(post(
-            r#"{"phoneNumber":"+13175550100","turnstileToken":"sim-turnstile-pass"}"#,
+            r#"{"phoneNumber":"+13175550101","turnstileToken":"sim-turnstile-pass"}"#,
         ))
         .await;
     assert_eq!(r.status, 403, "an unreachable verifier refuses");
     assert_eq!(create_posts(&s).await, 1);
-    tokio::time::sleep(Duration::from_millis(10)).await;
-}
-
-/// A stand-in for Cloudflare's bindings: a store shared between "isolates"
-/// and a limiter that allows `allow` hits in all.
-struct FakePlatform<'a> {
-    store: &'a RefCell<Vec<(String, String)>>,
-    allow: std::cell::Cell<u32>,
-}
-
-impl genesys_click_to_call::edge::service::Platform for FakePlatform<'_> {
-    async fn limit(
-        &self,
-        which: genesys_click_to_call::edge::service::Limit,
-        _: &str,
-    ) -> Option<bool> {
-        if which != genesys_click_to_call::edge::service::Limit::PerAddress {
-            return None;
-        }
-        let left = self.allow.get();
-        self.allow.set(left.saturating_sub(1));
-        Some(left > 0)
-    }
-    async fn recall(&self, key: &str) -> Option<String> {
-        assert!(
-            !key.contains("203.0.113"),
-            "the visitor's address is not stored in the clear"
-        );
-        self.store
-            .borrow()
-            .iter()
-            .find(|(k, _)| k == key)
-            .map(|(_, v)| v.clone())
-    }
-    async fn remember(&self, key: &str, value: &str, ttl_secs: u64) {
-        assert_eq!(ttl_secs, 86_400);
-        self.store
-            .borrow_mut()
-            .push((key.to_string(), value.to_string()));
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn bound_platform_limiter_and_shared_idempotency_store_are_used() {
+async fn isolates_sharing_coordinators_keep_every_guarantee() {
     let s = fast_sim().await;
-    let store = RefCell::new(Vec::new());
-    let vars = |k: &str| -> Option<String> {
-        let v = match k {
-            "GENESYS_API_BASE" => s.url(),
-            "GENESYS_CLIENT_ID" => "sim-edge".into(),
-            "GENESYS_CLIENT_SECRET" => SECRET.into(),
-            "GENESYS_AGENT_USER_ID" => ADA.into(),
-            "ALLOWED_ORIGINS" => ORIGIN.into(),
-            "ALLOWED_DIAL_PREFIXES" => "+1317555".into(),
-            "HANDLE_SIGNING_KEY" => "edge-test-signing-key-0123456789abcdef".into(),
-            "RATE_LIMIT_PER_IP" => "100/60".into(),
-            _ => return None,
-        };
-        Some(v)
-    };
-    let isolate = |allow| {
-        EdgeService::with_platform(
-            Reqwest(reqwest()),
-            TokioClock(Instant::now()),
-            FakePlatform {
-                store: &store,
-                allow: std::cell::Cell::new(allow),
-            },
-            vars,
-        )
-    };
-    let first = isolate(5);
-    let key = || EdgeRequest {
-        idempotency_key: Some("kv-key-1".into()),
-        ..dial("+13175550104")
-    };
-    let a = first.handle(key()).await;
-    assert_eq!(a.status, 201);
-    // Another isolate (empty memory) replays from the shared store: no second call.
-    let second = isolate(5);
-    let b = second.handle(key()).await;
-    assert_eq!(
-        (b.status, json(&b)["handle"].clone()),
-        (201, json(&a)["handle"].clone())
+    let isolates = fleet(
+        &s,
+        &[
+            ("MAX_CONCURRENT_CALLS_PER_NUMBER", "1"),
+            ("RATE_LIMIT_PER_IP", "5/600"),
+        ],
+        2,
     );
-    assert_eq!(create_posts(&s).await, 1);
-    // The bound limiter decides, even though the memory limit (100/60) would allow.
-    // Different numbers, so neither the per-number limit nor the concurrency cap can be what refuses.
-    let strict = isolate(1);
-    assert_eq!(strict.handle(dial("+13175550100")).await.status, 201);
-    let r = strict.handle(dial("+13175550101")).await;
+    let (a, b) = (&isolates[0], &isolates[1]);
+    // One key on two isolates at once, and 100 ms apart: one call, one handle.
+    let click = || keyed("+13175550701", "fleet-key");
+    let (x, y) = tokio::join!(a.send(click()), async {
+        tokio::time::sleep(Duration::from_millis(1)).await;
+        b.send(click()).await
+    });
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let z = b.send(click()).await;
     assert_eq!(
-        (r.status, json(&r)["code"].as_str()),
-        (429, Some("rate_limited"))
+        (x.status, y.status, z.status),
+        (201, 201, 201),
+        "{} {}",
+        x.body,
+        y.body
     );
-    assert!(r.log.contains("per-ip limit"), "{}", r.log);
+    assert_eq!(json(&x)["handle"], json(&y)["handle"]);
+    assert_eq!(json(&x)["handle"], json(&z)["handle"]);
+    assert_eq!(posts_to(&s, "+13175550701").await, 1);
+    // A fault after the POST on A, a new click on B: no second POST.
+    fault(&s, r#"{"method":"POST","path":"/api/v2/conversations/calls/user/*","when":"after","status":503}"#).await;
+    assert_eq!(a.send(dial("+13175550702")).await.status, 202);
+    let again = b.send(dial("+13175550702")).await;
+    assert_eq!(
+        (again.status, json(&again)["code"].as_str()),
+        (202, Some("call_may_be_ringing"))
+    );
+    assert_eq!(posts_to(&s, "+13175550702").await, 1);
+    // The per-address limit holds across isolates: 12 alternating requests, 5 allowed in all (2 used above).
+    let mut refused = 0;
+    for i in 0..12 {
+        let on = &isolates[i % 2];
+        let r = on.send(dial(&format!("+131755507{:02}", 10 + i))).await;
+        refused += usize::from(r.status == 429);
+    }
+    assert!(refused >= 7, "{refused}");
+    // One token for the fleet.
+    assert_eq!(
+        log(&s)
+            .await
+            .iter()
+            .filter(|e| e["path"] == "/oauth/token")
+            .count(),
+        1
+    );
 }

@@ -9,7 +9,12 @@ const statusBox = $("call-status"), statusText = $("status-text"), timeline = st
 const config = await loadConfig();
 
 let current = null; // { handle, events } of the call on screen
-let pendingKey = null; // the Idempotency-Key of the request in flight: a double click reuses it
+// The Idempotency-Key for this number: a double click, or a retry after an
+// answer that did not say "no call was placed", reuses it, so the edge never
+// dials the number twice for one visitor. A new number, or a placed call,
+// gets a new key.
+let pending = null; // { key, number }
+const RINGING = "Your call may already be ringing. Please wait a moment before trying again.";
 
 function showError(message) {
   error.textContent = message;
@@ -28,7 +33,10 @@ function refusal(status, body) {
     case "policy_denied": return body.message || "We can't call that number from this site.";
     case "rate_limited": return `Too many attempts — please try again in ${body.retryAfter ?? "a few"} seconds.`;
     case "invalid_input": return "That doesn't look like a phone number we can call.";
-    case "outcome_unknown": return "We couldn't confirm the call went through. Please wait a minute before trying again.";
+    case "outcome_unknown": return "We couldn't confirm the call went through. If your phone didn't ring, you may try again.";
+    case "call_may_be_ringing": return RINGING;
+    case "busy": return "We're very busy — please try again in a minute.";
+    case "idempotency_key_reused": return "Please try again.";
     default: return status >= 500 ? "The call service is unavailable right now. Please try again later." : "Something went wrong.";
   }
 }
@@ -53,8 +61,18 @@ function follow(handle, eventsUrl) {
       say(PHASE_WORDS[s.phase] ?? s.phase);
     }
   });
+  // The edge could not confirm the call yet: it is finding out.
+  events.addEventListener("pending", () => say(RINGING));
   events.addEventListener("end", finish);
-  events.addEventListener("error", () => {
+  events.addEventListener("error", (e) => {
+    // An "error" event from the edge carries a code; one from the browser is a lost connection.
+    if (e.data) {
+      const code = JSON.parse(e.data).code;
+      say(code === "outcome_unknown" ? refusal(0, { code }) : "We lost track of the call's progress. Your phone may still ring.", "bad");
+      statusBox.dataset.outcome = code;
+      finish();
+      return;
+    }
     // The stream closes after "end"; anything else is a lost connection.
     if (current?.events === events && events.readyState === EventSource.CLOSED) {
       say("We lost track of the call's progress. Your phone may still ring.", "bad");
@@ -78,7 +96,7 @@ form.addEventListener("submit", async (event) => {
   }
   if (current) return;
   showError("");
-  pendingKey ??= crypto.randomUUID();
+  if (pending?.number !== number) pending = { key: crypto.randomUUID(), number };
   callButton.disabled = true;
   statusBox.hidden = false;
   // No step is under way until the edge has accepted the call: it may refuse it.
@@ -90,16 +108,25 @@ form.addEventListener("submit", async (event) => {
   try {
     response = await fetch(new URL("/v1/calls", config.edge), {
       method: "POST",
-      headers: { "content-type": "application/json", "idempotency-key": pendingKey },
+      headers: { "content-type": "application/json", "idempotency-key": pending.key },
       body: JSON.stringify({ phoneNumber: number }),
     });
     body = await response.json().catch(() => null);
   } catch {
+    // The request may have reached the edge: the retry keeps the key.
     say("We can't reach the call service. Check your connection and try again.", "bad");
     callButton.disabled = false;
     return;
-  } finally {
-    pendingKey = null;
+  }
+  // Certainly no call for this key (a refusal), or a call placed: the next click is a new request.
+  // Keep the key after "may be ringing", "busy" and server errors.
+  if (response.status === 201 || [400, 403, 413, 415, 422, 429].includes(response.status)) pending = null;
+  if (response.status === 202 && body?.eventsUrl) {
+    // Our call's outcome is not known yet: follow it; the edge finds out.
+    say(RINGING);
+    cancelButton.hidden = false;
+    follow(body.handle, body.eventsUrl);
+    return;
   }
   if (response.status !== 201) {
     if (body && response.headers.get("retry-after")) body.retryAfter = response.headers.get("retry-after");

@@ -23,6 +23,7 @@ before(async () => {
       EDGE_PORT: String(port), GENESYS_API_BASE: SIM, GENESYS_CLIENT_ID: "sim-edge", GENESYS_CLIENT_SECRET: "sim-edge-secret",
       GENESYS_AGENT_USER_ID: "0b5e2f7a-6c1d-4e8f-9a3b-2c4d6e8f0a01", ALLOWED_ORIGINS: ORIGIN, ALLOWED_DIAL_PREFIXES: "+1317555",
       HANDLE_SIGNING_KEY: "deno-test-signing-key-0123456789abcdef0123", GENESYS_REQUESTS_PER_MINUTE: "20000", POLL_INTERVAL_MS: "25",
+      RATE_LIMIT_PER_IP: "3/600",
     },
     stdio: ["ignore", "pipe", "pipe"],
   });
@@ -49,4 +50,22 @@ test("deno: a call streams to completed; policy and CORS hold", async () => {
   assert.equal(premium.status, 403);
   const foreign = await fetch(`${base}/v1/calls`, { method: "POST", headers: { origin: "https://evil.example", "content-type": "application/json" }, body: '{"phoneNumber":"+13175550100"}' });
   assert.equal(foreign.status, 403);
+  assert.equal(foreign.headers.get("x-content-type-options"), "nosniff");
+});
+
+test("deno: per-instance guarantees are said out loud; the connection's address counts", async () => {
+  const health = await (await fetch(`${base}/v1/healthz`)).json();
+  assert.equal(health.ok, true);
+  assert.equal(health.guarantees, "instance");
+  assert.equal(health.clientAddress, "connection");
+  assert.match(health.warnings.join(" "), /per instance/);
+  // RATE_LIMIT_PER_IP is 3 per window here, and the first test used 2 (a call and a refused
+  // premium number); a forged CF-Connecting-IP does not reset it.
+  const statuses = [];
+  for (let i = 0; i < 4; i++) {
+    const r = await fetch(`${base}/v1/calls`, { method: "POST", headers: { "content-type": "application/json", "cf-connecting-ip": `192.0.2.${i}` }, body: `{"phoneNumber":"+1317555015${i}"}` });
+    statuses.push(r.status);
+    await r.text();
+  }
+  assert.deepEqual(statuses, [201, 429, 429, 429]);
 });

@@ -279,6 +279,60 @@ impl Call {
         }
     }
 
+    /// When the call was created (wall clock).
+    pub fn created_wall(&self) -> SystemTime {
+        self.created_wall
+    }
+
+    /// The call as a conversation detail record of the analytics API
+    /// (`details.rs`): participants with one voice session each, DNIS = the number dialled.
+    pub fn detail_record(&self) -> Value {
+        let now = self.elapsed();
+        let (agent, far) = self.legs_at(now);
+        let end = far.as_ref().and_then(|f| f.end).or(agent.end);
+        let tel = format!("tel:{}", self.spec.number);
+        let session = |leg: &LegState, purpose: &str, pid: &str| {
+            let mut segment =
+                json!({"segmentStart": self.at(leg.start), "segmentType": "interact"});
+            if let Some(e) = leg.end {
+                segment["segmentEnd"] = json!(self.at(e));
+                if let Some(d) = leg.disconnect_type {
+                    segment["disconnectType"] = json!(d);
+                }
+            }
+            let mut p = json!({
+                "participantId": pid,
+                "purpose": purpose,
+                "sessions": [{
+                    "mediaType": "voice",
+                    "direction": "outbound",
+                    "dnis": tel,
+                    "sessionDnis": tel,
+                    "sessionId": format!("{pid}-session"),
+                    "segments": [segment],
+                }],
+            });
+            if purpose == "agent" {
+                p["userId"] = json!(self.spec.agent_id);
+            }
+            p
+        };
+        let mut participants = vec![session(&agent, "agent", &self.spec.agent_pid)];
+        if let Some(f) = &far {
+            participants.push(session(f, "customer", &self.spec.far_pid));
+        }
+        let mut c = json!({
+            "conversationId": self.spec.id,
+            "conversationStart": self.at(Duration::ZERO),
+            "originatingDirection": "outbound",
+            "participants": participants,
+        });
+        if let Some(e) = end {
+            c["conversationEnd"] = json!(self.at(e));
+        }
+        c
+    }
+
     /// `CallConversation`, as `GET /api/v2/conversations/calls/{id}` returns it.
     pub fn call_conversation(&self) -> Value {
         self.call_conversation_at(self.elapsed())

@@ -12,6 +12,7 @@ mod access;
 mod api;
 mod callbacks;
 pub mod calls;
+mod details;
 mod frontdoor;
 mod hooks;
 mod notify;
@@ -211,6 +212,10 @@ fn router(sim: Shared) -> Router {
             get(api::get_call).patch(api::patch_call),
         )
         .route("/api/v2/conversations/{id}", get(api::get_conversation))
+        .route(
+            "/api/v2/analytics/conversations/details/query",
+            post(details::query),
+        )
         .route("/api/v2/users/me", get(api::users_me))
         .merge(acd_routes())
         .route("/api/v2/tokens/me", get(api::tokens_me))

@@ -44,10 +44,41 @@ pub struct ErrorAnswer<'a> {
     pub correlation_id: &'a str,
 }
 
-/// `GET /v1/healthz`.
+/// `202` (and `409`) answer when an earlier request's outcome is unknown:
+/// the error shape, plus the pending call's handle when it is the visitor's own.
 #[derive(Debug, Serialize)]
-pub struct Health {
+#[serde(rename_all = "camelCase")]
+pub struct RingingAnswer<'a> {
+    pub code: &'a str,
+    pub message: &'a str,
+    pub correlation_id: &'a str,
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    pub call: Option<CallHandle<'a>>,
+}
+
+/// `GET /v1/healthz` when ready.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Health<'a> {
     pub ok: bool,
+    /// `fleet` (Durable Objects) or `instance` (each instance on its own).
+    pub guarantees: &'a str,
+    /// Where the visitor's address comes from: `header` (a trusted proxy's),
+    /// `connection`, or `shared` (nowhere: every visitor shares one bucket).
+    pub client_address: &'a str,
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    pub warnings: Vec<&'a str>,
+}
+
+/// Logged once per instance, on its first request.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StartupLine<'a> {
+    pub event: &'a str,
+    pub guarantees: &'a str,
+    pub client_address: &'a str,
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    pub warnings: Vec<&'a str>,
 }
 
 /// What a visitor may see of a call: phases and leg states, no names or ids.
@@ -116,19 +147,22 @@ pub struct StreamError<'a> {
     pub message: &'a str,
 }
 
-/// One JSON log line per request. Never a secret, never a whole number.
+/// One JSON log line per request. Never a secret, a whole number, a whole
+/// handle or a clear client address.
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct LogLine<'a> {
     pub correlation_id: &'a str,
     pub method: &'a str,
+    /// The path with any handle cut to its first 8 characters.
     pub path: &'a str,
     pub status: u16,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub code: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub detail: Option<&'a str>,
-    pub ip: &'a str,
+    /// A keyed digest of the client address (8 characters), or `shared`.
+    pub client: &'a str,
 }
 
 /// Cloudflare Turnstile's siteverify answer (only what we read).

@@ -9,7 +9,7 @@ use crate::call::{EntityId, E164};
 use crate::region::Endpoints;
 
 /// Every variable the edge reads (documented in the README and wrangler.toml).
-pub const VARIABLES: [&str; 22] = [
+pub const VARIABLES: [&str; 28] = [
     "GENESYS_REGION",
     "GENESYS_API_BASE",
     "GENESYS_LOGIN_BASE",
@@ -32,6 +32,12 @@ pub const VARIABLES: [&str; 22] = [
     "TURNSTILE_VERIFY_URL",
     "GENESYS_REQUESTS_PER_MINUTE",
     "POLL_INTERVAL_MS",
+    "CLIENT_ADDRESS_HEADER",
+    "RATE_LIMIT_READS_PER_IP",
+    "SETTLE_WINDOW_SECS",
+    "HANDLE_TTL_SECS",
+    "GENESYS_REQUEST_TIMEOUT_MS",
+    "BUDGET_WAIT_MS",
 ];
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -61,6 +67,19 @@ pub struct EdgeConfig {
     pub requests_per_minute: u32,
     /// How often a watched call is read (stretched when many share the budget).
     pub poll_interval_ms: u64,
+    /// The header a trusted proxy sets to the visitor's address (lowercase),
+    /// e.g. `cf-connecting-ip` on Cloudflare; `None`: no header is trusted.
+    pub address_header: Option<String>,
+    /// Status reads and event streams per client address (per instance).
+    pub per_ip_reads: Rate,
+    /// How long an unknown outcome blocks new calls to its number.
+    pub settle_ms: u64,
+    /// How long a handle is valid after it was issued.
+    pub handle_ttl_secs: u64,
+    /// Per-request timeout towards Genesys.
+    pub request_timeout_ms: u64,
+    /// Longest wait for a Genesys budget slot before answering `busy`.
+    pub budget_wait_ms: u64,
 }
 
 /// Largest request body the edge reads.
@@ -182,6 +201,36 @@ impl EdgeConfig {
         };
         let requests_per_minute = number("GENESYS_REQUESTS_PER_MINUTE", 300, 1, 100_000)? as u32;
         let poll_interval_ms = number("POLL_INTERVAL_MS", 1_000, 20, 60_000)?;
+        let settle_ms = number("SETTLE_WINDOW_SECS", 120, 10, 3_600)? * 1000;
+        let handle_ttl_secs = number("HANDLE_TTL_SECS", 7_200, 10, 86_400)?;
+        let request_timeout_ms = number("GENESYS_REQUEST_TIMEOUT_MS", 15_000, 500, 60_000)?;
+        let budget_wait_ms = number("BUDGET_WAIT_MS", 2_000, 0, 30_000)?;
+        let per_ip_reads = rate("RATE_LIMIT_READS_PER_IP", "300/60")?;
+        let address_header = match get("CLIENT_ADDRESS_HEADER") {
+            None => None,
+            Some(h)
+                if h.eq_ignore_ascii_case("x-forwarded-for")
+                    || h.eq_ignore_ascii_case("forwarded") =>
+            {
+                return Err(bad(
+                    "CLIENT_ADDRESS_HEADER",
+                    "must name a header holding one address (such as CF-Connecting-IP), not a list",
+                ))
+            }
+            Some(h)
+                if !h.is_empty()
+                    && h.len() <= 64
+                    && h.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') =>
+            {
+                Some(h.to_ascii_lowercase())
+            }
+            Some(_) => {
+                return Err(bad(
+                    "CLIENT_ADDRESS_HEADER",
+                    "must be a header name such as CF-Connecting-IP",
+                ))
+            }
+        };
         let key = required("HANDLE_SIGNING_KEY")?;
         if key.len() < 32 {
             return Err(bad(
@@ -208,6 +257,12 @@ impl EdgeConfig {
                 .unwrap_or_else(|| TURNSTILE_VERIFY.to_string()),
             requests_per_minute,
             poll_interval_ms,
+            address_header,
+            per_ip_reads,
+            settle_ms,
+            handle_ttl_secs,
+            request_timeout_ms,
+            budget_wait_ms,
         })
     }
 }
@@ -265,12 +320,34 @@ pub(crate) mod tests {
             }
         );
         assert_eq!(c.max_concurrent_per_number, 1);
+        assert_eq!(
+            c.address_header, None,
+            "no header is trusted unless configured"
+        );
+        assert_eq!(
+            (c.settle_ms, c.handle_ttl_secs, c.budget_wait_ms),
+            (120_000, 7_200, 2_000)
+        );
+        let cf =
+            EdgeConfig::from_env(env(&[("CLIENT_ADDRESS_HEADER", "CF-Connecting-IP")])).unwrap();
+        assert_eq!(cf.address_header.as_deref(), Some("cf-connecting-ip"));
         assert_eq!(c.caller_id.unwrap().as_str(), "+13175559999");
     }
 
     #[test]
     fn problems_name_the_variable_never_the_value() {
-        let cases: [(&str, &str, &str); 10] = [
+        let cases: [(&str, &str, &str); 13] = [
+            (
+                "CLIENT_ADDRESS_HEADER",
+                "X-Forwarded-For",
+                "CLIENT_ADDRESS_HEADER",
+            ),
+            (
+                "CLIENT_ADDRESS_HEADER",
+                "CF Connecting IP",
+                "CLIENT_ADDRESS_HEADER",
+            ),
+            ("SETTLE_WINDOW_SECS", "5", "SETTLE_WINDOW_SECS"),
             ("GENESYS_CLIENT_SECRET", "", "GENESYS_CLIENT_SECRET"),
             ("GENESYS_CLIENT_ID", "", "GENESYS_CLIENT_ID"),
             ("GENESYS_AGENT_USER_ID", "../x", "GENESYS_AGENT_USER_ID"),

@@ -1,72 +1,56 @@
-//! The edge handler's HTTP API, as one service generic over the client's
-//! `Http` and `Clock`: every routing, validation, policy, CORS and limit
-//! decision is made here (and tested on the host against genesys-sim); the
-//! runtime entry files only translate Request/Response.
+//! The edge handler's HTTP API, as one service over a [`Fleet`]: every
+//! routing, validation, policy, CORS and admission decision is made here (and
+//! tested on the host against genesys-sim); the runtime entry files only
+//! translate Request/Response.
 //!
 //! Every refusal happens before any Genesys request. Visitors get generic
-//! messages and a correlation id; the log line gets the detail (never a secret).
+//! messages and a correlation id; the log line gets the detail (never a
+//! secret, a whole number, a whole handle or a clear client address).
+//!
+//! Placing a call, in order: the client address's desk (its rate; a key
+//! reused for another number), the dial policy, the number's desk (the same
+//! key or visitor again, an unknown outcome's settle window, the cap, the
+//! number's rate — and a reservation taken *before* the POST), Turnstile,
+//! the create-call POST through the gateway, and the reservation settled with
+//! what Genesys answered: placed, certainly not dialled, or unknown.
 
 use std::cell::{Cell, RefCell};
+use std::pin::pin;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
+use futures_util::future::{select, Either};
 use hmac::Mac;
 
+use super::admission::{
+    AddressAnswer, AddressCommand, NumberAnswer, NumberCommand, NumberRules, Settled,
+};
 use super::api::{
-    CallHandle, ErrorAnswer, Health, LogLine, PlaceCallBody, PublicStatus, SiteverifyAnswer,
-    StreamError,
+    CallHandle, ErrorAnswer, Health, LogLine, PlaceCallBody, RingingAnswer, SiteverifyAnswer,
+    StartupLine, StreamError,
 };
 use super::config::{EdgeConfig, Misconfigured, BODY_LIMIT};
-use super::handle::{self, mac};
-use super::limits::{ActiveCalls, Idem, Idempotency, SlidingLimiter};
-use super::policy::{mask_number, origin_allowed};
-use crate::auth::Credentials;
-use crate::call::{ConversationId, PlaceCall, E164};
+use super::fleet::{Fleet, GatewayAnswer, GatewayCommand, LocalFleet, Scope, Unavailable};
+use super::handle::{self, digest, mac, Handle, NumberTag};
+use super::limits::SlidingLimiter;
+use super::policy::origin_allowed;
+use super::redact::{client_bucket, log_path, mask_number, truncate_echo};
+use crate::call::{ConversationId, EntityId, E164};
 use crate::error::{Error, ErrorCode};
-use crate::flow::{Client, ClientOptions, Clock, Http};
+use crate::flow::{is_budget_busy, Clock, Http};
 use crate::http::{HttpRequest, Method};
-use crate::status::{CallStatus, Phase};
 use crate::wire::{decode, encode};
 
-/// How long an Idempotency-Key is remembered.
-const IDEMPOTENCY_TTL_MS: u64 = 24 * 3600 * 1000;
-/// A placed call counts against its number's concurrency cap for at most this long.
-const ACTIVE_CALL_MAX_MS: u64 = 15 * 60 * 1000;
-/// An SSE comment is sent when nothing changed for this long.
-pub const HEARTBEAT_MS: u64 = 15_000;
+/// An SSE chunk (an event or a heartbeat comment) at least this often, so
+/// proxies that cut idle streams never do: "every 15 s", with a margin.
+pub const HEARTBEAT_MS: u64 = 12_000;
+/// A request that finds the same visitor's call being placed waits this long
+/// at most for its outcome.
+const DUPLICATE_WAIT_MS: u64 = 25_000;
+/// How often an event stream for a pending call asks the number's desk.
+const PENDING_POLL_MS: u64 = 1_000;
 
-/// Which platform rate limiter a check is for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Limit {
-    PerAddress,
-    PerNumber,
-}
-
-/// What the runtime may offer beyond one isolate's memory: Cloudflare's
-/// rate-limiting bindings (shared by the whole fleet) and a KV namespace for
-/// Idempotency-Keys. Each method answers `None` when nothing is bound, and the
-/// service then uses its in-memory equivalent.
-#[allow(async_fn_in_trait)]
-pub trait Platform {
-    /// `Some(allowed)` from a bound limiter.
-    async fn limit(&self, which: Limit, key: &str) -> Option<bool>;
-    /// A stored idempotency record (a handle, or "" for an unknown outcome).
-    async fn recall(&self, key: &str) -> Option<String>;
-    async fn remember(&self, key: &str, value: &str, ttl_secs: u64);
-}
-
-/// Nothing bound: memory only (tests, Deno, Workers without bindings).
-pub struct MemoryOnly;
-
-impl Platform for MemoryOnly {
-    async fn limit(&self, _: Limit, _: &str) -> Option<bool> {
-        None
-    }
-    async fn recall(&self, _: &str) -> Option<String> {
-        None
-    }
-    async fn remember(&self, _: &str, _: &str, _: u64) {}
-}
+const RINGING: &str = "We could not confirm your call yet: your phone may already be ringing. Please wait before trying again.";
 
 /// A request as the runtime shell hands it over.
 #[derive(Debug, Clone, Default, serde::Deserialize)]
@@ -76,12 +60,17 @@ pub struct EdgeRequest {
     /// The URL path, without the query string.
     pub path: String,
     pub origin: Option<String>,
-    #[serde(rename = "ip")]
-    pub client_ip: String,
+    /// The value of the header `CLIENT_ADDRESS_HEADER` names, when the shell
+    /// read one (it reads it only when the header is configured as trusted).
+    pub address_header: Option<String>,
+    /// The connection's remote address, where the runtime knows it (Deno).
+    pub connection: Option<String>,
     pub content_type: Option<String>,
     pub idempotency_key: Option<String>,
     /// The body, read up to [`BODY_LIMIT`] + 1 bytes by the shell.
     pub body: String,
+    /// The shell could not read the body (bad framing, a connection closed early).
+    pub body_error: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -89,34 +78,52 @@ pub struct EdgeResponse {
     pub status: u16,
     pub headers: Vec<(String, String)>,
     pub body: String,
-    /// For `/events`: the shell streams [`EdgeService::next_event`] for this call.
+    /// For `/events`: the shell streams [`EdgeService::next_event`] for this.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub stream: Option<String>,
-    /// One JSON log line for the runtime's log.
+    /// JSON log lines (one per request; a startup line before the first).
     pub log: String,
 }
 
-struct Running<H, C, P> {
+/// The next piece of an event stream.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct NextEvent {
+    pub chunk: String,
+    /// The stream to ask about next (a pending call turns into its call).
+    pub stream: String,
+    pub cursor: String,
+    pub done: bool,
+}
+
+struct Running<F> {
     cfg: EdgeConfig,
-    client: Client<H, C>,
-    platform: P,
-    per_ip: RefCell<SlidingLimiter>,
-    per_number: RefCell<SlidingLimiter>,
-    active: RefCell<ActiveCalls>,
-    idempotency: RefCell<Idempotency>,
-    streams: Cell<u32>,
+    fleet: F,
+    /// Status reads and event streams per client (per instance: reads cannot
+    /// delay calls, so they need not be counted fleet-wide).
+    reads: RefCell<SlidingLimiter>,
 }
 
-pub struct EdgeService<H, C, P = MemoryOnly> {
-    setup: Result<Running<H, C, P>, Misconfigured>,
+pub struct EdgeService<F> {
+    setup: Result<Running<F>, Misconfigured>,
+    /// Per-instance random key for correlation ids (so no two instances emit
+    /// the same sequence), and the count so far.
+    corr_key: Vec<u8>,
     requests: Cell<u64>,
+    started: Cell<bool>,
 }
 
-struct StreamGuard<'a>(&'a Cell<u32>);
+/// Where this request's client address came from, and its keyed digest.
+struct Client {
+    /// The address desk's name: a keyed digest of the address (or `shared`).
+    bucket: String,
+    source: &'static str,
+    /// The address itself, for Turnstile's `remoteip` only (never logged).
+    address: Option<String>,
+}
 
-impl Drop for StreamGuard<'_> {
-    fn drop(&mut self) {
-        self.0.set(self.0.get() - 1);
+impl Client {
+    fn log(&self) -> &str {
+        &self.bucket[..self.bucket.len().min(8)]
     }
 }
 
@@ -130,6 +137,8 @@ struct Outcome {
     /// body (with the correlation id) from these.
     code: Option<&'static str>,
     message: String,
+    /// A handle to add to an error-shaped answer (`call_may_be_ringing`).
+    handle: Option<String>,
     /// For the log: the detail the visitor does not see.
     detail: String,
 }
@@ -142,6 +151,7 @@ fn json_error(status: u16, code: &'static str, visitor_message: &str, detail: &s
         stream: None,
         code: Some(code),
         message: visitor_message.to_string(),
+        handle: None,
         detail: detail.to_string(),
     }
 }
@@ -154,125 +164,163 @@ fn ok(status: u16, body: String) -> Outcome {
         stream: None,
         code: None,
         message: String::new(),
+        handle: None,
         detail: String::new(),
     }
 }
 
-impl<H: Http, C: Clock> EdgeService<H, C, MemoryOnly> {
-    pub fn new(
-        http: H,
-        clock: C,
-        env: impl Fn(&str) -> Option<String>,
-    ) -> EdgeService<H, C, MemoryOnly> {
-        EdgeService::with_platform(http, clock, MemoryOnly, env)
+fn retry_after(mut o: Outcome, wait_ms: u64) -> Outcome {
+    let secs = wait_ms.div_ceil(1000).max(1).to_string();
+    o.headers.push(("Retry-After".into(), secs));
+    o
+}
+
+impl<H: Http, C: Clock> EdgeService<LocalFleet<H, C>> {
+    /// Single-instance: the fleet's state lives in this instance's memory.
+    pub fn new(http: H, clock: C, env: impl Fn(&str) -> Option<String>) -> Self {
+        EdgeService::build(env, &instance_seed(), |cfg| {
+            LocalFleet::new(http, clock, cfg)
+        })
     }
 }
 
-impl<H: Http, C: Clock, P: Platform> EdgeService<H, C, P> {
-    pub fn with_platform(
-        http: H,
-        clock: C,
-        platform: P,
+/// A per-instance random seed on the host; the wasm shell passes its own
+/// (`crypto.getRandomValues`) through [`EdgeService::build`].
+fn instance_seed() -> Vec<u8> {
+    #[cfg(not(target_arch = "wasm32"))]
+    {
+        use std::hash::BuildHasher;
+        let a = std::collections::hash_map::RandomState::new().hash_one(1u8);
+        let b = std::collections::hash_map::RandomState::new().hash_one(2u8);
+        [a.to_le_bytes(), b.to_le_bytes()].concat()
+    }
+    #[cfg(target_arch = "wasm32")]
+    {
+        b"wasm-without-seed".to_vec()
+    }
+}
+
+impl<F: Fleet> EdgeService<F> {
+    /// `make` builds the fleet once the configuration is known to be valid.
+    pub fn build(
         env: impl Fn(&str) -> Option<String>,
-    ) -> EdgeService<H, C, P> {
-        let setup = EdgeConfig::from_env(env).map(|cfg| {
-            let creds = Credentials::ClientCredentials {
-                client_id: cfg.client_id.clone(),
-                client_secret: cfg.client_secret.clone(),
-            };
-            let mut opts = ClientOptions::new(cfg.endpoints.clone(), creds);
-            opts.requests_per_minute = cfg.requests_per_minute;
-            opts.poll_interval_ms = cfg.poll_interval_ms;
-            let client = Client::new(http, clock, opts);
-            Running {
-                per_ip: RefCell::new(SlidingLimiter::new(cfg.per_ip)),
-                per_number: RefCell::new(SlidingLimiter::new(cfg.per_number)),
-                active: RefCell::new(ActiveCalls::default()),
-                idempotency: RefCell::new(Idempotency::default()),
-                streams: Cell::new(0),
-                cfg,
-                client,
-                platform,
-            }
+        seed: &[u8],
+        make: impl FnOnce(&EdgeConfig) -> F,
+    ) -> EdgeService<F> {
+        let setup = EdgeConfig::from_env(env).map(|cfg| Running {
+            reads: RefCell::new(SlidingLimiter::new(cfg.per_ip_reads)),
+            fleet: make(&cfg),
+            cfg,
         });
         EdgeService {
             setup,
+            corr_key: seed.to_vec(),
             requests: Cell::new(0),
+            started: Cell::new(false),
         }
     }
 
-    fn correlation_id(&self, now: u64) -> String {
+    /// A service that answers every request `misconfigured`, naming `variable`
+    /// (for problems found outside the variables, such as missing bindings).
+    pub fn misconfigured(variable: &'static str, problem: &str, seed: &[u8]) -> EdgeService<F> {
+        EdgeService {
+            setup: Err(Misconfigured {
+                variable,
+                problem: problem.to_string(),
+            }),
+            corr_key: seed.to_vec(),
+            requests: Cell::new(0),
+            started: Cell::new(false),
+        }
+    }
+
+    /// The fleet (for tests and the wasm shell).
+    pub fn fleet(&self) -> Option<&F> {
+        self.setup.as_ref().ok().map(|r| &r.fleet)
+    }
+
+    fn correlation_id(&self) -> String {
         let n = self.requests.get() + 1;
         self.requests.set(n);
-        let key = self
-            .setup
-            .as_ref()
-            .map(|r| r.cfg.signing_key.as_slice())
-            .unwrap_or(b"unconfigured");
-        let tag = mac(key, &[&n.to_be_bytes(), &now.to_be_bytes()])
+        let tag = mac(&self.corr_key, &[b"corr:", &n.to_be_bytes()])
             .finalize()
             .into_bytes();
         URL_SAFE_NO_PAD.encode(&tag[..12])
     }
 
     pub async fn handle(&self, req: EdgeRequest) -> EdgeResponse {
-        let now = self
-            .setup
-            .as_ref()
-            .map(|r| r.client.clock().now_ms())
-            .unwrap_or(0);
-        let corr = self.correlation_id(now);
+        let corr = self.correlation_id();
         let mut headers = vec![
             ("Vary".to_string(), "Origin".to_string()),
             ("X-Correlation-Id".to_string(), corr.clone()),
+            ("X-Content-Type-Options".to_string(), "nosniff".to_string()),
+            ("Cache-Control".to_string(), "no-store".to_string()),
         ];
-        let out = match &self.setup {
+        let path = req.path.trim_end_matches('/');
+        let mut startup = None;
+        let (out, client_log) = match &self.setup {
             // A deploy check reads healthz: it is unavailable, not fine.
-            Err(m) => json_error(
-                if req.path.trim_end_matches('/') == "/v1/healthz" {
-                    503
-                } else {
-                    500
-                },
-                "misconfigured",
-                &[
-                    "The call service is misconfigured: ",
+            Err(m) => (
+                json_error(
+                    if path == "/v1/healthz" { 503 } else { 500 },
+                    "misconfigured",
+                    &[
+                        "The call service is misconfigured: ",
+                        m.variable,
+                        " ",
+                        &m.problem,
+                    ]
+                    .concat(),
                     m.variable,
-                    " ",
-                    &m.problem,
-                ]
-                .concat(),
-                m.variable,
+                ),
+                "-".to_string(),
             ),
             Ok(run) => {
-                match req.origin.as_deref() {
+                let client = run.client(&req);
+                if !self.started.replace(true) {
+                    let (guarantees, warnings) = run.warnings(&client);
+                    startup = Some(encode(&StartupLine {
+                        event: "startup",
+                        guarantees,
+                        client_address: client.source,
+                        warnings,
+                    }));
+                }
+                let out = match req.origin.as_deref() {
                     Some(o) if origin_allowed(&run.cfg.allowed_origins, o) => {
                         headers.push(("Access-Control-Allow-Origin".into(), o.to_string()));
                         headers.push((
                             "Access-Control-Expose-Headers".into(),
                             "Retry-After, X-Correlation-Id".into(),
                         ));
-                        run.route(&req).await
+                        run.route(&req, &client).await
                     }
                     // Browsers send Origin; a page from another site is refused outright.
-                    Some(o) => json_error(
+                    Some(_) => json_error(
                         403,
                         "policy_denied",
                         "This site may not use the call service.",
-                        &["origin not allowed: ", o].concat(),
+                        "origin not allowed",
                     ),
-                    None => run.route(&req).await,
-                }
+                    None => run.route(&req, &client).await,
+                };
+                (out, client.log().to_string())
             }
         };
-        let body = match out.code {
+        let body = match (out.code, &out.handle) {
+            (Some(code), Some(h)) => encode(&RingingAnswer {
+                code,
+                message: &out.message,
+                correlation_id: &corr,
+                call: Some(CallHandle::new(h)),
+            }),
             // The visitor gets the correlation id with every error.
-            Some(code) => encode(&ErrorAnswer {
+            (Some(code), None) => encode(&ErrorAnswer {
                 code,
                 message: &out.message,
                 correlation_id: &corr,
             }),
-            None => out.body,
+            (None, _) => out.body,
         };
         headers.extend(out.headers);
         if !body.is_empty() {
@@ -283,16 +331,21 @@ impl<H: Http, C: Clock, P: Platform> EdgeService<H, C, P> {
             };
             headers.push(("Content-Type".into(), ctype.into()));
         }
-        headers.push(("Cache-Control".into(), "no-store".into()));
-        let log = encode(&LogLine {
+        // What the visitor sent is scrubbed of anything number-like too.
+        let method = scrub_numbers(&req.method.chars().take(16).collect::<String>());
+        let detail = scrub_numbers(&out.detail);
+        let mut log = encode(&LogLine {
             correlation_id: &corr,
-            method: &req.method,
-            path: &req.path,
+            method: &method,
+            path: &scrub_numbers(&log_path(&req.path)),
             status: out.status,
             code: out.code,
-            detail: (!out.detail.is_empty()).then_some(out.detail.as_str()),
-            ip: &req.client_ip,
+            detail: (!detail.is_empty()).then_some(detail.as_str()),
+            client: &client_log,
         });
+        if let Some(line) = startup {
+            log = [line, log].join("\n");
+        }
         EdgeResponse {
             status: out.status,
             headers,
@@ -302,30 +355,211 @@ impl<H: Http, C: Clock, P: Platform> EdgeService<H, C, P> {
         }
     }
 
-    /// The next Server-Sent Events chunk for a call being watched: a `status`
-    /// event when anything changed since `cursor` (then `end` once the call has
-    /// ended), or a heartbeat comment after [`HEARTBEAT_MS`] of quiet. Returns
-    /// (chunk, new cursor, done).
-    pub async fn next_event(&self, conversation: &str, cursor: &str) -> (String, String, bool) {
+    /// The next Server-Sent Events chunk of a stream `handle` opened: a
+    /// `status` event when anything changed since `cursor` (then `end` once
+    /// the call has ended), or a heartbeat comment after [`HEARTBEAT_MS`] of
+    /// quiet, whatever the Genesys budget does. A pending call's stream turns
+    /// into its call's once the outcome is found (`stream` changes).
+    pub async fn next_event(&self, stream: &str, cursor: &str) -> NextEvent {
+        let end = |chunk: String| NextEvent {
+            chunk,
+            stream: String::new(),
+            cursor: String::new(),
+            done: true,
+        };
         let Ok(run) = &self.setup else {
-            return (String::new(), String::new(), true);
+            return end(String::new());
         };
-        let Ok(id) = crate::call::EntityId::parse(conversation, "conversation") else {
-            return (String::new(), String::new(), true);
+        let Some(target) = StreamRef::parse(stream) else {
+            return end(String::new());
         };
-        run.streams.set(run.streams.get() + 1);
-        // Decremented however the wait ends, including when the stream is dropped.
-        let _watching = StreamGuard(&run.streams);
-        run.next_event(&id, cursor).await
+        let heartbeat = |stream: &str, cursor: &str| NextEvent {
+            chunk: ": heartbeat\n\n".into(),
+            stream: stream.to_string(),
+            cursor: cursor.to_string(),
+            done: false,
+        };
+        let clock = run.fleet.clock();
+        match target {
+            StreamRef::Call { tag, id } => {
+                let watch = run.fleet.gateway(GatewayCommand::Watch {
+                    conversation: id.as_str().to_string(),
+                    cursor: cursor.to_string(),
+                    wait_ms: HEARTBEAT_MS,
+                });
+                // The gateway answers after HEARTBEAT_MS of quiet; this catches
+                // a coordinator that does not.
+                let answer = match select(pin!(watch), pin!(clock.sleep(HEARTBEAT_MS + 500))).await
+                {
+                    Either::Left((a, _)) => a,
+                    Either::Right(_) => return heartbeat(stream, cursor),
+                };
+                match answer {
+                    Ok(GatewayAnswer::Status { view, first_end }) => {
+                        let mut chunk = ["event: status\ndata: ", &view.json, "\n\n"].concat();
+                        if view.ended {
+                            chunk.push_str("event: end\ndata: {}\n\n");
+                        }
+                        if first_end {
+                            run.ended(&tag, &id).await;
+                        }
+                        NextEvent {
+                            chunk,
+                            stream: stream.to_string(),
+                            cursor: view.fingerprint,
+                            done: view.ended,
+                        }
+                    }
+                    Ok(GatewayAnswer::Failed { error }) => {
+                        let e: Error = error.into();
+                        if is_budget_busy(&e) {
+                            return heartbeat(stream, cursor);
+                        }
+                        let data = encode(&StreamError {
+                            code: e.code.as_str(),
+                            message: "The call's status is unavailable.",
+                        });
+                        end(["event: error\ndata: ", &data, "\n\n"].concat())
+                    }
+                    // Quiet, or the coordinator failed this once: keep the stream alive.
+                    _ => heartbeat(stream, cursor),
+                }
+            }
+            StreamRef::Pending { tag, ticket } => {
+                let started = clock.now_ms();
+                loop {
+                    match run.resolve(&tag, ticket).await {
+                        Resolution::Call(id) => {
+                            return NextEvent {
+                                chunk: String::new(),
+                                stream: StreamRef::call_ref(&tag, &id),
+                                cursor: String::new(),
+                                done: false,
+                            }
+                        }
+                        Resolution::Unresolved => {
+                            let data = encode(&StreamError {
+                                code: "outcome_unknown",
+                                message: "We could not confirm whether your call was placed. If your phone did not ring, you may try again.",
+                            });
+                            return end(["event: error\ndata: ", &data, "\n\n"].concat());
+                        }
+                        Resolution::Waiting(_) | Resolution::Unavailable => {}
+                    }
+                    let spent = clock.now_ms().saturating_sub(started);
+                    if spent >= HEARTBEAT_MS {
+                        return heartbeat(stream, cursor);
+                    }
+                    clock.sleep(PENDING_POLL_MS.min(HEARTBEAT_MS - spent)).await;
+                }
+            }
+        }
     }
 }
 
-impl<H: Http, C: Clock, P: Platform> Running<H, C, P> {
-    fn now(&self) -> u64 {
-        self.client.clock().now_ms()
+/// What an event stream follows: a placed call, or a reservation whose
+/// outcome is being resolved. Held by the shell between pulls, never shown.
+enum StreamRef {
+    Call { tag: NumberTag, id: ConversationId },
+    Pending { tag: NumberTag, ticket: u64 },
+}
+
+impl StreamRef {
+    fn call_ref(tag: &NumberTag, id: &ConversationId) -> String {
+        ["c:", &tag.name(), ":", id.as_str()].concat()
     }
 
-    async fn route(&self, req: &EdgeRequest) -> Outcome {
+    fn pending_ref(tag: &NumberTag, ticket: u64) -> String {
+        ["p:", &tag.name(), ":", &ticket.to_string()].concat()
+    }
+
+    fn parse(s: &str) -> Option<StreamRef> {
+        let mut parts = s.splitn(3, ':');
+        let (kind, tag, rest) = (parts.next()?, parts.next()?, parts.next()?);
+        let tag = NumberTag::from_name(tag)?;
+        match kind {
+            "c" => Some(StreamRef::Call {
+                tag,
+                id: EntityId::parse(rest, "conversation").ok()?,
+            }),
+            "p" => Some(StreamRef::Pending {
+                tag,
+                ticket: rest.parse().ok()?,
+            }),
+            _ => None,
+        }
+    }
+}
+
+/// What a pending handle refers to now.
+enum Resolution {
+    Call(ConversationId),
+    /// Not known yet; ask again in about this long.
+    Waiting(u64),
+    /// The settle window ended without the outcome being found.
+    Unresolved,
+    Unavailable,
+}
+
+/// How long the number's admission may take before its outcome is
+/// certainly reported (or presumed unknown): a token fetch, a budget wait,
+/// the POST, a 429 retry, and a margin.
+fn inflight_ms(cfg: &EdgeConfig) -> u64 {
+    2 * cfg.request_timeout_ms + 2 * cfg.budget_wait_ms + 5_000
+}
+
+impl<F: Fleet> Running<F> {
+    fn now(&self) -> u64 {
+        self.fleet.clock().now_ms()
+    }
+
+    fn now_secs(&self) -> u64 {
+        self.now() / 1000
+    }
+
+    /// The client address, from the one source this deployment trusts.
+    fn client(&self, req: &EdgeRequest) -> Client {
+        let (raw, source) = match &self.cfg.address_header {
+            Some(_) => (req.address_header.as_deref(), "header"),
+            None if req.connection.is_some() => (req.connection.as_deref(), "connection"),
+            None => (None, "shared"),
+        };
+        let address = raw
+            .filter(|a| client_bucket(a).is_some())
+            .map(str::to_string);
+        let bucket = raw
+            .and_then(client_bucket)
+            .map(|b| digest(&self.cfg.signing_key, &[b"address:", b.as_bytes()], 12))
+            // Unknown: every such visitor shares one bucket (readiness warns).
+            .unwrap_or_else(|| "shared".to_string());
+        Client {
+            bucket,
+            source,
+            address,
+        }
+    }
+
+    fn warnings(&self, client: &Client) -> (&'static str, Vec<&'static str>) {
+        let scope = self.fleet.scope();
+        let mut warnings = Vec::new();
+        if scope == Scope::Instance {
+            warnings.push("guarantees are per instance: without the Durable Object bindings, idempotency, the one-call-per-number cap, the settle window, rate limits and the Genesys budget are not shared between instances");
+        }
+        if client.source == "shared" {
+            warnings.push("no trusted client address: every visitor shares one rate-limit bucket (set CLIENT_ADDRESS_HEADER when a proxy such as Cloudflare sets one)");
+        }
+        (scope.as_str(), warnings)
+    }
+
+    async fn route(&self, req: &EdgeRequest, client: &Client) -> Outcome {
+        if req.body_error {
+            return json_error(
+                400,
+                "invalid_input",
+                "The request body could not be read.",
+                "body read failed (framing or connection)",
+            );
+        }
         let path = req.path.trim_end_matches('/');
         let call = path
             .strip_prefix("/v1/calls/")
@@ -366,23 +600,82 @@ impl<H: Http, C: Clock, P: Platform> Running<H, C, P> {
             o.headers.push(("Allow".into(), allow.into()));
             return o;
         }
-        match (req.method.as_str(), handle, events) {
-            ("POST", None, _) => self.place(req).await,
-            (_, None, _) => ok(200, encode(&Health { ok: true })),
-            (method, Some(h), events) => match handle::verify(&self.cfg.signing_key, h) {
-                None => json_error(404, "not_found", "No such call.", "bad or foreign handle"),
-                Some(id) if events => {
-                    let mut o = ok(200, "retry: 3000\n\n".into());
-                    o.stream = Some(id.as_str().to_string());
-                    o
-                }
-                Some(id) if method == "GET" => self.status(&id).await,
-                Some(id) => self.hang_up(&id).await,
+        let Some(h) = handle else {
+            return match req.method.as_str() {
+                "POST" => self.place(req, client).await,
+                _ => self.ready(client).await,
+            };
+        };
+        let Some(target) = handle::verify(
+            &self.cfg.signing_key,
+            h,
+            self.now_secs(),
+            self.cfg.handle_ttl_secs,
+        ) else {
+            return json_error(
+                404,
+                "not_found",
+                "No such call.",
+                "bad, foreign or expired handle",
+            );
+        };
+        if req.method == "GET" {
+            if let Err(wait) = self.reads.borrow_mut().hit(&client.bucket, self.now()) {
+                return retry_after(
+                    json_error(
+                        429,
+                        "rate_limited",
+                        "Too many status requests; try again shortly.",
+                        "per-client read limit",
+                    ),
+                    wait,
+                );
+            }
+        }
+        match (target, req.method.as_str(), events) {
+            (Handle::Call { id, number }, _, true) => {
+                let mut o = ok(200, "retry: 3000\n\n".into());
+                o.stream = Some(StreamRef::call_ref(&number, &id));
+                o
+            }
+            (Handle::Pending { ticket, number }, _, true) => {
+                let data = encode(&StreamError {
+                    code: "call_may_be_ringing",
+                    message: RINGING,
+                });
+                let mut o = ok(
+                    200,
+                    ["retry: 3000\n\nevent: pending\ndata: ", &data, "\n\n"].concat(),
+                );
+                o.stream = Some(StreamRef::pending_ref(&number, ticket));
+                o
+            }
+            (Handle::Call { id, number }, "GET", _) => self.status(&number, &id).await,
+            (Handle::Call { id, number }, _, _) => self.hang_up(&number, &id).await,
+            (Handle::Pending { ticket, number }, method, _) => match self.resolve(&number, ticket).await {
+                Resolution::Call(id) if method == "GET" => self.status(&number, &id).await,
+                Resolution::Call(id) => self.hang_up(&number, &id).await,
+                Resolution::Waiting(wait) => retry_after(
+                    json_error(
+                        if method == "GET" { 202 } else { 409 },
+                        "call_may_be_ringing",
+                        RINGING,
+                        "pending call not resolved yet",
+                    ),
+                    wait.clamp(1_000, 5_000),
+                ),
+                Resolution::Unresolved => json_error(
+                    410,
+                    "outcome_unknown",
+                    "We could not confirm whether your call was placed. If your phone did not ring, you may try again.",
+                    "settle window ended unresolved",
+                ),
+                Resolution::Unavailable => unavailable("number coordinator"),
             },
         }
     }
 
-    async fn place(&self, req: &EdgeRequest) -> Outcome {
+    async fn place(&self, req: &EdgeRequest, client: &Client) -> Outcome {
         if req.body.len() > BODY_LIMIT {
             return json_error(
                 413,
@@ -407,8 +700,6 @@ impl<H: Http, C: Clock, P: Platform> Running<H, C, P> {
             Ok(x) => x,
             Err(e) => return json_error(400, "invalid_input", &e.message, &e.message),
         };
-        let digits = number.as_str();
-        let ip = req.client_ip.as_str();
         let key = match req.idempotency_key.as_deref() {
             Some(k)
                 if k.is_empty() || k.len() > 128 || !k.bytes().all(|b| b.is_ascii_graphic()) =>
@@ -420,290 +711,445 @@ impl<H: Http, C: Clock, P: Platform> Running<H, C, P> {
                     "bad idempotency key",
                 )
             }
-            k => k,
+            // Stored as a keyed digest only.
+            k => k.map(|k| digest(&self.cfg.signing_key, &[b"key:", k.as_bytes()], 18)),
         };
-        // A repeat of a request that already placed its call: the same answer, no new call.
-        if let Some(k) = key {
-            if let Some(replay) = self.replay(ip, k).await {
-                return replay;
-            }
-        }
-        if let Err(refusal) = self.admit(ip, &number, turnstile_token.as_deref()).await {
-            // Refused before any call: the key may be used again.
-            if let Some(k) = key {
-                self.idempotency.borrow_mut().abandon(ip, k);
-            }
-            return refusal;
-        }
-        let mut call = PlaceCall::new(number.clone());
-        call.on_behalf_of = Some(self.cfg.agent.clone());
-        call.caller_id = self.cfg.caller_id.clone();
-        call.caller_id_name = self.cfg.caller_id_name.clone();
-        call.call_from_queue_id = self.cfg.queue_id.clone();
-        match self.client.place_call(&call, std::future::pending()).await {
-            Ok(id) => {
-                let h = handle::sign(&self.cfg.signing_key, &id);
-                self.active
-                    .borrow_mut()
-                    .add(digits, id.as_str(), self.now());
-                if let Some(k) = key {
-                    self.remember_key(ip, k, &h).await;
-                }
-                let mut o = ok(201, handle_body(&h));
-                o.detail = ["placed ", id.as_str(), " to ", &mask_number(&number)].concat();
-                o
-            }
-            Err(e) => {
-                if let Some(k) = key {
-                    if e.code == ErrorCode::OutcomeUnknown {
-                        // The call may exist: the key must never dial again.
-                        self.remember_key(ip, k, "").await;
-                    } else {
-                        self.idempotency.borrow_mut().abandon(ip, k);
-                    }
-                }
-                upstream_error(&e)
-            }
-        }
-    }
+        let masked = mask_number(number.as_str());
+        let tag = NumberTag::of(&self.cfg.signing_key, &number);
+        let desk = tag.name();
 
-    /// Every check a call must pass before Genesys is asked, in order: the
-    /// caller's rate, the dial policy, the number's rate, the concurrency cap,
-    /// and Turnstile when configured.
-    async fn admit(
-        &self,
-        ip: &str,
-        number: &E164,
-        turnstile_token: Option<&str>,
-    ) -> Result<(), Outcome> {
-        let digits = number.as_str();
-        let now = self.now();
-        self.check_limit(Limit::PerAddress, ip, now)
+        // 1. The client address: its rate, and a key reused for another number.
+        match self
+            .fleet
+            .address(
+                &client.bucket,
+                AddressCommand::Admit {
+                    key: key.clone(),
+                    number: desk.clone(),
+                    rate: self.cfg.per_ip,
+                },
+            )
             .await
-            .map_err(|wait| {
-                rate_limited(
-                    wait,
-                    "Too many calls from your network; try again later.",
-                    "per-ip limit",
+        {
+            Err(u) => return unavailable(&u.0),
+            Ok(AddressAnswer::Reused) => return json_error(
+                422,
+                "idempotency_key_reused",
+                "This Idempotency-Key was used for another number; use a new key for a new number.",
+                "idempotency key reused with another number",
+            ),
+            Ok(AddressAnswer::Limited { retry_after_ms }) => {
+                return retry_after(
+                    json_error(
+                        429,
+                        "rate_limited",
+                        "Too many calls from your network; try again later.",
+                        "per-ip limit",
+                    ),
+                    retry_after_ms,
                 )
-            })?;
-        // The dial policy (src/edge/policy.rs): the visitor reads its reason;
-        // the log names country and type, never the whole number.
-        self.cfg.dial.check(number).map_err(|refused| {
-            json_error(
+            }
+            Ok(_) => {}
+        }
+        // From here a refusal gives the key back, so a retry may use it.
+        let refuse = |o: Outcome| async {
+            if let Some(k) = &key {
+                let _ = self
+                    .fleet
+                    .address(&client.bucket, AddressCommand::Forget { key: k.clone() })
+                    .await;
+            }
+            o
+        };
+
+        // 2. The dial policy (src/edge/policy.rs): the visitor reads its
+        // reason; the log names country and type, never the whole number.
+        if let Err(refused) = self.cfg.dial.check(&number) {
+            return refuse(json_error(
                 403,
                 "policy_denied",
                 &refused.visitor_message,
                 &refused.log_detail,
-            )
-        })?;
-        self.check_limit(Limit::PerNumber, digits, now)
-            .await
-            .map_err(|wait| {
-                rate_limited(
-                    wait,
-                    "This number was called too often; try again later.",
-                    "per-number limit",
-                )
-            })?;
-        if self
-            .active
-            .borrow_mut()
-            .count(digits, now, ACTIVE_CALL_MAX_MS)
-            >= self.cfg.max_concurrent_per_number as usize
-        {
-            return Err(rate_limited(
-                30_000,
-                "A call to this number is already in progress.",
-                "concurrent-call cap",
-            ));
+            ))
+            .await;
         }
+
+        // 3. The number: the same key or visitor again, an unknown outcome's
+        // window, the cap and the number's rate; then a reservation.
+        let (ticket, issued) = match self.admit_number(&tag, key.clone(), client, &number).await {
+            Ok(t) => t,
+            Err((o, forget)) => return if forget { refuse(o).await } else { o },
+        };
+        let settle = |outcome: Settled| async move {
+            // A lost report is covered: the reservation's deadline turns it unknown.
+            let _ = self
+                .fleet
+                .number(&desk, NumberCommand::Settle { ticket, outcome })
+                .await;
+        };
+
+        // 4. Turnstile, when configured.
         if let Some(secret) = &self.cfg.turnstile_secret {
             if !self
-                .turnstile_ok(secret.expose(), turnstile_token, ip)
+                .turnstile_ok(secret.expose(), turnstile_token.as_deref(), client)
                 .await
             {
-                return Err(json_error(
+                settle(Settled::NotDialled).await;
+                return refuse(json_error(
                     403,
                     "policy_denied",
                     "The human check failed; reload the page and try again.",
                     "turnstile refused or unreachable",
-                ));
+                ))
+                .await;
             }
         }
-        Ok(())
-    }
 
-    /// `Some(answer)` when this key already placed (or is placing) its call.
-    async fn replay(&self, ip: &str, key: &str) -> Option<Outcome> {
-        // A double click arrives while the first request is still placing the call: wait for it.
-        for _ in 0..600 {
-            let mut state =
-                self.idempotency
-                    .borrow_mut()
-                    .begin(ip, key, self.now(), IDEMPOTENCY_TTL_MS);
-            if state == Idem::New {
-                // Another isolate may have placed it: ask the shared store, if bound.
-                if let Some(h) = self.platform.recall(&self.shared_key(ip, key)).await {
-                    self.idempotency
-                        .borrow_mut()
-                        .finish(ip, key, &h, self.now());
-                    state = Idem::Done(h);
-                }
+        // 5. The call.
+        let answer = self
+            .fleet
+            .gateway(GatewayCommand::Place {
+                number: number.as_str().to_string(),
+            })
+            .await;
+        match answer {
+            Ok(GatewayAnswer::Placed { conversation }) => {
+                let Ok(id) = EntityId::parse(&conversation, "conversation") else {
+                    settle(Settled::Unknown).await;
+                    return self.ringing(&tag, ticket, issued, "placed, unreadable id");
+                };
+                settle(Settled::Placed {
+                    conversation: conversation.clone(),
+                })
+                .await;
+                let h = handle::sign_call(&self.cfg.signing_key, &id, tag, issued / 1000);
+                let mut o = ok(201, encode(&CallHandle::new(&h)));
+                o.detail = ["placed to ", &masked].concat();
+                o
             }
-            match state {
-                Idem::New => return None,
-                Idem::Done(h) if h.is_empty() => {
-                    return Some(json_error(
-                        502,
-                        "outcome_unknown",
-                        "We could not confirm whether the call was placed. Please wait for it before trying again.",
-                        "idempotent replay of an unknown outcome",
-                    ))
+            Ok(GatewayAnswer::Failed { error }) => {
+                let e: Error = error.into();
+                if e.code == ErrorCode::OutcomeUnknown {
+                    settle(Settled::Unknown).await;
+                    return self.ringing(&tag, ticket, issued, &upstream_detail(&e));
                 }
-                Idem::Done(h) => {
-                    let mut o = ok(201, handle_body(&h));
-                    o.headers.push(("Idempotent-Replayed".into(), "true".into()));
-                    o.detail = "idempotent replay".into();
-                    return Some(o);
-                }
-                Idem::Pending => self.client.clock().sleep(50).await,
+                settle(Settled::NotDialled).await;
+                refuse(place_error(&e)).await
             }
-        }
-        Some(json_error(
-            409,
-            "conflict",
-            "The same request is still being handled.",
-            "idempotency key still pending",
-        ))
-    }
-
-    /// A bound platform limiter decides when there is one; memory otherwise.
-    async fn check_limit(&self, which: Limit, key: &str, now: u64) -> Result<(), u64> {
-        let (namespaced, memory) = match which {
-            Limit::PerAddress => (["ip:", key].concat(), &self.per_ip),
-            Limit::PerNumber => (["number:", key].concat(), &self.per_number),
-        };
-        match self.platform.limit(which, &namespaced).await {
-            Some(true) => Ok(()),
-            // The binding does not say when; its periods are 10 or 60 s.
-            Some(false) => Err(60_000),
-            None => memory.borrow_mut().hit(key, now),
+            // The gateway failed mid-request (a Durable Object reset): the POST
+            // may have gone out.
+            Ok(_) | Err(Unavailable(_)) => {
+                settle(Settled::Unknown).await;
+                self.ringing(
+                    &tag,
+                    ticket,
+                    issued,
+                    "gateway unavailable during the call request",
+                )
+            }
         }
     }
 
-    /// The shared-store key for an Idempotency-Key: keyed by HMAC, so neither
-    /// the visitor's address nor their key is stored in the clear.
-    fn shared_key(&self, ip: &str, key: &str) -> String {
-        let tag = mac(
+    /// The visitor's own call whose outcome is unknown: its pending handle.
+    fn ringing(&self, tag: &NumberTag, ticket: u64, issued_ms: u64, detail: &str) -> Outcome {
+        let mut o = json_error(202, "call_may_be_ringing", RINGING, detail);
+        o.handle = Some(handle::sign_pending(
             &self.cfg.signing_key,
-            &[ip.as_bytes(), b"\0", key.as_bytes()],
-        )
-        .finalize()
-        .into_bytes();
-        ["idem:", &URL_SAFE_NO_PAD.encode(&tag[..18])].concat()
+            ticket,
+            *tag,
+            issued_ms / 1000,
+        ));
+        o
     }
 
-    /// Records what an Idempotency-Key led to (a handle, or "" for an unknown
-    /// outcome), in memory and in the shared store when one is bound.
-    async fn remember_key(&self, ip: &str, key: &str, handle: &str) {
-        self.idempotency
-            .borrow_mut()
-            .finish(ip, key, handle, self.now());
-        self.platform
-            .remember(&self.shared_key(ip, key), handle, IDEMPOTENCY_TTL_MS / 1000)
+    /// Asks the number's desk until it reserves (the ticket and its time),
+    /// answers, or refuses. `Err((answer, give the key back))`.
+    async fn admit_number(
+        &self,
+        tag: &NumberTag,
+        key: Option<String>,
+        client: &Client,
+        number: &E164,
+    ) -> Result<(u64, u64), (Outcome, bool)> {
+        let desk = tag.name();
+        let rules = NumberRules {
+            rate: self.cfg.per_number,
+            cap: self.cfg.max_concurrent_per_number,
+            settle_ms: self.cfg.settle_ms,
+            inflight_ms: inflight_ms(&self.cfg),
+            retain_ms: self.cfg.handle_ttl_secs * 1000,
+        };
+        let started = self.now();
+        loop {
+            let answer = self
+                .fleet
+                .number(
+                    &desk,
+                    NumberCommand::Admit {
+                        key: key.clone(),
+                        client: client.bucket.clone(),
+                        number: number.as_str().to_string(),
+                        rules,
+                    },
+                )
+                .await;
+            return match answer {
+                Ok(NumberAnswer::Reserved { ticket, at }) => Ok((ticket, at)),
+                Ok(NumberAnswer::Wait { ms }) => {
+                    if self.now().saturating_sub(started) >= DUPLICATE_WAIT_MS {
+                        return Err((
+                            json_error(
+                                409,
+                                "conflict",
+                                "The same request is still being handled.",
+                                "a call for this visitor is still being placed",
+                            ),
+                            true,
+                        ));
+                    }
+                    self.fleet.clock().sleep(ms).await;
+                    continue;
+                }
+                Ok(NumberAnswer::Replay {
+                    conversation, at, ..
+                }) => {
+                    let Ok(id) = EntityId::parse(&conversation, "conversation") else {
+                        return Err((unavailable("bad record"), false));
+                    };
+                    let h = handle::sign_call(&self.cfg.signing_key, &id, *tag, at / 1000);
+                    let mut o = ok(201, encode(&CallHandle::new(&h)));
+                    o.headers.push(("Idempotent-Replayed".into(), "true".into()));
+                    o.detail = "replay of the visitor's call".into();
+                    Err((o, false))
+                }
+                Ok(NumberAnswer::Ringing {
+                    ticket,
+                    at,
+                    mine: true,
+                    ..
+                }) => Err((
+                    self.ringing(tag, ticket, at, "settle window: same visitor"),
+                    false,
+                )),
+                Ok(NumberAnswer::Ringing { retry_after_ms, .. }) => Err((
+                    retry_after(
+                        json_error(
+                            409,
+                            "call_may_be_ringing",
+                            "A call to this number may already be ringing; please wait before trying again.",
+                            "settle window: another visitor",
+                        ),
+                        retry_after_ms,
+                    ),
+                    true,
+                )),
+                Ok(NumberAnswer::InProgress { retry_after_ms }) => Err((
+                    retry_after(
+                        json_error(
+                            429,
+                            "rate_limited",
+                            "A call to this number is already in progress.",
+                            "concurrent-call cap",
+                        ),
+                        retry_after_ms,
+                    ),
+                    true,
+                )),
+                Ok(NumberAnswer::Limited { retry_after_ms }) => Err((
+                    retry_after(
+                        json_error(
+                            429,
+                            "rate_limited",
+                            "This number was called too often; try again later.",
+                            "per-number limit",
+                        ),
+                        retry_after_ms,
+                    ),
+                    true,
+                )),
+                Ok(_) => Err((unavailable("unexpected answer"), true)),
+                Err(u) => Err((unavailable(&u.0), true)),
+            };
+        }
+    }
+
+    /// What a pending handle refers to now; makes the one lookup when due.
+    async fn resolve(&self, tag: &NumberTag, ticket: u64) -> Resolution {
+        let desk = tag.name();
+        match self
+            .fleet
+            .number(&desk, NumberCommand::Lookup { ticket })
+            .await
+        {
+            Ok(NumberAnswer::Placed { conversation }) => {
+                EntityId::parse(&conversation, "c").map_or(Resolution::Unresolved, Resolution::Call)
+            }
+            Ok(NumberAnswer::InFlight) => Resolution::Waiting(1_000),
+            Ok(NumberAnswer::Unknown {
+                lookup: Some(job),
+                retry_after_ms,
+            }) => {
+                let found = self
+                    .fleet
+                    .gateway(GatewayCommand::Find {
+                        number: job.number,
+                        since: job.since,
+                    })
+                    .await;
+                match found {
+                    Ok(GatewayAnswer::Found { conversation }) => {
+                        let _ = self
+                            .fleet
+                            .number(
+                                &desk,
+                                NumberCommand::Resolved {
+                                    ticket,
+                                    conversation: conversation.clone(),
+                                },
+                            )
+                            .await;
+                        match conversation.and_then(|c| EntityId::parse(&c, "c").ok()) {
+                            Some(id) => Resolution::Call(id),
+                            None => Resolution::Waiting(retry_after_ms),
+                        }
+                    }
+                    // The read failed (busy, Genesys down): the lease runs out
+                    // and a later reader tries again.
+                    _ => Resolution::Waiting(retry_after_ms),
+                }
+            }
+            Ok(NumberAnswer::Unknown { retry_after_ms, .. }) => Resolution::Waiting(retry_after_ms),
+            Ok(NumberAnswer::Unresolved | NumberAnswer::Gone) => Resolution::Unresolved,
+            Ok(_) | Err(_) => Resolution::Unavailable,
+        }
+    }
+
+    /// Tells the number's desk the call ended (it no longer counts against the cap).
+    async fn ended(&self, tag: &NumberTag, id: &ConversationId) {
+        let _ = self
+            .fleet
+            .number(
+                &tag.name(),
+                NumberCommand::Ended {
+                    conversation: id.as_str().to_string(),
+                },
+            )
             .await;
     }
 
     /// Cloudflare Turnstile siteverify; fails closed on any error.
-    async fn turnstile_ok(&self, secret: &str, token: Option<&str>, ip: &str) -> bool {
+    async fn turnstile_ok(&self, secret: &str, token: Option<&str>, client: &Client) -> bool {
         let Some(token) = token.filter(|t| !t.is_empty() && t.len() <= 2048) else {
             return false;
         };
-        let req = HttpRequest::new(Method::Post, self.cfg.turnstile_verify_url.clone()).form(&[
-            ("secret", secret),
-            ("response", token),
-            ("remoteip", ip),
-        ]);
-        match self.client.http().send(req, 5_000).await {
+        let mut form = vec![("secret", secret), ("response", token)];
+        if let Some(a) = &client.address {
+            form.push(("remoteip", a));
+        }
+        let req = HttpRequest::new(Method::Post, self.cfg.turnstile_verify_url.clone()).form(&form);
+        match self.fleet.http().send(req, 5_000).await {
             Ok(r) if r.is_success() => decode::<SiteverifyAnswer>(&r.body).is_ok_and(|a| a.success),
             _ => false,
         }
     }
 
-    async fn status(&self, id: &ConversationId) -> Outcome {
-        match self.client.get_call(id).await {
-            Ok((status, _)) => {
-                if status.phase == Phase::Ended {
-                    self.active.borrow_mut().ended(id.as_str());
+    async fn status(&self, tag: &NumberTag, id: &ConversationId) -> Outcome {
+        let answer = self
+            .fleet
+            .gateway(GatewayCommand::Read {
+                conversation: id.as_str().to_string(),
+            })
+            .await;
+        match answer {
+            Ok(GatewayAnswer::Status { view, first_end }) => {
+                if first_end {
+                    self.ended(tag, id).await;
                 }
-                ok(200, public_status(&status))
+                ok(200, view.json)
             }
-            Err(e) => upstream_error(&e),
+            Ok(GatewayAnswer::Failed { error }) => read_error(&error.into()),
+            Ok(_) => unavailable("unexpected answer"),
+            Err(u) => unavailable(&u.0),
         }
     }
 
-    async fn hang_up(&self, id: &ConversationId) -> Outcome {
-        match self.client.hang_up(id, std::future::pending()).await {
-            Ok(()) => {
-                self.active.borrow_mut().ended(id.as_str());
+    async fn hang_up(&self, tag: &NumberTag, id: &ConversationId) -> Outcome {
+        let answer = self
+            .fleet
+            .gateway(GatewayCommand::HangUp {
+                conversation: id.as_str().to_string(),
+            })
+            .await;
+        match answer {
+            Ok(GatewayAnswer::Done) => {
+                self.ended(tag, id).await;
                 ok(204, String::new())
             }
-            Err(e) => upstream_error(&e),
+            Ok(GatewayAnswer::Failed { error }) => read_error(&error.into()),
+            Ok(_) => unavailable("unexpected answer"),
+            Err(u) => unavailable(&u.0),
         }
     }
 
-    async fn next_event(&self, id: &ConversationId, cursor: &str) -> (String, String, bool) {
-        let started = self.now();
-        loop {
-            match self.client.get_call(id).await {
-                Ok((status, _)) => {
-                    let fp = status.fingerprint();
-                    if fp != cursor {
-                        let mut chunk =
-                            ["event: status\ndata: ", &public_status(&status), "\n\n"].concat();
-                        let done = status.phase == Phase::Ended;
-                        if done {
-                            self.active.borrow_mut().ended(id.as_str());
-                            chunk.push_str("event: end\ndata: {}\n\n");
-                        }
-                        return (chunk, fp, done);
-                    }
+    /// `GET /v1/healthz`: a token and one read of the agent (cached), and
+    /// what the guarantees are.
+    async fn ready(&self, client: &Client) -> Outcome {
+        let (guarantees, warnings) = self.warnings(client);
+        match self.fleet.gateway(GatewayCommand::Ready).await {
+            Ok(GatewayAnswer::Ready { readiness }) => match readiness.failing.as_deref() {
+                None => ok(
+                    200,
+                    encode(&Health {
+                        ok: true,
+                        guarantees,
+                        client_address: client.source,
+                        warnings,
+                    }),
+                ),
+                Some(piece) => {
+                    let (message, detail) = match piece {
+                        "credentials" => ("Genesys refused the client credentials: check GENESYS_CLIENT_ID and GENESYS_CLIENT_SECRET.", "readiness: token refused"),
+                        "api" => ("Genesys is unreachable: check GENESYS_REGION (or GENESYS_API_BASE and GENESYS_LOGIN_BASE).", "readiness: Genesys unreachable"),
+                        "agent" => ("Genesys does not know the agent: check GENESYS_AGENT_USER_ID.", "readiness: agent not found"),
+                        "permissions" => ("The OAuth client lacks a permission it needs (see the README).", "readiness: permission missing"),
+                        _ => ("Genesys is failing; try again shortly.", "readiness: Genesys error"),
+                    };
+                    json_error(503, "not_ready", message, detail)
                 }
-                Err(e) => {
-                    let data = encode(&StreamError {
-                        code: e.code.as_str(),
-                        message: "The call's status is unavailable.",
-                    });
-                    return (
-                        ["event: error\ndata: ", &data, "\n\n"].concat(),
-                        cursor.to_string(),
-                        true,
-                    );
-                }
-            }
-            if self.now().saturating_sub(started) >= HEARTBEAT_MS {
-                return (": heartbeat\n\n".into(), cursor.to_string(), false);
-            }
-            let wait = self.client.poll_interval_ms(self.streams.get());
-            self.client.clock().sleep(wait.min(HEARTBEAT_MS)).await;
+            },
+            Ok(GatewayAnswer::Failed { error }) => read_error(&error.into()),
+            Ok(_) => unavailable("unexpected answer"),
+            Err(u) => unavailable(&u.0),
         }
     }
 }
 
-fn handle_body(h: &str) -> String {
-    encode(&CallHandle::new(h))
+/// A coordinator could not answer: fail closed, and fast.
+fn unavailable(detail: &str) -> Outcome {
+    retry_after(
+        json_error(
+            503,
+            "busy",
+            "We're very busy — please try again in a minute.",
+            &["coordinator unavailable: ", detail].concat(),
+        ),
+        5_000,
+    )
 }
 
-fn rate_limited(wait_ms: u64, visitor: &str, detail: &str) -> Outcome {
-    let mut o = json_error(429, "rate_limited", visitor, detail);
-    let secs = wait_ms.div_ceil(1000).max(1).to_string();
-    o.headers.push(("Retry-After".into(), secs));
-    o
+fn busy(e: &Error) -> Outcome {
+    retry_after(
+        json_error(
+            503,
+            "busy",
+            "We're very busy — please try again in a minute.",
+            "Genesys request budget spent",
+        ),
+        e.retry_after_ms.unwrap_or(1_000),
+    )
 }
 
-/// Genesys failed: a generic message for the visitor, the real one in the log.
-fn upstream_error(e: &Error) -> Outcome {
+fn upstream_detail(e: &Error) -> String {
     let mut detail = String::from(e.code.as_str());
     detail.push_str(": ");
     detail.push_str(&e.message);
@@ -712,34 +1158,108 @@ fn upstream_error(e: &Error) -> Outcome {
         detail.push_str(c);
         detail.push(')');
     }
+    detail
+}
+
+/// A failed create-call POST that certainly did not dial.
+fn place_error(e: &Error) -> Outcome {
+    let detail = upstream_detail(e);
+    let unavailable = "The call service is unavailable right now; please try again later.";
     match e.code {
-        ErrorCode::NotFound => json_error(404, "not_found", "No such call.", &detail),
-        ErrorCode::OutcomeUnknown => {
-            json_error(502, "outcome_unknown", "We could not confirm whether the call was placed. Please wait for it before trying again.", &detail)
-        }
-        ErrorCode::RateLimited => rate_limited(e.retry_after_ms.unwrap_or(30_000), "The call service is busy; try again shortly.", &detail),
-        _ => json_error(502, "server_error", "The call service is unavailable right now; please try again later.", &detail),
+        _ if is_budget_busy(e) => busy(e),
+        ErrorCode::RateLimited => retry_after(
+            json_error(
+                429,
+                "rate_limited",
+                "The call service is busy; try again shortly.",
+                &detail,
+            ),
+            e.retry_after_ms.unwrap_or(30_000),
+        ),
+        // Configuration problems say which piece, in the log only.
+        ErrorCode::NotFound => json_error(
+            502,
+            "server_error",
+            unavailable,
+            &[&detail, " [check GENESYS_AGENT_USER_ID]"].concat(),
+        ),
+        ErrorCode::AuthFailed => json_error(
+            502,
+            "server_error",
+            unavailable,
+            &[&detail, " [check GENESYS_CLIENT_ID/GENESYS_CLIENT_SECRET]"].concat(),
+        ),
+        _ => json_error(502, "server_error", unavailable, &detail),
     }
 }
 
+/// A failed read or hang-up.
+fn read_error(e: &Error) -> Outcome {
+    let detail = upstream_detail(e);
+    match e.code {
+        _ if is_budget_busy(e) => busy(e),
+        ErrorCode::NotFound => json_error(404, "not_found", "No such call.", &detail),
+        ErrorCode::RateLimited => retry_after(
+            json_error(
+                429,
+                "rate_limited",
+                "The call service is busy; try again shortly.",
+                &detail,
+            ),
+            e.retry_after_ms.unwrap_or(30_000),
+        ),
+        _ => json_error(
+            502,
+            "server_error",
+            "The call service is unavailable right now; please try again later.",
+            &detail,
+        ),
+    }
+}
+
+/// Masks any phone-number-like run (7 or more digits, with an optional `+`)
+/// in a log detail, whatever Genesys put in its message.
+fn scrub_numbers(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut run = String::new();
+    let flush = |run: &mut String, out: &mut String| {
+        let digits = run.trim_start_matches('+').len();
+        if digits >= 7 {
+            out.push_str(&mask_number(&["+", run.trim_start_matches('+')].concat()));
+        } else {
+            out.push_str(run);
+        }
+        run.clear();
+    };
+    for c in s.chars() {
+        if c.is_ascii_digit() || (c == '+' && run.is_empty()) {
+            run.push(c);
+        } else {
+            flush(&mut run, &mut out);
+            out.push(c);
+        }
+    }
+    flush(&mut run, &mut out);
+    out
+}
+
 /// Strict JSON: an object with `phoneNumber` and, for Turnstile, `turnstileToken`.
+/// Messages never echo the number, and echo field names only truncated.
 fn parse_place_body(body: &str) -> Result<(E164, Option<String>), Error> {
     let v: PlaceCallBody = decode(body).map_err(|e| {
         Error::invalid_input(&[
             "The body must be a JSON object such as {\"phoneNumber\":\"+13175550100\"} (",
-            &e,
+            &truncate_echo(&e),
             ").",
         ])
     })?;
     let number = v
         .phone_number
         .ok_or_else(|| Error::invalid_input(&["phoneNumber is required."]))?;
-    Ok((E164::parse(&number, "phoneNumber")?, v.turnstile_token))
-}
-
-/// What a visitor may see of a call: phases and leg states, no names or ids.
-fn public_status(s: &CallStatus) -> String {
-    encode(&PublicStatus::of(s))
+    let number = E164::parse(&number, "phoneNumber").map_err(|_| {
+        Error::invalid_input(&["phoneNumber must be an international number such as +13175550100."])
+    })?;
+    Ok((number, v.turnstile_token))
 }
 
 #[cfg(test)]
@@ -773,11 +1293,46 @@ mod tests {
             r#"{"phoneNumber":"call me"}"#,
             r#"{}"#,
         ] {
-            assert_eq!(
-                parse_place_body(bad).unwrap_err().code,
-                ErrorCode::InvalidInput,
-                "{bad}"
-            );
+            let e = parse_place_body(bad).unwrap_err();
+            assert_eq!(e.code, ErrorCode::InvalidInput, "{bad}");
+        }
+        let long = format!(
+            r#"{{"phoneNumber":"+13175550100","{}":1}}"#,
+            "f".repeat(4000)
+        );
+        assert!(parse_place_body(&long).unwrap_err().message.len() < 400);
+        let e = parse_place_body(r#"{"phoneNumber":"+1317555010099999"}"#).unwrap_err();
+        assert!(!e.message.contains("1317555010099999"), "{}", e.message);
+    }
+
+    #[test]
+    fn log_details_never_hold_a_number() {
+        assert_eq!(
+            scrub_numbers("refused +13175550100 and 4470123456789 (contextId 1234)"),
+            "refused +1 •••• ••• ••00 and +44 •••• ••• ••89 (contextId 1234)"
+        );
+    }
+
+    #[test]
+    fn stream_refs_round_trip() {
+        let tag = NumberTag([7; 8]);
+        let id = EntityId::parse("c0ffee00-0000-4000-8000-000000000001", "c").unwrap();
+        assert!(matches!(
+            StreamRef::parse(&StreamRef::call_ref(&tag, &id)),
+            Some(StreamRef::Call { tag: t, id: i }) if t == tag && i == id
+        ));
+        assert!(matches!(
+            StreamRef::parse(&StreamRef::pending_ref(&tag, 42)),
+            Some(StreamRef::Pending { ticket: 42, .. })
+        ));
+        for bad in [
+            "",
+            "c:",
+            "x:AAAAAAAAAAA:1",
+            "p:AAAAAAAAAAA:zz",
+            "c:AAAA:../x",
+        ] {
+            assert!(StreamRef::parse(bad).is_none(), "{bad}");
         }
     }
 }

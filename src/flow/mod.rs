@@ -14,12 +14,11 @@ use std::future::Future;
 use std::pin::pin;
 
 use futures_util::future::{select, Either};
-use futures_util::lock::Mutex;
 
 use crate::auth::{self, CachedToken, Credentials};
 use crate::call::{self, ConversationId, PlaceCall};
 use crate::error::{Attempt, Error, ErrorCode};
-use crate::http::{HttpRequest, HttpResponse, TransportError};
+use crate::http::{HttpRequest, HttpResponse, Method, TransportError};
 use crate::poll::{next_poll_delay, RateBudget, GENESYS_REQUESTS_PER_MINUTE};
 use crate::push::{PushOptions, Tracking};
 use crate::region::Endpoints;
@@ -69,6 +68,11 @@ pub struct ClientOptions {
     /// Poll interval while a single call is being watched; stretched under load.
     pub poll_interval_ms: u64,
     pub retry: RetryPolicy,
+    /// Longest wait for a slot in the request budget before giving up with a
+    /// `rate_limited` error that carries no HTTP status (see [`is_budget_busy`]).
+    /// `None` (the library's default) waits as long as the budget needs; the
+    /// edge sets a short bound so a visitor is answered instead of held.
+    pub max_budget_wait_ms: Option<u64>,
     /// Push tracking's timings (used once a [`Connector`] is given).
     pub push: PushOptions,
 }
@@ -83,6 +87,7 @@ impl ClientOptions {
             budget_window_ms: 60_000,
             poll_interval_ms: 1_000,
             retry: RetryPolicy::default(),
+            max_budget_wait_ms: None,
             push: PushOptions::default(),
         }
     }
@@ -100,8 +105,9 @@ pub struct Client<H, C> {
     clock: C,
     opts: ClientOptions,
     token: RefCell<Option<CachedToken>>,
-    /// Held by whoever is fetching the token: the others wait for it (single-flight).
-    token_lock: Mutex<()>,
+    /// Set while one caller fetches the token; the others poll the cache from
+    /// their own task (single-flight without a shared waker, see `access_token`).
+    token_fetching: Cell<bool>,
     budget: RefCell<RateBudget>,
     /// Waits that are polling (push-tracked waits spend no poll budget).
     active_waits: Cell<u32>,
@@ -109,6 +115,23 @@ pub struct Client<H, C> {
     agent: agent::AgentState,
     /// Push tracking: one Notifications channel shared by every wait.
     push: PushState,
+}
+
+/// How often a caller waiting for another caller's token fetch looks again.
+const TOKEN_POLL_MS: u64 = 10;
+
+/// True for the error a bounded budget wait gives up with (the client's own
+/// budget is spent), as opposed to a 429 from Genesys (which has a status).
+pub fn is_budget_busy(e: &Error) -> bool {
+    e.code == ErrorCode::RateLimited && e.status.is_none()
+}
+
+/// Clears the "fetching" flag however the fetch ends (including cancellation).
+struct FetchGuard<'a>(&'a Cell<bool>);
+impl Drop for FetchGuard<'_> {
+    fn drop(&mut self) {
+        self.0.set(false);
+    }
 }
 
 /// Decrements the active-wait count however the wait ends (including cancellation).
@@ -128,7 +151,7 @@ impl<H: Http, C: Clock> Client<H, C> {
             clock,
             opts,
             token: RefCell::new(None),
-            token_lock: Mutex::new(()),
+            token_fetching: Cell::new(false),
             budget: RefCell::new(budget),
             active_waits: Cell::new(0),
             agent: agent::AgentState::default(),
@@ -186,13 +209,21 @@ impl<H: Http, C: Clock> Client<H, C> {
                 .filter(|t| t.is_fresh(now) && Some(t.value.as_str()) != refused)
                 .map(|t| t.value.clone())
         };
-        if let Some(t) = cached() {
-            return Ok(t);
+        // Single-flight without a lock: a lock (or any shared waker) would wake
+        // the waiting callers from the fetching caller's task, and workerd
+        // cancels a request whose promise is resolved from another request's
+        // context. So each waiter polls the cache on its own timer instead.
+        loop {
+            if let Some(t) = cached() {
+                return Ok(t);
+            }
+            if !self.token_fetching.get() {
+                break;
+            }
+            self.clock.sleep(TOKEN_POLL_MS).await;
         }
-        let _fetching = self.token_lock.lock().await;
-        if let Some(t) = cached() {
-            return Ok(t);
-        }
+        self.token_fetching.set(true);
+        let _fetching = FetchGuard(&self.token_fetching);
         let req = auth::client_credentials_request(&self.opts.endpoints, client_id, secret);
         // Boxed: send_with_retries itself awaits access_token for API requests.
         let build = |_: &str| req.clone();
@@ -205,17 +236,44 @@ impl<H: Http, C: Clock> Client<H, C> {
         Ok(value)
     }
 
-    /// Waits for a slot in the per-token budget, then claims it.
-    async fn budget_slot(&self) {
+    /// Waits for a slot in the per-token budget, then claims it. Reads may
+    /// only use the read share; `priority` requests (create-call, hang-up) may
+    /// use the whole budget. With `max_budget_wait_ms` set, a slot further away
+    /// than that is not waited for: the error says when to try again.
+    async fn budget_slot(&self, priority: bool) -> Result<(), Error> {
+        let mut waited = 0u64;
         loop {
             let now = self.clock.now_ms();
-            let wait = self.budget.borrow_mut().wait_ms(now);
+            let wait = self.budget.borrow_mut().wait_ms_for(now, priority);
             if wait == 0 {
                 self.budget.borrow_mut().record(now);
-                return;
+                return Ok(());
+            }
+            if let Some(bound) = self.opts.max_budget_wait_ms {
+                if waited.saturating_add(wait) > bound {
+                    let mut e = Error::new(
+                        ErrorCode::RateLimited,
+                        &["the request budget for this token is spent; try again after retryAfterMs"],
+                    );
+                    e.retry_after_ms = Some(wait);
+                    return Err(e);
+                }
             }
             self.clock.sleep(wait).await;
+            waited += wait;
         }
+    }
+
+    /// The budget's send times, for a coordinator that persists them.
+    #[cfg(any(not(target_arch = "wasm32"), feature = "edge"))]
+    pub fn budget_sent(&self) -> Vec<u64> {
+        self.budget.borrow().sent().to_vec()
+    }
+
+    /// Restores send times saved by [`budget_sent`](Self::budget_sent).
+    #[cfg(any(not(target_arch = "wasm32"), feature = "edge"))]
+    pub fn restore_budget(&self, sent: Vec<u64>) {
+        self.budget.borrow_mut().restore(sent);
     }
 
     /// Sends a request built by `build(token)` under the retry rules. API
@@ -240,9 +298,11 @@ impl<H: Http, C: Clock> Client<H, C> {
         let can_refresh =
             api && matches!(self.opts.credentials, Credentials::ClientCredentials { .. });
         let (mut retries, mut slept, mut refreshed) = (0u32, 0u64, false);
+        // Calls and hang-ups may use the share reads cannot take.
+        let priority = kind == RequestKind::CreateCall || build("").method != Method::Get;
         loop {
             if api {
-                self.budget_slot().await;
+                self.budget_slot(priority).await?;
             }
             if let Some(s) = sent {
                 s.set(true);
@@ -431,6 +491,20 @@ impl<H: Http, C: Clock> Client<H, C> {
             .await
             .unwrap_or_else(|| Err(aborted("hangUp")))
             .map(|_| ())
+    }
+}
+
+impl<H: Http, C: Clock> Client<H, C> {
+    /// Sends a request that changes nothing (the edge's readiness read, its
+    /// lookup of an unknown outcome) under the same token, budget and retry
+    /// rules as the client's own requests.
+    #[cfg(any(not(target_arch = "wasm32"), feature = "edge"))]
+    pub async fn send_read(
+        &self,
+        build: &dyn Fn(&str) -> HttpRequest,
+    ) -> Result<HttpResponse, Error> {
+        self.send_with_retries(RequestKind::Idempotent, Attempt::Other, build, None)
+            .await
     }
 }
 

@@ -7,6 +7,8 @@ mod agent;
 mod callbacks;
 #[cfg(feature = "edge")]
 pub mod edge;
+#[cfg(feature = "edge")]
+pub mod job;
 #[cfg(not(any(feature = "edge", feature = "wasm-serde-json")))]
 pub(crate) mod json;
 mod socket;

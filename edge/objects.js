@@ -1,0 +1,78 @@
+// The edge's Durable Object classes (bound in wrangler.toml). Each runs the
+// same Rust as a single instance does — a number's or a client address's
+// admission desk, or the OAuth client's gateway — fed the JSON commands the
+// isolates send. The object's single thread makes each desk command atomic;
+// its storage keeps the state across restarts and deploys; alarms expire it.
+import { DeskObject, GatewayObject } from "../pkg-edge/genesys_click_to_call.js";
+import { drive } from "./drive.js";
+
+class Desk {
+  constructor(ctx, kind) {
+    this.ctx = ctx;
+    ctx.blockConcurrencyWhile(async () => {
+      this.desk = new DeskObject(kind, (await ctx.storage.get("state")) ?? undefined);
+    });
+  }
+
+  async fetch(request) {
+    return new Response(this.apply(await request.text()));
+  }
+
+  async alarm() {
+    this.apply('{"command":"expire"}');
+  }
+
+  // Applied synchronously, then stored: the output gate holds the answer
+  // until the write is durable.
+  apply(command) {
+    const out = this.desk.apply(command, Date.now());
+    const storage = this.ctx.storage;
+    if (out.state === "") {
+      storage.deleteAll();
+      storage.deleteAlarm();
+    } else if (out.state !== undefined) {
+      storage.put("state", out.state);
+    }
+    if (out.alarm) storage.setAlarm(out.alarm);
+    return out.answer;
+  }
+}
+
+// One per destination number: idempotency, reservation, settle window, cap, rate.
+export class CallNumber extends Desk {
+  constructor(ctx) {
+    super(ctx, "number");
+  }
+}
+
+// One per client address: the per-address rate, and which number each key was for.
+export class ClientAddress extends Desk {
+  constructor(ctx) {
+    super(ctx, "address");
+  }
+}
+
+// One per OAuth client: the token, the Genesys request budget (stored, so a
+// restart does not reset it) and the shared read cache. Push tracking's
+// notification channel belongs here too: one socket for the fleet.
+export class GenesysGateway {
+  constructor(ctx, env) {
+    this.ctx = ctx;
+    this.gateway = new GatewayObject(env);
+    this.budget = "";
+    ctx.blockConcurrencyWhile(async () => {
+      const saved = await ctx.storage.get("budget");
+      if (saved) this.gateway.restoreBudget(saved);
+    });
+  }
+
+  async fetch(request) {
+    const answer = await drive(this.gateway.run(await request.text()));
+    const budget = this.gateway.budgetState();
+    if (budget !== this.budget) {
+      this.budget = budget;
+      this.ctx.storage.put("budget", budget);
+    }
+    return new Response(answer);
+  }
+}

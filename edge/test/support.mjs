@@ -1,0 +1,113 @@
+// Shared by the edge suites (not a test file itself): a private genesys-sim
+// when a suite needs its own limits, and workers whose log lines are kept.
+import { spawn } from "node:child_process";
+import { Miniflare } from "miniflare";
+
+export const ORIGIN = "http://127.0.0.1:8080";
+export const SECRET = "sim-edge-secret";
+export const ADA = "0b5e2f7a-6c1d-4e8f-9a3b-2c4d6e8f0a01";
+export const CREATE = "/api/v2/conversations/calls/user/";
+
+export const baseVars = (sim, signingKey) => ({
+  GENESYS_API_BASE: sim,
+  GENESYS_CLIENT_ID: "sim-edge",
+  GENESYS_CLIENT_SECRET: SECRET,
+  GENESYS_AGENT_USER_ID: ADA,
+  ALLOWED_ORIGINS: ORIGIN,
+  ALLOWED_DIAL_PREFIXES: "+",
+  HANDLE_SIGNING_KEY: signingKey,
+  RATE_LIMIT_PER_IP: "1000/60",
+  RATE_LIMIT_PER_NUMBER: "100/60",
+  MAX_CONCURRENT_CALLS_PER_NUMBER: "100",
+  GENESYS_REQUESTS_PER_MINUTE: "20000",
+  POLL_INTERVAL_MS: "25",
+});
+
+// A genesys-sim of our own (the shared one allows 100000 requests a minute).
+export async function startSim(args = []) {
+  const p = spawn("target/debug/genesys-sim", ["--listen", "127.0.0.1:0", "--quiet", ...args], { stdio: ["ignore", "ignore", "pipe"] });
+  // The address may arrive split over several chunks: match on all of it so far.
+  let seen = "";
+  const url = await new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`genesys-sim printed no address in 30 s: ${seen}`)), 30_000);
+    p.stderr.on("data", (d) => {
+      seen += d;
+      const m = seen.match(/http:\/\/127\.0\.0\.1:\d+(?=\D)/);
+      if (m) { clearTimeout(timer); resolve(m[0]); }
+    });
+    p.on("exit", () => { clearTimeout(timer); reject(new Error("genesys-sim exited")); });
+  });
+  return { url, stop: () => p.kill() };
+}
+
+export const simLog = async (sim) => (await (await fetch(`${sim}/__sim/requests`)).json()).requests;
+export const fault = (sim, spec) => fetch(`${sim}/__sim/faults`, { method: "POST", body: JSON.stringify(spec) });
+// Faults left over by an earlier test (a request that never reached Genesys) must not leak into the next.
+export const clearFaults = (sim) => fetch(`${sim}/__sim/faults`, { method: "DELETE" });
+export const postsTo = async (sim, number) => (await simLog(sim)).filter((e) => e.method === "POST" && e.phoneNumber === number).length;
+
+// Miniflare instances whose workerd output (the edge's log lines) is kept in `logs`.
+export function keeper() {
+  const logs = [];
+  const instances = [];
+  const capture = (stream) => {
+    let rest = "";
+    stream.on("data", (d) => {
+      const lines = (rest + d).split("\n");
+      rest = lines.pop();
+      logs.push(...lines.filter(Boolean));
+    });
+  };
+  const stdio = { handleRuntimeStdio: (stdout, stderr) => { capture(stdout); capture(stderr); } };
+  return {
+    logs,
+    start(options) {
+      const mf = new Miniflare({ ...options, ...stdio });
+      instances.push(mf);
+      return mf;
+    },
+    async stop(mf) {
+      instances.splice(instances.indexOf(mf), 1);
+      await mf.dispose();
+    },
+    async disposeAll() {
+      for (const mf of instances.splice(0)) await mf.dispose();
+    },
+  };
+}
+
+// A visitor's request through `on`: a Miniflare, a worker from getWorker, or
+// the base URL of one listening on a port (plain fetch, own connections).
+export function visitor(on, seen) {
+  // A Miniflare instance, or one of its workers (getWorker).
+  const send = on instanceof Miniflare ? (u, i) => on.dispatchFetch(u, i) : typeof on === "string" ? (u, i) => fetch(new URL(new URL(u).pathname, on), i) : (u, i) => on.fetch(u, i);
+  const call = async (path, { method = "GET", body, headers = {}, origin = ORIGIN } = {}) => {
+    const h = { ...headers };
+    if (origin) h.origin = origin;
+    const r = await send(`http://edge.test${path}`, { method, body, headers: h });
+    const text = await r.text();
+    seen?.push(`${r.status} ${[...r.headers].map((p) => p.join(": ")).join("\n")} ${text}`);
+    return { status: r.status, headers: r.headers, text, json: () => JSON.parse(text) };
+  };
+  const dial = (phoneNumber, { key, ip, headers = {}, ...opts } = {}) =>
+    call("/v1/calls", {
+      ...opts,
+      method: "POST",
+      body: JSON.stringify({ phoneNumber }),
+      headers: { "content-type": "application/json", ...(key ? { "idempotency-key": key } : {}), ...(ip ? { "cf-connecting-ip": ip } : {}), ...headers },
+    });
+  return { call, dial };
+}
+
+// The statuses of an SSE body, and whether it said "may be ringing" first.
+export function events(text) {
+  const parts = text.split("\n\n");
+  return {
+    statuses: parts.filter((e) => e.startsWith("event: status")).map((e) => JSON.parse(e.split("data: ")[1])),
+    pending: parts.some((e) => e.startsWith("event: pending")),
+    error: parts.filter((e) => e.startsWith("event: error")).map((e) => JSON.parse(e.split("data: ")[1]).code)[0],
+    ended: parts.some((e) => e.startsWith("event: end")),
+  };
+}
+
+export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));

@@ -1,0 +1,566 @@
+//! The gateway: every Genesys request the edge makes goes through one of
+//! these, behind one token and one request budget per OAuth client.
+//!
+//! - **Fail fast.** A request waits at most `BUDGET_WAIT_MS` (2 s) for a
+//!   budget slot, then fails with a `rate_limited` error without an HTTP
+//!   status (`flow::is_budget_busy`), which the service answers `503 busy`.
+//! - **Calls before reads.** Reads may only use the budget's read share; the
+//!   create-call POST and the hang-up have the rest (`poll::RateBudget`).
+//! - **One read per call per interval.** Every reader of a conversation —
+//!   status GETs and SSE watchers alike — shares one upstream read per poll
+//!   interval; the interval stretches with the number of calls being
+//!   watched so that together they stay inside the read share. An ended
+//!   call's final status is kept, so its handle no longer reaches Genesys.
+//! - **Readiness.** A token and one read of the agent, cached.
+//!
+//! Single-instance, the service owns a gateway; on Cloudflare it lives in the
+//! per-OAuth-client Durable Object, so the token, the budget and the read
+//! cache are one for the whole fleet. That object is also where the
+//! notification channel will live once push tracking exists (issue #11): one
+//! WebSocket, fanned out to every watcher through `watch`.
+//!
+//! No future here is ever woken by another request's work: waiting for a
+//! read another reader started polls the cache on the waiter's own timer
+//! (workerd cancels requests whose promises are resolved from another
+//! request's context).
+
+use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
+use std::rc::Rc;
+
+use serde::{Deserialize, Serialize};
+
+use super::api::PublicStatus;
+use super::config::EdgeConfig;
+use super::lookup;
+use crate::call::{ConversationId, EntityId, PlaceCall, E164};
+use crate::error::{Error, ErrorCode};
+use crate::flow::{is_budget_busy, Client, ClientOptions, Clock, Http};
+use crate::http::{HttpRequest, Method};
+use crate::status::Phase;
+use crate::wire::encode;
+
+/// What a visitor may see of a call, computed once per upstream read and
+/// shared by every reader.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StatusView {
+    /// The public status JSON (phases and leg states, no names or ids).
+    pub json: String,
+    /// Changes whenever anything shown changes (for SSE cursors).
+    pub fingerprint: String,
+    pub ended: bool,
+}
+
+/// Which piece of the configuration a failed readiness check points at.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Readiness {
+    /// `None` when ready; otherwise what failed, by name (never a value).
+    pub failing: Option<String>,
+}
+
+/// How long a readiness result is reused: ready, and not.
+const READY_TTL_MS: u64 = 60_000;
+const NOT_READY_TTL_MS: u64 = 10_000;
+/// A conversation Genesys does not know is not asked about again for this long.
+const MISSING_TTL_MS: u64 = 10_000;
+/// Calls not read for this long are forgotten (unless ended: see `ended_keep_ms`).
+const IDLE_MS: u64 = 5 * 60_000;
+/// A call counts as watched (for the poll interval) while read within this.
+const WATCHED_MS: u64 = 30_000;
+/// At most this many calls are cached.
+const MAX_ENTRIES: usize = 10_000;
+/// How often a reader waiting for another reader's read looks again.
+const SHARE_POLL_MS: u64 = 15;
+
+#[derive(Default)]
+struct Entry {
+    view: Option<Rc<StatusView>>,
+    fetched_at: u64,
+    fetching: bool,
+    wanted_at: u64,
+    missing_until: u64,
+    end_reported: bool,
+}
+
+pub struct Gateway<H, C> {
+    client: Client<H, C>,
+    agent: EntityId,
+    caller_id: Option<E164>,
+    caller_id_name: Option<String>,
+    queue_id: Option<EntityId>,
+    budget_wait_ms: u64,
+    ended_keep_ms: u64,
+    cache: RefCell<HashMap<String, Entry>>,
+    /// (when computed, the shared poll interval).
+    interval: Cell<(u64, u64)>,
+    ready: RefCell<Option<(u64, Readiness)>>,
+    checking: Cell<bool>,
+    ops: Cell<u32>,
+}
+
+/// Clears an entry's "fetching" flag however the read ends (including when
+/// the reader's request is cancelled), so another reader takes over.
+struct Fetching<'a> {
+    cache: &'a RefCell<HashMap<String, Entry>>,
+    key: &'a str,
+}
+
+impl Drop for Fetching<'_> {
+    fn drop(&mut self) {
+        if let Some(e) = self.cache.borrow_mut().get_mut(self.key) {
+            e.fetching = false;
+        }
+    }
+}
+
+struct Flag<'a>(&'a Cell<bool>);
+impl Drop for Flag<'_> {
+    fn drop(&mut self) {
+        self.0.set(false);
+    }
+}
+
+impl<H: Http, C: Clock> Gateway<H, C> {
+    pub fn new(http: H, clock: C, cfg: &EdgeConfig) -> Gateway<H, C> {
+        let creds = crate::auth::Credentials::ClientCredentials {
+            client_id: cfg.client_id.clone(),
+            client_secret: cfg.client_secret.clone(),
+        };
+        let mut opts = ClientOptions::new(cfg.endpoints.clone(), creds);
+        opts.requests_per_minute = cfg.requests_per_minute;
+        opts.poll_interval_ms = cfg.poll_interval_ms;
+        opts.request_timeout_ms = cfg.request_timeout_ms;
+        // A visitor is answered within the bound, never held for a slot or a
+        // long Retry-After.
+        opts.max_budget_wait_ms = Some(cfg.budget_wait_ms);
+        opts.retry.max_retry_ms = cfg.budget_wait_ms;
+        Gateway {
+            client: Client::new(http, clock, opts),
+            agent: cfg.agent.clone(),
+            caller_id: cfg.caller_id.clone(),
+            caller_id_name: cfg.caller_id_name.clone(),
+            queue_id: cfg.queue_id.clone(),
+            budget_wait_ms: cfg.budget_wait_ms,
+            ended_keep_ms: cfg.handle_ttl_secs * 1000,
+            cache: RefCell::new(HashMap::new()),
+            interval: Cell::new((0, cfg.poll_interval_ms)),
+            ready: RefCell::new(None),
+            checking: Cell::new(false),
+            ops: Cell::new(0),
+        }
+    }
+
+    pub fn clock(&self) -> &C {
+        self.client.clock()
+    }
+
+    pub fn http(&self) -> &H {
+        self.client.http()
+    }
+
+    fn now(&self) -> u64 {
+        self.client.clock().now_ms()
+    }
+
+    /// The budget's send times (persisted by the Durable Object).
+    pub fn budget_sent(&self) -> Vec<u64> {
+        self.client.budget_sent()
+    }
+
+    pub fn restore_budget(&self, sent: Vec<u64>) {
+        self.client.restore_budget(sent)
+    }
+
+    /// The create-call POST on behalf of the configured agent: exactly one,
+    /// or none with an error (`outcome_unknown` when it may have dialled).
+    pub async fn place(&self, number: &E164) -> Result<ConversationId, Error> {
+        let mut call = PlaceCall::new(number.clone());
+        call.on_behalf_of = Some(self.agent.clone());
+        call.caller_id = self.caller_id.clone();
+        call.caller_id_name = self.caller_id_name.clone();
+        call.call_from_queue_id = self.queue_id.clone();
+        self.client.place_call(&call, std::future::pending()).await
+    }
+
+    /// The call's status, from the shared cache when it is fresh. The flag is
+    /// true the first time this gateway hands out an ended status (so the
+    /// number's coordinator is told once).
+    pub async fn read(&self, id: &ConversationId) -> Result<(Rc<StatusView>, bool), Error> {
+        self.housekeeping();
+        let key = id.as_str();
+        let mut waited = 0u64;
+        loop {
+            let now = self.now();
+            let fresh = self.interval_ms(now);
+            {
+                let mut cache = self.cache.borrow_mut();
+                let e = cache.entry(key.to_string()).or_default();
+                e.wanted_at = now;
+                if now < e.missing_until {
+                    return Err(missing());
+                }
+                if let Some(v) = &e.view {
+                    if v.ended || now.saturating_sub(e.fetched_at) < fresh {
+                        let first_end = v.ended && !e.end_reported;
+                        e.end_reported |= v.ended;
+                        return Ok((v.clone(), first_end));
+                    }
+                }
+                if !e.fetching {
+                    e.fetching = true;
+                    break;
+                }
+                // Another reader is reading it: serve what we have, or wait
+                // (polling on our own timer) within the bound.
+                if let Some(v) = &e.view {
+                    return Ok((v.clone(), false));
+                }
+            }
+            if waited >= self.budget_wait_ms {
+                return Err(busy(1_000));
+            }
+            self.client.clock().sleep(SHARE_POLL_MS).await;
+            waited += SHARE_POLL_MS;
+        }
+        let _fetching = Fetching {
+            cache: &self.cache,
+            key,
+        };
+        let result = self.client.get_call(id).await;
+        let now = self.now();
+        let mut cache = self.cache.borrow_mut();
+        let e = cache.entry(key.to_string()).or_default();
+        match result {
+            Ok((status, _raw)) => {
+                let view = Rc::new(StatusView {
+                    json: encode(&PublicStatus::of(&status)),
+                    fingerprint: short_fingerprint(&status.fingerprint()),
+                    ended: status.phase == Phase::Ended,
+                });
+                e.view = Some(view.clone());
+                e.fetched_at = now;
+                let first_end = view.ended && !e.end_reported;
+                e.end_reported |= view.ended;
+                Ok((view, first_end))
+            }
+            // The budget is spent: what we knew is better than nothing.
+            Err(err) if is_budget_busy(&err) => match &e.view {
+                Some(v) => Ok((v.clone(), false)),
+                None => Err(err),
+            },
+            Err(err) => {
+                if err.code == ErrorCode::NotFound {
+                    e.missing_until = now + MISSING_TTL_MS;
+                }
+                Err(err)
+            }
+        }
+    }
+
+    /// Waits up to `wait_ms` for the call's status to differ from `cursor`:
+    /// `Some` with the new status, or `None` after `wait_ms` of quiet. A spent
+    /// budget is quiet, not an error (the watcher's heartbeats go on).
+    pub async fn watch(
+        &self,
+        id: &ConversationId,
+        cursor: &str,
+        wait_ms: u64,
+    ) -> Result<(Option<Rc<StatusView>>, bool), Error> {
+        let started = self.now();
+        loop {
+            match self.read(id).await {
+                Ok((v, first_end)) if v.fingerprint != cursor => return Ok((Some(v), first_end)),
+                Ok(_) => {}
+                Err(e) if is_budget_busy(&e) => {}
+                Err(e) => return Err(e),
+            }
+            let now = self.now();
+            let spent = now.saturating_sub(started);
+            if spent >= wait_ms {
+                return Ok((None, false));
+            }
+            // Sleep until the shared status is due for a refresh.
+            let due = {
+                let cache = self.cache.borrow();
+                let fetched = cache.get(id.as_str()).map_or(0, |e| e.fetched_at);
+                (fetched + self.interval_ms(now)).saturating_sub(now)
+            };
+            // Not `clamp`: it panics when less than SHARE_POLL_MS is left.
+            let nap = due.max(SHARE_POLL_MS).min(wait_ms - spent);
+            self.client.clock().sleep(nap).await;
+        }
+    }
+
+    /// Hangs the call up; an ended call is not sent to Genesys again.
+    pub async fn hang_up(&self, id: &ConversationId) -> Result<(), Error> {
+        let ended = self
+            .cache
+            .borrow()
+            .get(id.as_str())
+            .and_then(|e| e.view.as_ref())
+            .is_some_and(|v| v.ended);
+        if ended {
+            return Ok(());
+        }
+        self.client.hang_up(id, std::future::pending()).await?;
+        // The next read fetches the new state.
+        if let Some(e) = self.cache.borrow_mut().get_mut(id.as_str()) {
+            e.fetched_at = 0;
+        }
+        Ok(())
+    }
+
+    /// The conversation that dialled `number` around `since_ms`, if Genesys
+    /// has one (the one read that resolves an unknown outcome).
+    pub async fn find(&self, number: &str, since_ms: u64) -> Result<Option<ConversationId>, Error> {
+        let now = self.now();
+        let agent = &self.agent;
+        let endpoints = &self.client.options().endpoints;
+        let resp = self
+            .client
+            .send_read(&|t| lookup::recent_calls_request(endpoints, t, agent, since_ms, now))
+            .await?;
+        lookup::find_call_to(&resp.body, number, since_ms)
+    }
+
+    /// A token and one read of the agent, cached; `failing` names the piece.
+    pub async fn ready(&self) -> Result<Readiness, Error> {
+        loop {
+            let now = self.now();
+            if let Some((at, r)) = self.ready.borrow().as_ref() {
+                let ttl = if r.failing.is_none() {
+                    READY_TTL_MS
+                } else {
+                    NOT_READY_TTL_MS
+                };
+                if now < at + ttl {
+                    return Ok(r.clone());
+                }
+            }
+            if !self.checking.get() {
+                break;
+            }
+            self.client.clock().sleep(SHARE_POLL_MS).await;
+        }
+        self.checking.set(true);
+        let _checking = Flag(&self.checking);
+        let failing = match self.client.access_token(None).await {
+            Err(e) => Some(piece(&e, "credentials")),
+            Ok(_) => {
+                let endpoints = &self.client.options().endpoints;
+                let agent = &self.agent;
+                let user = |t: &str| {
+                    HttpRequest::new(
+                        Method::Get,
+                        [
+                            endpoints.api_base.as_str(),
+                            "/api/v2/users/",
+                            agent.as_str(),
+                        ]
+                        .concat(),
+                    )
+                    .bearer(t)
+                };
+                match self.client.send_read(&user).await {
+                    Ok(_) => None,
+                    Err(e) if is_budget_busy(&e) => return Err(e),
+                    Err(e) => Some(piece(&e, "agent")),
+                }
+            }
+        };
+        let r = Readiness {
+            failing: failing.map(str::to_string),
+        };
+        *self.ready.borrow_mut() = Some((self.now(), r.clone()));
+        Ok(r)
+    }
+
+    /// The interval at which one call is read: the configured one, stretched
+    /// so that every watched call together stays in the read share.
+    fn interval_ms(&self, now: u64) -> u64 {
+        let (at, ms) = self.interval.get();
+        if at != 0 && now.saturating_sub(at) < 500 {
+            return ms;
+        }
+        let watched = self
+            .cache
+            .borrow()
+            .values()
+            .filter(|e| {
+                now.saturating_sub(e.wanted_at) < WATCHED_MS
+                    && !e.view.as_ref().is_some_and(|v| v.ended)
+            })
+            .count();
+        let ms = self
+            .client
+            .poll_interval_ms(watched.min(u32::MAX as usize) as u32);
+        self.interval.set((now.max(1), ms));
+        ms
+    }
+
+    /// Keeps the cache bounded: idle calls go, ended ones after the handle TTL.
+    fn housekeeping(&self) {
+        let n = self.ops.get().wrapping_add(1);
+        self.ops.set(n);
+        let len = self.cache.borrow().len();
+        if n % 256 != 0 && len < MAX_ENTRIES {
+            return;
+        }
+        let now = self.now();
+        let keep_ended = self.ended_keep_ms;
+        let mut cache = self.cache.borrow_mut();
+        cache.retain(|_, e| {
+            e.fetching
+                || match &e.view {
+                    Some(v) if v.ended => now.saturating_sub(e.fetched_at) < keep_ended,
+                    _ => now.saturating_sub(e.wanted_at) < IDLE_MS,
+                }
+        });
+        if cache.len() >= MAX_ENTRIES {
+            let mut by_age: Vec<(u64, String)> = cache
+                .iter()
+                .filter(|(_, e)| !e.fetching)
+                .map(|(k, e)| (e.wanted_at, k.clone()))
+                .collect();
+            by_age.sort_unstable();
+            for (_, k) in by_age.into_iter().take(MAX_ENTRIES / 10) {
+                cache.remove(&k);
+            }
+        }
+    }
+
+    /// Cached calls (for tests of memory bounds).
+    pub fn cached_calls(&self) -> usize {
+        self.cache.borrow().len()
+    }
+}
+
+/// A status fingerprint as a 16-character cursor: SSE cursors travel with
+/// every event pull (and between isolates and the gateway object), so they
+/// are kept short. `DefaultHasher::new()` has fixed keys: the same status
+/// gives the same cursor in every instance.
+fn short_fingerprint(long: &str) -> String {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    long.hash(&mut h);
+    format!("{:016x}", h.finish())
+}
+
+fn missing() -> Error {
+    Error::new(ErrorCode::NotFound, &["Genesys has no such conversation"])
+}
+
+/// The fail-fast answer's error: the budget (or a shared read) is not
+/// available within the bound.
+pub fn busy(retry_after_ms: u64) -> Error {
+    let mut e = Error::new(
+        ErrorCode::RateLimited,
+        &["the request budget is spent; try again after retryAfterMs"],
+    );
+    e.retry_after_ms = Some(retry_after_ms);
+    e
+}
+
+/// Which configuration piece an error of the readiness check points at.
+fn piece(e: &Error, step: &'static str) -> &'static str {
+    match e.code {
+        ErrorCode::Network | ErrorCode::Timeout => "api",
+        ErrorCode::AuthFailed => "credentials",
+        ErrorCode::Forbidden => "permissions",
+        ErrorCode::NotFound | ErrorCode::InvalidInput if step == "agent" => "agent",
+        _ => "genesys",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::http::{HttpResponse, TransportError};
+    use std::cell::Cell;
+
+    /// Genesys answering at once: a token, then the same connected call.
+    struct Canned;
+    impl Http for Canned {
+        async fn send(&self, req: HttpRequest, _: u64) -> Result<HttpResponse, TransportError> {
+            let body = if req.url.ends_with("/oauth/token") {
+                r#"{"access_token":"t","token_type":"bearer","expires_in":86400}"#
+            } else {
+                r#"{"id":"c0ffee00-0000-4000-8000-000000000001","participants":[
+                  {"id":"a","purpose":"agent","state":"connected","connectedTime":"2026-01-01T00:00:00Z"},
+                  {"id":"b","purpose":"customer","state":"connected","connectedTime":"2026-01-01T00:00:01Z"}]}"#
+            };
+            Ok(HttpResponse {
+                status: 200,
+                headers: vec![],
+                body: body.into(),
+            })
+        }
+    }
+
+    /// Time that moves only when slept.
+    #[derive(Default)]
+    struct Manual(Cell<u64>);
+    impl Clock for Manual {
+        fn now_ms(&self) -> u64 {
+            self.0.get()
+        }
+        async fn sleep(&self, ms: u64) {
+            self.0.set(self.0.get() + ms);
+        }
+    }
+
+    fn gateway() -> Gateway<Canned, Manual> {
+        let cfg = EdgeConfig::from_env(crate::edge::config::tests::env(&[])).unwrap();
+        Gateway::new(Canned, Manual::default(), &cfg)
+    }
+
+    fn block_on<T>(f: impl std::future::Future<Output = T>) -> T {
+        // Canned and Manual never pend: one poll finishes it.
+        let waker = std::task::Waker::noop();
+        let mut cx = std::task::Context::from_waker(waker);
+        match std::pin::pin!(f).poll(&mut cx) {
+            std::task::Poll::Ready(v) => v,
+            std::task::Poll::Pending => panic!("pending"),
+        }
+    }
+
+    #[test]
+    fn watch_ends_on_time_whatever_is_left_of_the_wait() {
+        let g = gateway();
+        let id = EntityId::parse("c0ffee00-0000-4000-8000-000000000001", "c").unwrap();
+        let (first, _) = block_on(g.watch(&id, "", 1_000)).unwrap();
+        let fp = first.unwrap().fingerprint.clone();
+        // Nothing changes: quiet after the wait, for waits shorter than one poll step too.
+        for wait in [1, 5, 14, 15, 16, 999] {
+            let before = g.clock().now_ms();
+            assert!(
+                block_on(g.watch(&id, &fp, wait)).unwrap().0.is_none(),
+                "{wait}"
+            );
+            assert!(
+                g.clock().now_ms() - before <= wait + SHARE_POLL_MS,
+                "{wait}"
+            );
+        }
+    }
+
+    #[test]
+    fn readers_share_one_upstream_read_per_interval() {
+        let g = gateway();
+        let id = EntityId::parse("c0ffee00-0000-4000-8000-000000000001", "c").unwrap();
+        for _ in 0..100 {
+            block_on(g.read(&id)).unwrap();
+        }
+        // One token request and one read: the budget saw one API request.
+        assert_eq!(g.budget_sent().len(), 1);
+        block_on(g.clock().sleep(2_000));
+        block_on(g.read(&id)).unwrap();
+        assert_eq!(
+            g.budget_sent().len(),
+            2,
+            "a new read once the interval passed"
+        );
+    }
+}

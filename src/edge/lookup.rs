@@ -1,0 +1,287 @@
+//! Finding the truth after an unknown outcome: one read of the agent's recent
+//! conversations (`POST /api/v2/analytics/conversations/details/query`,
+//! permission `analytics:conversationDetail:view`), matched by the number
+//! dialled. Pure: the request is built and the answer read here; the gateway
+//! sends it. (Once push tracking exists, the agent's notification stream
+//! answers the same question without a read.)
+//!
+//! The shapes are edge-only, so they live here rather than in `wire`, which
+//! the browser package compiles.
+
+use serde::{Deserialize, Serialize};
+
+use crate::call::{ConversationId, EntityId};
+use crate::error::{Attempt, Error};
+use crate::http::{HttpRequest, Method};
+use crate::region::Endpoints;
+use crate::wire::{decode, encode};
+
+/// Calls that started this long before the unknown outcome still match
+/// (clock differences between us and Genesys).
+const EARLY_MS: u64 = 60_000;
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Query<'a> {
+    interval: String,
+    order: &'a str,
+    order_by: &'a str,
+    paging: Paging,
+    segment_filters: [Filter<'a>; 1],
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Paging {
+    page_size: u32,
+    page_number: u32,
+}
+
+#[derive(Serialize)]
+struct Filter<'a> {
+    #[serde(rename = "type")]
+    kind: &'a str,
+    predicates: [Predicate<'a>; 1],
+}
+
+#[derive(Serialize)]
+struct Predicate<'a> {
+    #[serde(rename = "type")]
+    kind: &'a str,
+    dimension: &'a str,
+    value: &'a str,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct Answer {
+    conversations: Vec<Conversation>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default, rename_all = "camelCase")]
+struct Conversation {
+    conversation_id: String,
+    conversation_start: String,
+    participants: Vec<Participant>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default, rename_all = "camelCase")]
+struct Participant {
+    sessions: Vec<Session>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default, rename_all = "camelCase")]
+struct Session {
+    dnis: Option<String>,
+    session_dnis: Option<String>,
+}
+
+/// The query for `agent`'s conversations since `since_ms` (epoch ms), newest first.
+pub fn recent_calls_request(
+    endpoints: &Endpoints,
+    token: &str,
+    agent: &EntityId,
+    since_ms: u64,
+    now_ms: u64,
+) -> HttpRequest {
+    let from = since_ms.saturating_sub(EARLY_MS);
+    let to = now_ms.max(since_ms) + EARLY_MS;
+    let body = encode(&Query {
+        interval: [iso_utc(from), "/".into(), iso_utc(to)].concat(),
+        order: "desc",
+        order_by: "conversationStart",
+        paging: Paging {
+            page_size: 50,
+            page_number: 1,
+        },
+        segment_filters: [Filter {
+            kind: "and",
+            predicates: [Predicate {
+                kind: "dimension",
+                dimension: "userId",
+                value: agent.as_str(),
+            }],
+        }],
+    });
+    HttpRequest::new(
+        Method::Post,
+        [
+            endpoints.api_base.as_str(),
+            "/api/v2/analytics/conversations/details/query",
+        ]
+        .concat(),
+    )
+    .bearer(token)
+    .json(body)
+}
+
+/// The conversation in `body` that dialled `number` (E.164), the earliest
+/// after `since_ms − 60 s` if several did; `None` when none did.
+pub fn find_call_to(
+    body: &str,
+    number: &str,
+    since_ms: u64,
+) -> Result<Option<ConversationId>, Error> {
+    let answer: Answer = decode(body).map_err(|e| Error::bad_response(&e, Attempt::Other))?;
+    let want = digits(number);
+    let earliest = since_ms.saturating_sub(EARLY_MS);
+    let mut best: Option<(u64, &str)> = None;
+    for c in &answer.conversations {
+        let dialled = c.participants.iter().flat_map(|p| &p.sessions).any(|s| {
+            [&s.dnis, &s.session_dnis]
+                .into_iter()
+                .flatten()
+                .any(|d| digits(d) == want)
+        });
+        let started = parse_iso_ms(&c.conversation_start).unwrap_or(since_ms);
+        if dialled && started >= earliest && best.is_none_or(|(t, _)| started < t) {
+            best = Some((started, &c.conversation_id));
+        }
+    }
+    Ok(best.and_then(|(_, id)| EntityId::parse(id, "conversationId").ok()))
+}
+
+fn digits(s: &str) -> String {
+    s.chars().filter(char::is_ascii_digit).collect()
+}
+
+/// Epoch milliseconds as `YYYY-MM-DDTHH:MM:SS.mmmZ` (UTC).
+pub fn iso_utc(ms: u64) -> String {
+    let secs = ms / 1000;
+    let (y, m, d) = civil_from_days((secs / 86_400) as i64);
+    let t = secs % 86_400;
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{:03}Z",
+        t / 3600,
+        t / 60 % 60,
+        t % 60,
+        ms % 1000
+    )
+}
+
+/// `YYYY-MM-DDTHH:MM:SS[.fff]Z` to epoch milliseconds (what Genesys writes).
+pub fn parse_iso_ms(s: &str) -> Option<u64> {
+    let b = s.as_bytes();
+    if b.len() < 20 || b[4] != b'-' || b[7] != b'-' || b[10] != b'T' || !s.ends_with('Z') {
+        return None;
+    }
+    let n = |r: std::ops::Range<usize>| s.get(r)?.parse::<u64>().ok();
+    let (y, mo, d) = (n(0..4)?, n(5..7)?, n(8..10)?);
+    let (h, mi, sec) = (n(11..13)?, n(14..16)?, n(17..19)?);
+    let frac = s.get(19..s.len() - 1).unwrap_or("");
+    let millis = match frac.strip_prefix('.') {
+        Some(f) if !f.is_empty() && f.bytes().all(|c| c.is_ascii_digit()) => {
+            let f3: String = f.chars().chain("000".chars()).take(3).collect();
+            f3.parse::<u64>().ok()?
+        }
+        _ if frac.is_empty() => 0,
+        _ => return None,
+    };
+    if !(1..=12).contains(&mo) || !(1..=31).contains(&d) || h > 23 || mi > 59 || sec > 60 {
+        return None;
+    }
+    let days = days_from_civil(y as i64, mo as i64, d as i64);
+    let secs = (days * 86_400) as u64 + h * 3600 + mi * 60 + sec;
+    Some(secs * 1000 + millis)
+}
+
+// Howard Hinnant's civil-calendar algorithms (public domain), for UTC dates.
+fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = if y >= 0 { y } else { y - 399 } / 400;
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+fn civil_from_days(z: i64) -> (i64, i64, i64) {
+    let z = z + 719_468;
+    let era = if z >= 0 { z } else { z - 146_096 } / 146_097;
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    (yoe + era * 400 + i64::from(m <= 2), m, d)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates_round_trip() {
+        assert_eq!(iso_utc(0), "1970-01-01T00:00:00.000Z");
+        assert_eq!(iso_utc(1_795_000_000_123), "2026-11-18T11:06:40.123Z");
+        for ms in [0, 951_782_400_000, 1_795_000_000_123, 4_102_444_800_999] {
+            assert_eq!(parse_iso_ms(&iso_utc(ms)), Some(ms), "{ms}");
+        }
+        assert_eq!(
+            parse_iso_ms("2026-11-18T11:06:40Z"),
+            Some(1_795_000_000_000)
+        );
+        for bad in [
+            "",
+            "2026-13-01T00:00:00Z",
+            "yesterday",
+            "2026-11-18 08:26:40Z",
+        ] {
+            assert_eq!(parse_iso_ms(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn the_query_asks_for_the_agents_recent_conversations() {
+        let e = Endpoints::custom("http://sim", "http://sim").unwrap();
+        let agent = EntityId::parse("0b5e2f7a-6c1d-4e8f-9a3b-2c4d6e8f0a01", "a").unwrap();
+        let r = recent_calls_request(&e, "tok", &agent, 1_795_000_060_000, 1_795_000_065_000);
+        assert_eq!(r.method, Method::Post);
+        assert_eq!(
+            r.url,
+            "http://sim/api/v2/analytics/conversations/details/query"
+        );
+        let body = r.body.unwrap();
+        assert!(
+            body.contains(r#""interval":"2026-11-18T11:06:40.000Z/2026-11-18T11:08:45.000Z""#),
+            "{body}"
+        );
+        assert!(
+            body.contains(r#""dimension":"userId","value":"0b5e2f7a-6c1d-4e8f-9a3b-2c4d6e8f0a01""#),
+            "{body}"
+        );
+    }
+
+    #[test]
+    fn the_call_is_matched_by_the_number_dialled() {
+        let body = r#"{"conversations":[
+          {"conversationId":"c0000000-0000-4000-8000-000000000003","conversationStart":"2026-11-18T11:07:30.000Z",
+           "participants":[{"purpose":"agent","sessions":[{"dnis":"tel:+13175550100"}]}]},
+          {"conversationId":"c0000000-0000-4000-8000-000000000002","conversationStart":"2026-11-18T11:07:00.000Z",
+           "participants":[{"purpose":"agent","sessions":[{}]},{"purpose":"customer","sessions":[{"dnis":"tel:+13175550100"}]}]},
+          {"conversationId":"c0000000-0000-4000-8000-000000000001","conversationStart":"2026-11-18T11:07:01.000Z",
+           "participants":[{"purpose":"customer","sessions":[{"dnis":"tel:+13175550199"}]}]}
+        ],"totalHits":3}"#;
+        let found = find_call_to(body, "+13175550100", 1_795_000_020_000).unwrap();
+        assert_eq!(
+            found.unwrap().as_str(),
+            "c0000000-0000-4000-8000-000000000002"
+        );
+        assert_eq!(
+            find_call_to(body, "+13175550142", 1_795_000_020_000).unwrap(),
+            None
+        );
+        assert_eq!(
+            find_call_to(body, "+13175550100", 1_795_000_400_000).unwrap(),
+            None,
+            "too old to be the call we sent"
+        );
+        assert_eq!(find_call_to("{}", "+13175550100", 0).unwrap(), None);
+        assert!(find_call_to("[", "+13175550100", 0).is_err());
+    }
+}
