@@ -247,7 +247,9 @@ fn bad_option(
         if !value.is_object() || check(nested(&path, Object::new().into())).is_some() {
             break;
         }
-        keys = Object::keys(value.unchecked_ref::<Object>()).iter().collect();
+        keys = Object::keys(value.unchecked_ref::<Object>())
+            .iter()
+            .collect();
         here = value;
     }
     let path: Vec<String> = path.iter().filter_map(JsValue::as_string).collect();
