@@ -8,7 +8,7 @@ expected=$(cat "$dir"/*.test.mjs | grep -cE '^test\(')
 out=$(mktemp)
 trap 'rm -f "$out"' EXIT
 status=0
-node --test --test-reporter=spec "$dir"/ 2>&1 | tee "$out" || status=$?
+node --test --test-timeout="${TEST_TIMEOUT_MS:-180000}" --test-reporter=spec "$dir"/*.test.mjs 2>&1 | tee "$out" || status=$?
 passed=$(grep -E '^ℹ pass [0-9]+' "$out" | awk '{ print $3 }' | tail -1)
 skipped=$(grep -E '^ℹ (skipped|todo) [0-9]+' "$out" | awk '{ s += $3 } END { print s + 0 }')
 [ "$status" = 0 ] || { echo "FAIL: $dir: tests failed" >&2; exit "$status"; }

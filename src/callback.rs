@@ -6,6 +6,10 @@
 use std::collections::BTreeMap;
 
 use serde::Serialize;
+use time::format_description::BorrowedFormatItem;
+use time::macros::format_description;
+use time::parsing::Parsed;
+use time::OffsetDateTime;
 
 use crate::call::{ConversationId, EntityId, UserId, E164};
 use crate::error::{Attempt, Error};
@@ -31,7 +35,7 @@ impl CallbackTime {
     /// (what JS `Date.prototype.toISOString()` and Python's `isoformat()` write).
     /// A time without an offset is refused: whose 09:00 it is cannot be guessed.
     pub fn parse(input: &str, field: &str) -> Result<CallbackTime, Error> {
-        iso_parts(input.trim())
+        written_time(input.trim())
             .and_then(to_utc)
             .map(CallbackTime)
             .ok_or_else(|| {
@@ -52,234 +56,81 @@ impl CallbackTime {
     /// The instant, for the edge's opening-hours checks.
     #[cfg(any(not(target_arch = "wasm32"), feature = "edge"))]
     pub fn timestamp(&self) -> jiff::Timestamp {
-        // Always there: the string was written by `to_utc` / `from_timestamp`.
-        iso_parts(&self.0)
-            .and_then(instant)
-            .unwrap_or(jiff::Timestamp::UNIX_EPOCH)
+        // Always there: the string was printed by `from_timestamp`.
+        self.0.parse().unwrap_or(jiff::Timestamp::UNIX_EPOCH)
     }
 
     /// A slot the edge picked (`hours::OpeningHours::next_open_slots`).
     #[cfg(any(not(target_arch = "wasm32"), feature = "edge"))]
     pub fn from_timestamp(t: jiff::Timestamp) -> CallbackTime {
-        CallbackTime(iso_utc(t))
+        let mut out = String::with_capacity(24);
+        // Writing to a String cannot fail. (Not `timestamp_to_string`: its
+        // `unwrap` links the `Debug` of every jiff error, 36 KB gzip on the
+        // edge, measured.)
+        let _ = GENESYS_TIME.print_timestamp(&t, &mut out);
+        CallbackTime(out)
     }
 }
 
-/// A date-time with its UTC offset, as written.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct IsoParts {
-    year: u32,
-    month: u32,
-    day: u32,
-    hour: u32,
-    minute: u32,
-    second: u32,
-    milli: u32,
-    /// East of UTC is positive.
-    offset_minutes: i32,
-}
+/// What `CallbackTime::parse` reads, one grammar for every build (the `time`
+/// crate's format description): `yyyy-MM-dd`, `T`, `t` or a space,
+/// `HH:mm[:ss[.f]]` with 1 to 9 fraction digits, then `Z`, `z`, `±HH:mm` or
+/// `±HHmm`. No annotations (`[Europe/Dublin]`), no bare `+05`.
+const CALLBACK_TIME_FORMAT: &[BorrowedFormatItem<'static>] = format_description!(
+    version = 2,
+    "[year]-[month]-[day][first [T][t][ ]][hour]:[minute]\
+     [optional [:[second][optional [.[first \
+       [[subsecond digits:9]] [[subsecond digits:8]] [[subsecond digits:7]] \
+       [[subsecond digits:6]] [[subsecond digits:5]] [[subsecond digits:4]] \
+       [[subsecond digits:3]] [[subsecond digits:2]] [[subsecond digits:1]]]]]]]\
+     [first [Z] [z] [[offset_hour sign:mandatory]:[offset_minute]] \
+       [[offset_hour sign:mandatory][offset_minute]]]"
+);
 
-fn days_in_month(year: u32, month: u32) -> u32 {
-    match month {
-        2 if year % 4 == 0 && (year % 100 != 0 || year % 400 == 0) => 29,
-        2 => 28,
-        4 | 6 | 9 | 11 => 30,
-        _ => 31,
-    }
-}
-
-/// Reads `yyyy-MM-ddTHH:mm[:ss[.f…]](Z|±HH:mm|±HHmm)`. Impossible dates
-/// (Feb 30) fail here, because the browser's `Date` would quietly roll them
-/// over into March.
-fn iso_parts(s: &str) -> Option<IsoParts> {
-    let b = s.as_bytes();
-    if b.len() < 17 || b.len() > 40 || !s.is_ascii() {
+/// The date-time as written, with its offset. Impossible dates (Feb 30) fail
+/// here, like anything the format does not describe or leaves unread.
+fn written_time(s: &str) -> Option<OffsetDateTime> {
+    let mut parsed = Parsed::new();
+    let rest = parsed
+        .parse_items(s.as_bytes(), CALLBACK_TIME_FORMAT)
+        .ok()?;
+    if !rest.is_empty() {
         return None;
     }
-    let num = |from: usize, to: usize| -> Option<u32> {
-        let d = b.get(from..to)?;
-        d.iter()
-            .all(u8::is_ascii_digit)
-            .then(|| d.iter().fold(0, |n, c| n * 10 + u32::from(c - b'0')))
-    };
-    let (year, month, day) = (num(0, 4)?, num(5, 7)?, num(8, 10)?);
-    let (hour, minute) = (num(11, 13)?, num(14, 16)?);
-    if b[4] != b'-' || b[7] != b'-' || !matches!(b[10], b'T' | b't' | b' ') || b[13] != b':' {
-        return None;
+    if parsed.offset_hour().is_none() {
+        // `Z`: a literal to the format, UTC to us.
+        parsed.set_offset_hour(0)?;
     }
-    let (mut i, mut second, mut milli) = (16, 0, 0);
-    if b.get(i) == Some(&b':') {
-        second = num(17, 19)?;
-        i = 19;
-        if b.get(i) == Some(&b'.') {
-            let n = b[i + 1..].iter().take_while(|c| c.is_ascii_digit()).count();
-            if !(1..=9).contains(&n) {
-                return None;
-            }
-            // Milliseconds are all Genesys keeps; finer digits are dropped, not rounded.
-            milli = num(i + 1, i + 1 + n.min(3))? * [100, 10, 1][n.min(3) - 1];
-            i += 1 + n;
-        }
-    }
-    let offset_minutes = match &b[i..] {
-        [b'Z' | b'z'] => 0,
-        [sign @ (b'+' | b'-'), _, _, b':', _, _] | [sign @ (b'+' | b'-'), _, _, _, _] => {
-            let (oh, om) = (num(i + 1, i + 3)?, num(b.len() - 2, b.len())?);
-            if oh > 23 || om > 59 {
-                return None;
-            }
-            let m = (oh * 60 + om) as i32;
-            if *sign == b'-' {
-                -m
-            } else {
-                m
-            }
-        }
-        _ => return None,
-    };
+    let t = OffsetDateTime::try_from(parsed).ok()?;
     // Genesys has no use for times before Unix time; 9998 keeps any offset
     // inside four-digit years, which both jiff and `Date` then print alike.
-    let valid = (1970..=9998).contains(&year)
-        && (1..=12).contains(&month)
-        && (1..=days_in_month(year, month)).contains(&day)
-        && hour <= 23
-        && minute <= 59
-        && second <= 59;
-    valid.then_some(IsoParts {
-        year,
-        month,
-        day,
-        hour,
-        minute,
-        second,
-        milli,
-        offset_minutes,
-    })
+    // The format reads offsets up to ±25:59; real ones stay within a day.
+    let valid = (1970..=9998).contains(&t.year()) && t.offset().whole_hours().abs() < 24;
+    valid.then_some(t)
 }
 
-/// Appends `n` zero-padded to `width` digits, without `core::fmt` (which the
-/// browser package avoids on its paths).
-pub(crate) fn push_num(out: &mut String, n: u32, width: usize) {
-    let mut digits = [b'0'; 10];
-    let mut i = digits.len();
-    let mut n = n;
-    while n > 0 || digits.len() - i < width {
-        i -= 1;
-        digits[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if i == 0 {
-            break;
-        }
-    }
-    out.extend(digits[i..].iter().map(|&d| char::from(d)));
-}
-
-/// `yyyy-MM-ddTHH:mm:ss[.SSS]`.
-fn push_datetime(out: &mut String, p: &IsoParts, millis: bool) {
-    push_num(out, p.year, 4);
-    for (sep, n) in [
-        ('-', p.month),
-        ('-', p.day),
-        ('T', p.hour),
-        (':', p.minute),
-        (':', p.second),
-    ] {
-        out.push(sep);
-        push_num(out, n, 2);
-    }
-    if millis {
-        out.push('.');
-        push_num(out, p.milli, 3);
-    }
-}
-
-/// `Z`, or `±HH:MM`.
-fn push_offset(out: &mut String, minutes: i32, z: bool) {
-    if minutes == 0 && z {
-        out.push('Z');
-        return;
-    }
-    out.push(if minutes < 0 { '-' } else { '+' });
-    let m = minutes.unsigned_abs();
-    push_num(out, m / 60, 2);
-    out.push(':');
-    push_num(out, m % 60, 2);
-}
-
-/// The instant a date-time with an offset names. Host and edge: jiff's civil
-/// and offset arithmetic (its parser and printer stay out of the edge build).
+/// Genesys' form: milliseconds always written, finer digits truncated (as
+/// jiff's printer does), `Z` for UTC.
 #[cfg(any(not(target_arch = "wasm32"), feature = "edge"))]
-fn instant(p: IsoParts) -> Option<jiff::Timestamp> {
-    let dt = jiff::civil::DateTime::new(
-        p.year as i16,
-        p.month as i8,
-        p.day as i8,
-        p.hour as i8,
-        p.minute as i8,
-        p.second as i8,
-        p.milli as i32 * 1_000_000,
-    )
-    .ok()?;
-    jiff::tz::Offset::from_seconds(p.offset_minutes * 60)
-        .ok()?
-        .to_timestamp(dt)
-        .ok()
-}
+const GENESYS_TIME: jiff::fmt::temporal::DateTimePrinter =
+    jiff::fmt::temporal::DateTimePrinter::new().precision(Some(3));
 
-/// The wall-clock parts of `t` at `offset` (milliseconds truncated).
+/// Host and edge: jiff prints the instant.
 #[cfg(any(not(target_arch = "wasm32"), feature = "edge"))]
-fn parts_at(t: jiff::Timestamp, offset: jiff::tz::Offset) -> IsoParts {
-    let dt = offset.to_datetime(t);
-    // jiff's DateTime fields are in range by construction; casts cannot wrap.
-    IsoParts {
-        year: dt.year().max(0) as u32,
-        month: dt.month() as u32,
-        day: dt.day() as u32,
-        hour: dt.hour() as u32,
-        minute: dt.minute() as u32,
-        second: dt.second() as u32,
-        milli: dt.millisecond().max(0) as u32,
-        offset_minutes: offset.seconds() / 60,
-    }
+fn to_utc(t: OffsetDateTime) -> Option<String> {
+    let nanos = i32::try_from(t.nanosecond()).ok()?;
+    let instant = jiff::Timestamp::new(t.unix_timestamp(), nanos).ok()?;
+    Some(CallbackTime::from_timestamp(instant).0)
 }
 
-/// `yyyy-MM-ddTHH:mm:ss.SSSZ`, as Genesys documents `callbackScheduledTime`.
-#[cfg(any(not(target_arch = "wasm32"), feature = "edge"))]
-pub(crate) fn iso_utc(t: jiff::Timestamp) -> String {
-    let mut out = String::with_capacity(24);
-    push_datetime(&mut out, &parts_at(t, jiff::tz::Offset::UTC), true);
-    out.push('Z');
-    out
-}
-
-/// `yyyy-MM-ddTHH:mm:ss±HH:MM` (RFC 3339): the wall-clock time at `offset`.
-#[cfg(any(not(target_arch = "wasm32"), feature = "edge"))]
-pub(crate) fn iso_local(t: jiff::Timestamp, offset: jiff::tz::Offset) -> String {
-    let mut out = String::with_capacity(25);
-    let p = parts_at(t, offset);
-    push_datetime(&mut out, &p, false);
-    push_offset(&mut out, p.offset_minutes, false);
-    out
-}
-
-#[cfg(any(not(target_arch = "wasm32"), feature = "edge"))]
-fn to_utc(p: IsoParts) -> Option<String> {
-    instant(p).map(iso_utc)
-}
-
-/// Browser package: the platform's `Date` does the offset arithmetic on
-/// ECMAScript's date-time string format (which every engine reads alike),
-/// keeping a date-time crate out of the download.
+/// Browser package: the platform's `Date` prints the instant (its
+/// `toISOString()` is Genesys' form), keeping a printer out of the download.
 #[cfg(all(target_arch = "wasm32", not(feature = "edge")))]
-fn to_utc(p: IsoParts) -> Option<String> {
-    let mut canonical = String::with_capacity(29);
-    push_datetime(&mut canonical, &p, true);
-    push_offset(&mut canonical, p.offset_minutes, true);
-    let d = js_sys::Date::new(&wasm_bindgen::JsValue::from_str(&canonical));
-    if d.get_time().is_nan() {
-        return None;
-    }
-    Some(d.to_iso_string().into())
+fn to_utc(t: OffsetDateTime) -> Option<String> {
+    // Milliseconds since the epoch, finer digits truncated (the year is at least 1970).
+    let ms = t.unix_timestamp() * 1000 + i64::from(t.millisecond());
+    let date = js_sys::Date::new(&wasm_bindgen::JsValue::from_f64(ms as f64));
+    Some(date.to_iso_string().into())
 }
 
 // -------------------------------------------------------------- requests
@@ -682,6 +533,13 @@ mod tests {
             ("2026-03-09T15:30:00+0130", "2026-03-09T14:00:00.000Z"),
             ("2026-03-09t14:00:00.123456789z", "2026-03-09T14:00:00.123Z"),
             ("2026-03-09 14:00:00.5+00:00", "2026-03-09T14:00:00.500Z"),
+            ("2026-03-09T14:00:00.12-00:00", "2026-03-09T14:00:00.120Z"),
+            (
+                "2026-03-09T14:00:00.1239999+00:00",
+                "2026-03-09T14:00:00.123Z",
+            ),
+            ("2026-03-10T13:59:00+23:59", "2026-03-09T14:00:00.000Z"),
+            ("9998-12-31T23:59:59.999-23:59", "9999-01-01T23:58:59.999Z"),
             (" 2026-03-09T14:00:00Z ", "2026-03-09T14:00:00.000Z"),
             // Crossing midnight, a month end and a leap day.
             ("2024-02-29T23:30:00-01:00", "2024-03-01T00:30:00.000Z"),
@@ -734,53 +592,42 @@ mod tests {
         assert!(CallbackTime::parse(&huge, "at").unwrap_err().message.len() < 300);
     }
 
+    #[cfg(not(target_arch = "wasm32"))]
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        proptest! {
+            // What jiff writes as RFC 3339, at any offset within a day and
+            // with 0 to 9 fraction digits, names the same instant to us
+            // (milliseconds kept, finer digits truncated).
+            #[test]
+            fn what_jiff_writes_reads_back_as_the_same_instant(
+                secs in 86_400i64..253_339_228_800,
+                nanos in prop_oneof![Just(0i32), 0i32..1_000_000_000],
+                offset_minutes in -1439i32..=1439,
+            ) {
+                let t = jiff::Timestamp::new(secs, nanos).unwrap();
+                let offset = jiff::tz::Offset::from_seconds(offset_minutes * 60).unwrap();
+                let written = t.display_with_offset(offset).to_string();
+                let read = CallbackTime::parse(&written, "at").unwrap();
+                prop_assert_eq!(read.timestamp().as_millisecond(), t.as_millisecond());
+                prop_assert_eq!(read.as_str().len(), 24);
+            }
+
+            #[test]
+            fn parse_never_panics(s in "[0-9T:.+Zz -]{0,40}|.{0,60}") {
+                let _ = CallbackTime::parse(&s, "at");
+            }
+        }
+    }
+
     #[cfg(any(not(target_arch = "wasm32"), feature = "edge"))]
     #[test]
     fn callback_time_round_trips_through_jiff() {
         let t = CallbackTime::parse("2026-11-01T01:30:00-05:00", "at").unwrap();
         assert_eq!(t.timestamp().as_second(), 1_793_514_600);
         assert_eq!(CallbackTime::from_timestamp(t.timestamp()), t);
-    }
-
-    #[test]
-    fn numbers_are_zero_padded_without_fmt() {
-        for (n, w, want) in [
-            (0, 2, "00"),
-            (7, 3, "007"),
-            (2026, 4, "2026"),
-            (12345, 2, "12345"),
-            (0, 0, ""),
-        ] {
-            let mut s = String::new();
-            push_num(&mut s, n, w);
-            assert_eq!(s, want, "{n} {w}");
-        }
-        let mut s = String::new();
-        push_num(&mut s, u32::MAX, 4);
-        assert_eq!(s, u32::MAX.to_string());
-    }
-
-    #[cfg(any(not(target_arch = "wasm32"), feature = "edge"))]
-    #[test]
-    fn local_times_carry_their_offset() {
-        let t = CallbackTime::parse("2026-03-09T13:00:00Z", "at")
-            .unwrap()
-            .timestamp();
-        assert_eq!(
-            iso_local(t, jiff::tz::offset(-4)),
-            "2026-03-09T09:00:00-04:00"
-        );
-        assert_eq!(
-            iso_local(
-                t,
-                jiff::tz::Offset::from_seconds(5 * 3600 + 45 * 60).unwrap()
-            ),
-            "2026-03-09T18:45:00+05:45"
-        );
-        assert_eq!(
-            iso_local(t, jiff::tz::Offset::UTC),
-            "2026-03-09T13:00:00+00:00"
-        );
     }
 
     #[test]

@@ -5,6 +5,11 @@
 //! `J` is the shell's type for values that stay JavaScript (an `AbortSignal`,
 //! an `onUpdate` function, a `WebSocket` constructor): the wasm shell passes
 //! them through untouched; on the host they are ignored.
+//!
+//! `deny_unknown_fields` applies off wasm only: serde-wasm-bindgen reads just
+//! the keys a struct names, so in the browser package that branch of the
+//! derived code could never run — the shell refuses unknown keys itself
+//! (`wasm::refuse_unknown_keys`, the same message) before deserializing.
 
 use std::collections::BTreeMap;
 
@@ -49,7 +54,8 @@ impl RegionInput {
 
 /// `new GenesysClient(options)`.
 #[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[serde(rename_all = "camelCase")]
+#[cfg_attr(not(target_arch = "wasm32"), serde(deny_unknown_fields))]
 pub struct ClientOptionsInput<J = IgnoredAny> {
     pub region: Option<String>,
     pub api_base: Option<String>,
@@ -67,14 +73,16 @@ pub struct ClientOptionsInput<J = IgnoredAny> {
 }
 
 #[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[serde(rename_all = "camelCase")]
+#[cfg_attr(not(target_arch = "wasm32"), serde(deny_unknown_fields))]
 pub struct AuthInput {
     pub access_token: Option<String>,
     pub client_credentials: Option<ClientCredentialsInput>,
 }
 
 #[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[serde(rename_all = "camelCase")]
+#[cfg_attr(not(target_arch = "wasm32"), serde(deny_unknown_fields))]
 pub struct ClientCredentialsInput {
     pub client_id: Option<String>,
     pub client_secret: Option<String>,
@@ -163,7 +171,8 @@ impl<J> ClientOptionsInput<J> {
 
 /// `placeCall(options)`.
 #[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[serde(rename_all = "camelCase")]
+#[cfg_attr(not(target_arch = "wasm32"), serde(deny_unknown_fields))]
 pub struct PlaceCallOptions<J = IgnoredAny> {
     pub phone_number: Option<String>,
     pub on_behalf_of_user_id: Option<String>,
@@ -182,7 +191,8 @@ pub struct PlaceCallOptions<J = IgnoredAny> {
 /// `{ code, notes? }`: placeCall's `wrapUp`, and `wrapUp(conversationId, …)`
 /// (which adds `signal`).
 #[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[serde(rename_all = "camelCase")]
+#[cfg_attr(not(target_arch = "wasm32"), serde(deny_unknown_fields))]
 pub struct WrapUpInput<J = IgnoredAny> {
     pub code: Option<String>,
     pub notes: Option<String>,
@@ -206,7 +216,8 @@ impl<J> WrapUpInput<J> {
 
 /// `checkAgent(userId?, options)`.
 #[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[serde(rename_all = "camelCase")]
+#[cfg_attr(not(target_arch = "wasm32"), serde(deny_unknown_fields))]
 pub struct CheckAgentOptions<J = IgnoredAny> {
     /// The call would be placed for this queue: routing status counts too.
     pub call_from_queue_id: Option<String>,
@@ -278,14 +289,16 @@ impl<J> PlaceCallOptions<J> {
 
 /// `getCall` / `hangUp` options.
 #[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[serde(rename_all = "camelCase")]
+#[cfg_attr(not(target_arch = "wasm32"), serde(deny_unknown_fields))]
 pub struct RequestOptions<J = IgnoredAny> {
     pub signal: Option<J>,
 }
 
 /// `waitForCall(id, options)`.
 #[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[serde(rename_all = "camelCase")]
+#[cfg_attr(not(target_arch = "wasm32"), serde(deny_unknown_fields))]
 pub struct WaitOptions<J = IgnoredAny> {
     pub until: Option<String>,
     pub timeout_ms: Option<f64>,
@@ -326,7 +339,8 @@ impl<J> WaitOptions<J> {
 
 /// `scheduleCallback(options)`.
 #[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[serde(rename_all = "camelCase")]
+#[cfg_attr(not(target_arch = "wasm32"), serde(deny_unknown_fields))]
 pub struct ScheduleCallbackOptions<J = IgnoredAny> {
     pub phone_number: Option<String>,
     pub queue_id: Option<String>,
@@ -371,7 +385,8 @@ impl<J> ScheduleCallbackOptions<J> {
 
 /// `startLogin` options.
 #[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[serde(rename_all = "camelCase")]
+#[cfg_attr(not(target_arch = "wasm32"), serde(deny_unknown_fields))]
 pub struct LoginOptionsInput {
     pub client_id: Option<String>,
     pub redirect_uri: Option<String>,
@@ -382,7 +397,8 @@ pub struct LoginOptionsInput {
 
 /// `finishLogin` options: the login options plus what came back.
 #[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[serde(rename_all = "camelCase")]
+#[cfg_attr(not(target_arch = "wasm32"), serde(deny_unknown_fields))]
 pub struct FinishLoginInput {
     pub client_id: Option<String>,
     pub redirect_uri: Option<String>,

@@ -989,6 +989,39 @@ async fn callback_inputs_are_checked_before_any_request() {
     );
 }
 
+/// The browser package reads callback times with the host's grammar (the
+/// `time` crate) and prints them with the platform's `Date`: the answers of
+/// the host's table in src/callback.rs, milliseconds truncated.
+#[wasm_bindgen_test]
+fn callback_times_read_and_print_as_on_the_host() {
+    use genesys_click_to_call::callback::CallbackTime;
+    for (input, want) in [
+        ("2026-03-09T14:00:00Z", "2026-03-09T14:00:00.000Z"),
+        ("2026-03-09T09:00-05:00", "2026-03-09T14:00:00.000Z"),
+        ("2026-03-09T15:30:00+0130", "2026-03-09T14:00:00.000Z"),
+        ("2026-03-09t14:00:00.123456789z", "2026-03-09T14:00:00.123Z"),
+        ("2026-03-09 14:00:00.5+00:00", "2026-03-09T14:00:00.500Z"),
+        ("2026-03-10T13:59:00+23:59", "2026-03-09T14:00:00.000Z"),
+        ("2024-02-29T23:30:00-01:00", "2024-03-01T00:30:00.000Z"),
+        ("9998-12-31T23:59:59.999-23:59", "9999-01-01T23:58:59.999Z"),
+    ] {
+        let got = CallbackTime::parse(input, "at").map(|t| t.as_str().to_string());
+        assert_eq!(got.ok().as_deref(), Some(want), "{input}");
+    }
+    for bad in [
+        "2026-03-09T14:00:00",
+        "2026-02-30T14:00:00Z",
+        "2026-03-09T14:00:60Z",
+        "2026-03-09T14:00:00.1234567890Z",
+        "2026-03-09T14:00:00+24:00",
+        "2026-03-09T14:00:00+05",
+        "2026-03-09T14:00:00Z[Europe/Dublin]",
+        "1969-12-31T23:00:00Z",
+    ] {
+        assert!(CallbackTime::parse(bad, "at").is_err(), "{bad}");
+    }
+}
+
 #[wasm_bindgen_test]
 async fn estimated_wait_is_seconds_or_null() {
     let (c, _) = client().await;

@@ -26,9 +26,16 @@ export const baseVars = (sim, signingKey) => ({
 // A genesys-sim of our own (the shared one allows 100000 requests a minute).
 export async function startSim(args = []) {
   const p = spawn("target/debug/genesys-sim", ["--listen", "127.0.0.1:0", "--quiet", ...args], { stdio: ["ignore", "ignore", "pipe"] });
+  // The address may arrive split over several chunks: match on all of it so far.
+  let seen = "";
   const url = await new Promise((resolve, reject) => {
-    p.stderr.on("data", (d) => { const m = String(d).match(/http:\/\/127\.0\.0\.1:\d+/); if (m) resolve(m[0]); });
-    p.on("exit", () => reject(new Error("genesys-sim exited")));
+    const timer = setTimeout(() => reject(new Error(`genesys-sim printed no address in 30 s: ${seen}`)), 30_000);
+    p.stderr.on("data", (d) => {
+      seen += d;
+      const m = seen.match(/http:\/\/127\.0\.0\.1:\d+(?=\D)/);
+      if (m) { clearTimeout(timer); resolve(m[0]); }
+    });
+    p.on("exit", () => { clearTimeout(timer); reject(new Error("genesys-sim exited")); });
   });
   return { url, stop: () => p.kill() };
 }

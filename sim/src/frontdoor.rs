@@ -283,10 +283,9 @@ fn oauth_client_id(h: &HeaderMap, body: &Bytes) -> Option<String> {
     if let Some((id, _)) = basic_credentials(h) {
         return Some(id);
     }
-    let form = String::from_utf8_lossy(body);
-    form.split('&')
-        .find_map(|kv| kv.strip_prefix("client_id="))
-        .map(|v| v.to_string())
+    form_urlencoded::parse(body)
+        .find(|(k, _)| k == "client_id")
+        .map(|(_, v)| v.into_owned())
 }
 
 /// `Authorization: Basic base64(id:secret)`.

@@ -13,7 +13,7 @@ use axum::Form;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use crate::util::{json_response, random_u64};
+use crate::util::json_response;
 use crate::Shared;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -177,7 +177,8 @@ pub fn take_fault(sim: &Shared, method: &str, path: &str) -> Option<Fault> {
         .iter()
         .position(|f| f.method.as_deref().is_none_or(|m| m == method) && glob(&f.path, path))?;
     let f = &mut inner.faults[idx];
-    if f.fraction < 1.0 && (random_u64() % 1_000_000) as f64 >= f.fraction * 1_000_000.0 {
+    // `fraction` was checked to be within 0..=1 when the fault was armed.
+    if !rand::random_bool(f.fraction) {
         return None;
     }
     let fault = f.clone();

@@ -15,7 +15,7 @@ use sha2::{Digest, Sha256};
 
 use crate::frontdoor::basic_credentials;
 use crate::org::OAuthClient;
-use crate::util::{json_response, oauth_error, opaque};
+use crate::util::{json_response, oauth_error, opaque, query_value};
 use crate::{CodeRec, Shared, CODE_TTL};
 
 type Params = HashMap<String, String>;
@@ -189,7 +189,7 @@ pub async fn authorize_page(State(sim): State<Shared>, Query(p): Query<Params>) 
         p.get(*k).map(|v| {
             format!(
                 r#"<input type="hidden" name="{k}" value="{}">"#,
-                html_escape(v)
+                html_escape::encode_safe(v)
             )
         })
     })
@@ -202,10 +202,10 @@ pub async fn authorize_page(State(sim): State<Shared>, Query(p): Query<Params>) 
         .map(|u| {
             format!(
                 r#"<button type="submit" name="userId" value="{id}" data-user="{id}"><strong>{name}</strong><span>{email} · {presence}</span></button>"#,
-                id = html_escape(&u.id),
-                name = html_escape(&u.name),
-                email = html_escape(&u.email),
-                presence = html_escape(&u.presence)
+                id = html_escape::encode_safe(&u.id),
+                name = html_escape::encode_safe(&u.name),
+                email = html_escape::encode_safe(&u.email),
+                presence = html_escape::encode_safe(&u.presence)
             )
         })
         .collect();
@@ -221,8 +221,8 @@ button:hover,button:focus{{border-color:#ff4f1f;outline:none}}button span{{color
 <h1>Sign in to Genesys Cloud</h1><p>genesys-sim · {org} · app “{app}” wants to act as you.</p>
 <form method="post" action="/oauth/authorize">{hidden}{agents}
 <button class="deny" type="submit" name="deny" value="1">Cancel</button></form></main></body></html>"#,
-        org = html_escape(&sim.cfg.org.organization.name),
-        app = html_escape(&client.name),
+        org = html_escape::encode_safe(&sim.cfg.org.organization.name),
+        app = html_escape::encode_safe(&client.name),
     ))
     .into_response()
 }
@@ -284,22 +284,10 @@ fn redirect_with(base: &str, params: &[(&str, &str)], state: Option<&String>) ->
         url.push(sep);
         url.push_str(k);
         url.push('=');
-        url.push_str(&encode(v));
+        url.push_str(&query_value(v));
         sep = '&';
     }
     url
-}
-
-fn encode(s: &str) -> String {
-    s.bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
-                (b as char).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect()
 }
 
 fn redirect(url: &str) -> Response {
@@ -313,16 +301,8 @@ fn redirect(url: &str) -> Response {
 fn error_page(title: &str, detail: &str) -> Response {
     let html = format!(
         r#"<!doctype html><html lang="en"><head><meta charset="utf-8"><link rel="icon" href="data:,"><title>{t}</title></head><body style="font:16px system-ui;margin:3rem"><h1>{t}</h1><p>{d}</p></body></html>"#,
-        t = html_escape(title),
-        d = html_escape(detail)
+        t = html_escape::encode_safe(title),
+        d = html_escape::encode_safe(detail)
     );
     (StatusCode::BAD_REQUEST, Html(html)).into_response()
-}
-
-fn html_escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-        .replace('\'', "&#39;")
 }

@@ -5,7 +5,7 @@
 use axum::response::Response;
 use serde_json::{json, Value};
 
-use crate::util::{error_body, json_response};
+use crate::util::{error_body, json_response, query_value};
 
 /// Page size when the query gives none (Genesys' default).
 const DEFAULT_PAGE_SIZE: usize = 25;
@@ -56,18 +56,6 @@ pub fn paging(params: &[(String, String)], corr: &str) -> Result<Paging, Respons
     Ok(Paging { size, number })
 }
 
-/// Percent-encodes a query value (RFC 3986 unreserved characters stay).
-fn encode(v: &str) -> String {
-    v.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
-}
-
 /// One page of `all` as an entity listing; `extra` query parameters (filters)
 /// are repeated in every URI so following `nextUri` keeps them.
 pub fn listing(all: Vec<Value>, page: &Paging, path: &str, extra: &[(&str, &str)]) -> Value {
@@ -76,7 +64,7 @@ pub fn listing(all: Vec<Value>, page: &Paging, path: &str, extra: &[(&str, &str)
     let uri = |n: usize| {
         let mut q = format!("{path}?pageSize={}&pageNumber={n}", page.size);
         for (k, v) in extra {
-            q.push_str(&format!("&{k}={}", encode(v)));
+            q.push_str(&format!("&{k}={}", query_value(v)));
         }
         q
     };

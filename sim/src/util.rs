@@ -1,81 +1,52 @@
 //! Small helpers: random ids, ISO-8601 timestamps, and the two error body
 //! shapes Genesys uses (`ErrorBody` on the API host, OAuth errors on login).
 
-use std::cell::Cell;
-use std::collections::hash_map::RandomState;
-use std::hash::{BuildHasher, Hasher};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::SystemTime;
 
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use jiff::fmt::temporal::DateTimePrinter;
+use jiff::Timestamp;
+use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use serde_json::{json, Value};
 
-thread_local! {
-    static RNG: Cell<u64> = Cell::new({
-        let mut h = RandomState::new().build_hasher();
-        h.write_u128(SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0));
-        h.finish() | 1
-    });
-}
+/// Everything but RFC 3986's unreserved characters is percent-encoded.
+const QUERY_VALUE: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
 
-/// xorshift64*, seeded per thread from the OS-keyed hasher: ids need to be
-/// unpredictable enough for a test server, not cryptographic.
-pub fn random_u64() -> u64 {
-    RNG.with(|r| {
-        let mut x = r.get();
-        x ^= x >> 12;
-        x ^= x << 25;
-        x ^= x >> 27;
-        r.set(x);
-        x.wrapping_mul(0x2545F4914F6CDD1D)
-    })
-}
-
-/// A version-4 UUID string.
+/// A version-4 UUID string. Ids need to be unpredictable enough for a test
+/// server, not reproducible: nothing seeds the sim's randomness (`rand`'s
+/// thread-local generator, seeded by the OS).
 pub fn uuid() -> String {
-    let (a, b) = (random_u64(), random_u64());
-    let hi = (a & 0xffff_ffff_ffff_0fff) | 0x4000;
-    let lo = (b & 0x3fff_ffff_ffff_ffff) | 0x8000_0000_0000_0000;
-    format!(
-        "{:08x}-{:04x}-{:04x}-{:04x}-{:012x}",
-        hi >> 32,
-        (hi >> 16) & 0xffff,
-        hi & 0xffff,
-        lo >> 48,
-        lo & 0xffff_ffff_ffff
-    )
+    uuid::Builder::from_random_bytes(rand::random())
+        .into_uuid()
+        .to_string()
 }
 
-/// An opaque token-like string of 43 url-safe characters.
+/// An opaque token-like string of 43 url-safe characters: 32 random bytes
+/// in unpadded base64url.
 pub fn opaque() -> String {
-    const A: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-    (0..43)
-        .map(|_| A[(random_u64() % 64) as usize] as char)
-        .collect()
+    URL_SAFE_NO_PAD.encode(rand::random::<[u8; 32]>())
 }
 
-/// `yyyy-MM-ddTHH:mm:ss.mmmZ`, the Genesys timestamp form.
+/// `yyyy-MM-ddTHH:mm:ss.mmmZ`, the Genesys timestamp form (milliseconds
+/// truncated). Times before 1970 read as 1970; past jiff's last instant
+/// (9999-12-30T22:00Z) as that instant.
 pub fn iso(t: SystemTime) -> String {
-    let d = t.duration_since(UNIX_EPOCH).unwrap_or_default();
-    let secs = d.as_secs() as i64;
-    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
-    // Civil-from-days (H. Hinnant).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z",
-        rem / 3600,
-        rem / 60 % 60,
-        rem % 60,
-        d.subsec_millis()
-    )
+    let t = Timestamp::try_from(t).unwrap_or(Timestamp::MAX);
+    DateTimePrinter::new()
+        .precision(Some(3))
+        .timestamp_to_string(&t.max(Timestamp::UNIX_EPOCH))
+}
+
+/// A query value as Genesys writes it in URIs: `a b*` → `a%20b%2A`.
+pub fn query_value(v: &str) -> String {
+    utf8_percent_encode(v, QUERY_VALUE).to_string()
 }
 
 /// A Genesys `ErrorBody` response. `contextId` equals the `ININ-Correlation-Id`
@@ -112,7 +83,7 @@ pub fn json_response(status: u16, body: Value) -> Response {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::Duration;
+    use std::time::{Duration, UNIX_EPOCH};
 
     #[test]
     fn iso_formats_known_instants() {
@@ -125,6 +96,25 @@ mod tests {
             iso(UNIX_EPOCH + Duration::from_secs(951_782_400)),
             "2000-02-29T00:00:00.000Z"
         );
+        // Sub-millisecond digits are dropped, not rounded.
+        assert_eq!(
+            iso(UNIX_EPOCH + Duration::from_nanos(1_999_999_999)),
+            "1970-01-01T00:00:01.999Z"
+        );
+        assert_eq!(
+            iso(UNIX_EPOCH - Duration::from_secs(1)),
+            "1970-01-01T00:00:00.000Z"
+        );
+    }
+
+    #[test]
+    fn opaque_tokens_are_43_url_safe_characters() {
+        let a = opaque();
+        assert_eq!(a.len(), 43);
+        assert!(a
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'));
+        assert_ne!(a, opaque());
     }
 
     #[test]

@@ -56,6 +56,9 @@ async fn details_find_the_agents_calls_by_number() {
         let r: Value = serde_json::from_str(&text).unwrap();
         ids.push(r["id"].as_str().unwrap().to_string());
     }
+    // The customer's leg exists once the agent's station has answered
+    // (0.5 s of sim time): wait 5 s of it, so the query sees both legs.
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     let query = |filters: Value, interval: &str| {
         json!({"interval": interval, "order": "desc", "orderBy": "conversationStart",
                "paging": {"pageSize": 25, "pageNumber": 1},

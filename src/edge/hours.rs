@@ -12,12 +12,14 @@
 use std::fmt;
 use std::time::Duration;
 
-use jiff::civil::Date;
-use jiff::tz::TimeZone;
+use jiff::civil::{Date, Time};
+use jiff::fmt::strtime;
+use jiff::fmt::temporal::DateTimePrinter;
+use jiff::tz::{Offset, TimeZone};
 use jiff::{Timestamp, ToSpan};
 use serde::Serialize;
 
-use crate::callback::{iso_local, iso_utc};
+use crate::callback::CallbackTime;
 
 const EXAMPLE: &str = "Mon-Fri 09:00-17:00 America/Indiana/Indianapolis";
 const MAX_SPEC: usize = 1_000;
@@ -27,34 +29,6 @@ const SLOT_SEARCH_DAYS: u32 = 370;
 const MAX_SLOTS: usize = 500;
 /// A chosen time this far in the past is still "now" (the page took a moment).
 const PAST_GRACE_MS: i64 = 2 * 60_000;
-const DAY_ABBR: [&str; 7] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
-const DAY_NAMES: [&str; 7] = [
-    "Monday",
-    "Tuesday",
-    "Wednesday",
-    "Thursday",
-    "Friday",
-    "Saturday",
-    "Sunday",
-];
-const MONTH_ABBR: [&str; 12] = [
-    "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-];
-const MONTH_NAMES: [&str; 12] = [
-    "January",
-    "February",
-    "March",
-    "April",
-    "May",
-    "June",
-    "July",
-    "August",
-    "September",
-    "October",
-    "November",
-    "December",
-];
-
 /// Why `OPENING_HOURS` could not be read; the edge answers 503 `misconfigured`
 /// with it (the value is configuration, not a secret, so it may be quoted).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -134,10 +108,11 @@ pub struct Refusal {
     pub message: String,
 }
 
+/// `Mon` or `Monday`, any case (jiff's strptime), Monday = 0.
 fn day_index(word: &str) -> Option<usize> {
-    let w = word.to_ascii_lowercase();
-    (0..7)
-        .find(|&i| w == DAY_ABBR[i].to_ascii_lowercase() || w == DAY_NAMES[i].to_ascii_lowercase())
+    let day = strtime::parse("%A", word).or_else(|_| strtime::parse("%a", word));
+    let weekday = day.ok()?.weekday()?;
+    Some(usize::from(weekday.to_monday_zero_offset().unsigned_abs()))
 }
 
 fn parse_days(word: &str) -> Result<[bool; 7], HoursError> {
@@ -171,21 +146,18 @@ fn parse_days(word: &str) -> Result<[bool; 7], HoursError> {
     }
 }
 
-/// `HH:MM` (or `H:MM`) in minutes; 24:00 allowed (as a closing time).
+/// `HH:MM` (or `H:MM`) in minutes; 24:00 allowed (as a closing time), which
+/// no clock-time parser reads.
 fn parse_time(s: &str) -> Option<u16> {
-    let (h, m) = s.split_once(':')?;
-    let digits = |x: &str, n: std::ops::RangeInclusive<usize>| {
-        n.contains(&x.len()) && x.bytes().all(|b| b.is_ascii_digit())
-    };
-    if !digits(h, 1..=2) || !digits(m, 2..=2) {
+    if s == "24:00" {
+        return Some(1440);
+    }
+    // jiff's `%M` would also read one digit (`09:5`), which nobody means.
+    if s.split_once(':')?.1.len() != 2 {
         return None;
     }
-    let (h, m): (u16, u16) = (h.parse().ok()?, m.parse().ok()?);
-    match (h, m) {
-        (24, 0) => Some(1440),
-        (0..=23, 0..=59) => Some(h * 60 + m),
-        _ => None,
-    }
+    let t = Time::strptime("%H:%M", s).ok()?;
+    Some(u16::from(t.hour().unsigned_abs()) * 60 + u16::from(t.minute().unsigned_abs()))
 }
 
 fn parse_hours(word: &str) -> Result<(u16, u16), HoursError> {
@@ -209,11 +181,16 @@ fn parse_hours(word: &str) -> Result<(u16, u16), HoursError> {
     Ok((open, close))
 }
 
-fn two(n: i8) -> String {
-    let n = n.unsigned_abs();
-    [char::from(b'0' + n / 10 % 10), char::from(b'0' + n % 10)]
-        .iter()
-        .collect()
+/// `yyyy-MM-ddTHH:mm:ss±HH:MM` (RFC 3339): the wall-clock time at `offset`,
+/// whole seconds.
+fn iso_local(t: Timestamp, offset: Offset) -> String {
+    let mut out = String::with_capacity(25);
+    // Writing to a String cannot fail (and `…_to_string` would link jiff's
+    // error `Debug`, as `CallbackTime::from_timestamp` explains).
+    let _ = DateTimePrinter::new()
+        .precision(Some(0))
+        .print_timestamp_with_offset(&t, offset, &mut out);
+    out
 }
 
 impl OpeningHours {
@@ -393,23 +370,14 @@ impl OpeningHours {
 
     fn slot(&self, t: Timestamp) -> Slot {
         let wall = self.tz.to_datetime(t);
-        let d = wall.date();
         let label = [
-            DAY_ABBR[d.weekday().to_monday_zero_offset() as usize],
-            " ",
-            &d.day().to_string(),
-            " ",
-            MONTH_ABBR[(d.month() - 1) as usize],
-            " ",
-            &two(wall.hour()),
-            ":",
-            &two(wall.minute()),
+            &wall.strftime("%a %-d %b %H:%M").to_string(),
             " ",
             &self.abbreviation(t),
         ]
         .concat();
         Slot {
-            utc: iso_utc(t),
+            utc: CallbackTime::from_timestamp(t).as_str().to_string(),
             local: iso_local(t, self.tz.to_offset(t)),
             label,
         }
@@ -481,30 +449,20 @@ impl OpeningHours {
     fn when(&self, t: Timestamp, now: Timestamp) -> String {
         let wall = self.tz.to_datetime(t);
         let (day, today) = (wall.date(), self.local_date(now));
-        let weekday = DAY_NAMES[day.weekday().to_monday_zero_offset() as usize];
         let within_week = today.checked_add(7.days()).is_ok_and(|limit| day < limit);
         let date_words = if day == today {
             "today".to_string()
         } else if today.tomorrow().is_ok_and(|tomorrow| day == tomorrow) {
             "tomorrow".to_string()
         } else if within_week {
-            weekday.to_string()
+            day.strftime("%A").to_string()
         } else {
-            [
-                weekday,
-                " ",
-                &day.day().to_string(),
-                " ",
-                MONTH_NAMES[(day.month() - 1) as usize],
-            ]
-            .concat()
+            day.strftime("%A %-d %B").to_string()
         };
         [
             &date_words,
             " at ",
-            &two(wall.hour()),
-            ":",
-            &two(wall.minute()),
+            &wall.strftime("%H:%M").to_string(),
             " (",
             &self.abbreviation(t),
             ")",
@@ -890,6 +848,20 @@ mod tests {
         assert_eq!(span_words(Duration::from_secs(86_400)), "1 day");
         assert_eq!(span_words(Duration::from_secs(36 * 3_600)), "36 hours");
         assert_eq!(span_words(Duration::from_secs(90)), "2 minutes");
+    }
+
+    #[test]
+    fn local_times_carry_their_offset() {
+        let t = ts("2026-03-09T13:00:00.999Z");
+        assert_eq!(
+            iso_local(t, jiff::tz::offset(-4)),
+            "2026-03-09T09:00:00-04:00"
+        );
+        assert_eq!(
+            iso_local(t, Offset::from_seconds(5 * 3600 + 45 * 60).unwrap()),
+            "2026-03-09T18:45:00+05:45"
+        );
+        assert_eq!(iso_local(t, Offset::UTC), "2026-03-09T13:00:00+00:00");
     }
 
     #[test]

@@ -178,24 +178,89 @@ fn refuse_unknown_keys(v: &JsValue, fields: &[&str], what: &str) -> Result<(), E
     Ok(())
 }
 
-/// Options from JS: unknown keys refused, then serde-wasm-bindgen with the
+/// Options from JS: unknown keys refused, then serde-wasm-bindgen, with the
 /// failing field's path in the message. `undefined`/`null` read as `{}`.
 fn from_js<T: DeserializeOwned>(v: &JsValue, what: &str) -> Result<T, Error> {
+    let fields = serde_aux::serde_introspection::serde_introspect::<T>();
+    let v = options_object(v, fields, what)?;
+    T::deserialize(serde_wasm_bindgen::Deserializer::from(v.clone())).map_err(|e| {
+        bad_option(&v, fields, e, what, &|o| {
+            T::deserialize(serde_wasm_bindgen::Deserializer::from(o)).err()
+        })
+    })
+}
+
+/// `from_js`'s part that does not depend on the type: `undefined`/`null` as
+/// `{}`, unknown keys refused.
+fn options_object(v: &JsValue, fields: &[&str], what: &str) -> Result<JsValue, Error> {
     let v = if v.is_undefined() || v.is_null() {
         Object::new().into()
     } else {
         v.clone()
     };
-    refuse_unknown_keys(
-        &v,
-        serde_aux::serde_introspection::serde_introspect::<T>(),
-        what,
-    )?;
-    serde_path_to_error::deserialize(serde_wasm_bindgen::Deserializer::from(v)).map_err(|e| {
-        // serde-wasm-bindgen's errors print as JS errors ("Error: invalid type…").
-        let text = e.to_string().replacen("Error: ", "", 1);
-        options::invalid(what, &text)
+    refuse_unknown_keys(&v, fields, what)?;
+    Ok(v)
+}
+
+/// `{path[0]: {path[1]: … value}}`.
+fn nested(path: &[JsValue], value: JsValue) -> JsValue {
+    path.iter().rev().fold(value, |inner, key| {
+        let o = Object::new();
+        let _ = Reflect::set(&o, key, &inner);
+        o.into()
     })
+}
+
+/// serde-wasm-bindgen's errors do not say where the bad value is. Only on this
+/// error path, the same deserializer (`check`) runs again on one-key copies of
+/// the options — `{key: value}` for each field in declaration order, then
+/// `{key: {inner: value}}` inside a plain object whose type is right (`{key:
+/// {}}` passes) — and the deepest copy that still fails names the field
+/// (every option is optional, so a copy fails only for its own key). The
+/// message is that copy's error, "path: problem", as serde_path_to_error
+/// words it on the host.
+#[inline(never)]
+fn bad_option(
+    v: &JsValue,
+    fields: &[&str],
+    e: serde_wasm_bindgen::Error,
+    what: &str,
+    check: &dyn Fn(JsValue) -> Option<serde_wasm_bindgen::Error>,
+) -> Error {
+    let mut path: Vec<JsValue> = Vec::new();
+    let mut error = e;
+    let mut here = v.clone();
+    let mut keys: Vec<JsValue> = fields.iter().map(|f| JsValue::from_str(f)).collect();
+    while here.is_object() && !js_sys::Array::is_array(&here) {
+        let failing = keys.iter().find_map(|key| {
+            let value = Reflect::get(&here, key).unwrap_or(JsValue::UNDEFINED);
+            path.push(key.clone());
+            let e = check(nested(&path, value.clone()));
+            path.pop();
+            e.map(|e| (key.clone(), value, e))
+        });
+        let Some((key, value, e)) = failing else {
+            break;
+        };
+        path.push(key);
+        error = e;
+        if !value.is_object() || check(nested(&path, Object::new().into())).is_some() {
+            break;
+        }
+        keys = Object::keys(value.unchecked_ref::<Object>())
+            .iter()
+            .collect();
+        here = value;
+    }
+    let path: Vec<String> = path.iter().filter_map(JsValue::as_string).collect();
+    // serde-wasm-bindgen's errors print as JS errors ("Error: invalid type…").
+    let text = error.to_string().replacen("Error: ", "", 1);
+    let text = if path.is_empty() {
+        text
+    } else {
+        [path.join("."), text].join(": ")
+    };
+    options::invalid(what, &text)
 }
 
 fn signal_of(s: Option<Js>) -> Result<Option<AbortSignal>, Error> {

@@ -553,9 +553,11 @@ fn system_frame(
 
 /// The lowercase base-36 tail of a channel id, as in `streaming-0-fmtdmf8c…`.
 fn channel_suffix() -> String {
+    use rand::seq::IndexedRandom;
     const A: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789";
+    let mut rng = rand::rng();
     (0..26)
-        .map(|_| A[(crate::util::random_u64() % 36) as usize] as char)
+        .map(|_| char::from(*A.choose(&mut rng).unwrap_or(&b'0')))
         .collect()
 }
 

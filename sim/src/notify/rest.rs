@@ -42,10 +42,9 @@ fn own_host(h: &HeaderMap) -> Option<String> {
 
 /// One query parameter, if present (names are matched exactly).
 fn param(q: &Option<String>, name: &str) -> Option<String> {
-    q.as_deref()?.split('&').find_map(|kv| {
-        let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
-        (k == name).then(|| v.to_string())
-    })
+    form_urlencoded::parse(q.as_deref()?.as_bytes())
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.into_owned())
 }
 
 fn invalid_param(corr: &str, name: &str, allowed: &str) -> Response {
