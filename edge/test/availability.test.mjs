@@ -46,30 +46,32 @@ async function wrapUps(marker, n) {
   return mine();
 }
 
-for (const [shape, options] of [
-  ["the gateway object's alarm (Durable Objects)", (b) => fleetOptions(b, { isolates: 2 })],
-  ["the isolate's follower (no Durable Objects)", (b) => workerOptions(b)],
-]) {
-  test(`wrap-up: every call placed is wrapped up exactly once, nobody reading its status, through ${shape}`, async () => {
-    const marker = `wt-${Math.random().toString(36).slice(2, 8)}`;
-    const mf = k.start(options({ ...vars, WRAPUP_CODE_ID: RESOLVED, WRAPUP_NOTES: `${marker} {conversationId} {outcome}` }));
-    const v = visitor(mf);
-    for (const [i, number] of ["+13175557100", "+13175557101"].entries()) {
-      const r = await v.dial(number, { ip: `203.0.113.${50 + i}` });
-      assert.equal(r.status, 201, r.text);
-    }
-    const patches = await wrapUps(marker, 2);
-    assert.equal(patches.length, 2, JSON.stringify(patches));
-    const conversations = new Set(patches.map((p) => p.wrapup.notes.split(" ")[1]));
-    assert.equal(conversations.size, 2, "one per call");
-    for (const p of patches) {
-      assert.equal(p.wrapup.code, RESOLVED);
-      assert.ok(p.path.includes("/user/"), "on behalf of the agent");
-      assert.match(p.wrapup.notes, / completed$/);
-    }
-    await k.stop(mf);
-  });
+// Places two calls and waits for their wrap-ups; nobody reads either call.
+async function wrappedUpOnce(options) {
+  const marker = `wt-${Math.random().toString(36).slice(2, 8)}`;
+  const mf = k.start(options({ ...vars, WRAPUP_CODE_ID: RESOLVED, WRAPUP_NOTES: `${marker} {conversationId} {outcome}` }));
+  const v = visitor(mf);
+  for (const [i, number] of ["+13175557100", "+13175557101"].entries()) {
+    const r = await v.dial(number, { ip: `203.0.113.${50 + i}` });
+    assert.equal(r.status, 201, r.text);
+  }
+  const patches = await wrapUps(marker, 2);
+  assert.equal(patches.length, 2, JSON.stringify(patches));
+  const conversations = new Set(patches.map((p) => p.wrapup.notes.split(" ")[1]));
+  assert.equal(conversations.size, 2, "one per call");
+  for (const p of patches) {
+    assert.equal(p.wrapup.code, RESOLVED);
+    assert.ok(p.path.includes("/user/"), "on behalf of the agent");
+    assert.match(p.wrapup.notes, / completed$/);
+  }
+  await k.stop(mf);
 }
+
+test("wrap-up: every call placed is wrapped up exactly once, nobody reading its status, through the gateway object's alarm (Durable Objects)", () =>
+  wrappedUpOnce((b) => fleetOptions(b, { isolates: 2 })));
+
+test("wrap-up: every call placed is wrapped up exactly once, nobody reading its status, through the isolate's follower (no Durable Objects)", () =>
+  wrappedUpOnce((b) => workerOptions(b)));
 
 test("callbacks: booked once per key, read and cancelled with a callback handle; availability offers slots", async () => {
   const mf = k.start(workerOptions({ ...vars, OPENING_HOURS: "Daily 00:00-24:00 UTC" }, { durableObjects: durableObjects() }));
