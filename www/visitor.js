@@ -90,7 +90,7 @@ function refusal(status, body) {
   switch (body?.code) {
     // The edge decides what may be dialled and says why in a visitor's words.
     case "policy_denied": return body.message || "We can't call that number from this site.";
-    case "agent_unavailable": return body.callbacks ? "No one can take your call right now. Choose a time below and we'll call you back." : "No one can take your call right now. Please try again later.";
+    case "agent_unavailable": return body.callbacks ? "No one can take your call right now. Choose a time above and we'll call you back." : "No one can take your call right now. Please try again later.";
     case "rate_limited": return `Too many attempts — please try again in ${body.retryAfter ?? "a few"} seconds.`;
     case "invalid_input": return "That doesn't look like a phone number we can call.";
     case "outcome_unknown": return "We couldn't confirm the call went through. If your phone didn't ring, you may try again.";
@@ -192,8 +192,13 @@ form.addEventListener("submit", async (event) => {
     if (body && response.headers.get("retry-after")) body.retryAfter = response.headers.get("retry-after");
     // Refused before any call: only the reason, no step marked as started.
     say(refusal(response.status, body), "bad");
+    // Nobody can take it: the callback picker replaces "Call me now" (the
+    // status line, announced, says why; the availability line is not repeated).
     if (body?.code === "agent_unavailable" && body.callbacks && lastAvailability) {
-      showAvailability({ ...lastAvailability, mode: "callback", reason: body.reason });
+      callButton.hidden = true;
+      availabilityText.textContent = "";
+      offerCallbacks({ ...lastAvailability, reason: body.reason });
+      document.body.dataset.mode = "callback";
     }
     statusBox.dataset.outcome = body?.code ?? "error";
     callButton.disabled = false;

@@ -144,3 +144,31 @@ test("visitor: a time the edge refuses is said in plain words, nothing booked", 
   assert.equal(await callbackPosts(), before);
   await page.close();
 });
+
+test("visitor: a call the edge refuses for availability says so plainly and offers a callback instead", async () => {
+  // The page thinks someone is free (an availability answer from a moment
+  // ago); by the click Otto is the agent, offline: the edge refuses the call.
+  const page = await browser.newPage({ viewport: { width: 1100, height: 820 } });
+  page.errors = [];
+  page.on("pageerror", (e) => page.errors.push(String(e)));
+  await page.route("**/v1/availability", (route) => route.fulfill({
+    status: 200,
+    headers: { "content-type": "application/json", "access-control-allow-origin": "*" },
+    body: JSON.stringify({ mode: "call-now", callbacks: true, nextSlots: [{ utc: new Date(Date.now() + 3_600_000).toISOString() }] }),
+  }));
+  await page.goto(otto);
+  await page.waitForSelector('body[data-mode="call-now"]');
+  assert.equal(await page.isVisible("#call-button"), true);
+  await page.fill("#phone", "+1 317 555 7105");
+  await page.click("#call-button");
+  await page.waitForSelector('#call-status[data-outcome="agent_unavailable"]');
+  assert.equal(await page.textContent("#status-text"), "No one can take your call right now. Choose a time above and we'll call you back.");
+  assert.equal(await page.getAttribute("#call-status", "aria-live"), "polite");
+  // Nothing under way, and the callback picker instead of "Call me now".
+  assert.equal(await page.isVisible("#call-status .timeline"), false);
+  assert.equal(await page.isVisible("#call-button"), false);
+  assert.ok(await page.isVisible("#callback-time"));
+  await page.screenshot({ path: `${SHOTS}/visitor-agent-unavailable.png`, fullPage: true });
+  assert.deepEqual(page.errors, []);
+  await page.close();
+});
