@@ -24,6 +24,9 @@ before(async () => {
       GENESYS_AGENT_USER_ID: "0b5e2f7a-6c1d-4e8f-9a3b-2c4d6e8f0a01", ALLOWED_ORIGINS: ORIGIN, ALLOWED_DIAL_PREFIXES: "+1317555",
       HANDLE_SIGNING_KEY: "deno-test-signing-key-0123456789abcdef0123", GENESYS_REQUESTS_PER_MINUTE: "20000", POLL_INTERVAL_MS: "25",
       RATE_LIMIT_PER_IP: "3/600",
+      // The Support queue and its "Resolved" code: the isolate's follower wraps calls up.
+      GENESYS_QUEUE_ID: "5f1c0a2e-8b3d-4c7e-9a1f-2b3c4d5e6f70", WRAPUP_CODE_ID: "7a2e4c6b-1d3f-4e5a-8b7c-9d0e1f2a3b01",
+      WRAPUP_NOTES: "deno-test {conversationId}",
     },
     stdio: ["ignore", "pipe", "pipe"],
   });
@@ -46,6 +49,11 @@ test("deno: a call streams to completed; policy and CORS hold", async () => {
   const sse = await (await fetch(base + eventsUrl, { headers: { origin: ORIGIN } })).text();
   const last = sse.split("\n\n").filter((e) => e.startsWith("event: status")).map((e) => JSON.parse(e.split("data: ")[1])).at(-1);
   assert.deepEqual([last.phase, last.outcome], ["ended", "completed"]);
+  // Wrapped up once by the isolate's follower (Deno: no Durable Objects).
+  const wrapUps = async () => (await (await fetch(`${SIM}/__sim/requests`)).json()).requests.filter((e) => e.method === "PATCH" && e.wrapup?.notes?.startsWith("deno-test"));
+  for (let i = 0; i < 50 && (await wrapUps()).length === 0; i++) await new Promise((r) => setTimeout(r, 100));
+  await new Promise((r) => setTimeout(r, 1_000));
+  assert.equal((await wrapUps()).length, 1);
   const premium = await fetch(`${base}/v1/calls`, { method: "POST", headers: { "content-type": "application/json" }, body: '{"phoneNumber":"+19005550100"}' });
   assert.equal(premium.status, 403);
   const foreign = await fetch(`${base}/v1/calls`, { method: "POST", headers: { origin: "https://evil.example", "content-type": "application/json" }, body: '{"phoneNumber":"+13175550100"}' });
