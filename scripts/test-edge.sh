@@ -11,4 +11,5 @@ for tool in node_modules/.bin/workerd .tools/node_modules/.bin/deno; do
   [ -x "$tool" ] || { echo "FAIL: $tool is not installed (run scripts/setup.sh); the edge suites cannot run" >&2; exit 1; }
 done
 scripts/with-sim.sh --time-scale 0.05 --rate-limit 100000 -- scripts/node-tests.sh edge/test
-[ "${EDGE_SOAK:-1}" = 0 ] || scripts/with-sim.sh --rate-limit 10000000 -- scripts/node-tests.sh edge/soak
+# The soak runs SOAK_SECONDS (150) plus warm-up and 30 s of rest: its own, longer time-out.
+[ "${EDGE_SOAK:-1}" = 0 ] || TEST_TIMEOUT_MS=600000 scripts/with-sim.sh --rate-limit 10000000 -- scripts/node-tests.sh edge/soak

@@ -14,8 +14,7 @@ use genesys_click_to_call::agent::Reason;
 use genesys_click_to_call::auth::Credentials;
 use genesys_click_to_call::call::{EntityId, PlaceCall, E164};
 use genesys_click_to_call::flow::agent::{AgentCallOptions, Placed};
-use genesys_click_to_call::flow::{exchange_code, Client, Clock};
-use genesys_click_to_call::region::Endpoints;
+use genesys_click_to_call::flow::{Client, Clock};
 use genesys_click_to_call::status::{Outcome, Phase};
 use genesys_click_to_call::wrapup::WrapUp;
 use genesys_click_to_call::{Error, ErrorCode};
@@ -74,46 +73,6 @@ fn wrap_up_patches(l: &[Value]) -> Vec<&Value> {
         .into_iter()
         .filter(|e| e.get("wrapup").is_some())
         .collect()
-}
-
-/// The real PKCE sign-in of the simulated sign-in page, for `user`'s own token.
-async fn user_token(s: &Running, user: &str) -> String {
-    let endpoints = Endpoints::custom(&s.url(), &s.url()).unwrap();
-    let verifier = genesys_click_to_call::pkce::verifier_from_random(&[9; 96]);
-    let digest: [u8; 32] = <sha2::Sha256 as sha2::Digest>::digest(verifier.as_bytes()).into();
-    let challenge = genesys_click_to_call::pkce::challenge_from_digest(&digest);
-    let redirect = "http://127.0.0.1:8080/agent.html";
-    let url = genesys_click_to_call::pkce::authorize_url(
-        &endpoints,
-        &genesys_click_to_call::pkce::LoginRequest {
-            client_id: "sim-browser",
-            redirect_uri: redirect,
-            challenge: &challenge,
-            state: "s1",
-        },
-    );
-    let query = url.split_once('?').unwrap().1;
-    let resp = reqwest()
-        .post(format!("{}/oauth/authorize", s.url()))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(format!("{query}&userId={user}"))
-        .send()
-        .await
-        .unwrap();
-    let callback = resp.headers()["location"].to_str().unwrap().to_string();
-    let code = genesys_click_to_call::pkce::code_from_callback(&callback, "s1").unwrap();
-    exchange_code(
-        &Reqwest(reqwest()),
-        &endpoints,
-        "sim-browser",
-        redirect,
-        &code,
-        &verifier,
-        5_000,
-    )
-    .await
-    .unwrap()
-    .access_token
 }
 
 /// Flips a user's presence the way the demo and an admin would (any token will do).

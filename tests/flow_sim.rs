@@ -23,15 +23,7 @@ async fn every_test_number_reaches_its_outcome() {
     let mut o = options(&s, edge_creds("sim-edge-secret"));
     o.requests_per_minute = 15_000;
     let c = client(o);
-    let cases = [
-        ("+13175550100", ADA, Outcome::Completed),
-        ("+13175550101", ADA, Outcome::Busy),
-        ("+13175550102", ADA, Outcome::NoAnswer),
-        ("+13175550103", ADA, Outcome::Failed),
-        ("+13175550105", ADA, Outcome::AgentUnavailable),
-        ("+13175550100", OTTO, Outcome::AgentUnavailable),
-        ("+442079460958", ADA, Outcome::Completed),
-    ];
+    let cases = TEST_NUMBERS;
     let runs = cases.iter().map(|(number, agent, _)| {
         let c = &c;
         async move {

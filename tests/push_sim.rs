@@ -241,15 +241,7 @@ async fn follow(
 async fn every_test_number_is_followed_by_push_with_no_polling() {
     let s = sim(|_| {}).await;
     let c = push_client(push_options(&s, edge_creds("sim-edge-secret")));
-    let cases = [
-        ("+13175550100", ADA, Outcome::Completed),
-        ("+13175550101", ADA, Outcome::Busy),
-        ("+13175550102", ADA, Outcome::NoAnswer),
-        ("+13175550103", ADA, Outcome::Failed),
-        ("+13175550105", ADA, Outcome::AgentUnavailable),
-        ("+13175550100", OTTO, Outcome::AgentUnavailable),
-        ("+442079460958", ADA, Outcome::Completed),
-    ];
+    let cases = TEST_NUMBERS;
     let runs = cases.iter().map(|(number, agent, _)| {
         let c = &c;
         async move {
@@ -627,7 +619,7 @@ async fn a_call_placed_elsewhere_is_followed_after_learning_its_agent() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_signed_in_agent_subscribes_their_own_topic_via_users_me() {
     let s = sim(|_| {}).await;
-    let token = sim_user_token(&s, ADA).await;
+    let token = user_token(&s, ADA).await;
     let c = push_client(push_options(&s, Credentials::AccessToken(token)));
     for number in ["+13175550100", "+13175550101"] {
         let call = PlaceCall::new(genesys_click_to_call::call::E164::parse(number, "p").unwrap());
@@ -713,47 +705,6 @@ async fn one_malformed_answer_is_retried_two_are_an_error() {
             false => assert_eq!(r.unwrap_err().code, ErrorCode::BadResponse),
         }
     }
-}
-
-/// An agent's user token from the simulator's PKCE sign-in.
-async fn sim_user_token(s: &Running, user: &str) -> String {
-    use genesys_click_to_call::pkce;
-    use genesys_click_to_call::region::Endpoints;
-    let endpoints = Endpoints::custom(&s.url(), &s.url()).unwrap();
-    let verifier = pkce::verifier_from_random(&[9; 96]);
-    let digest: [u8; 32] = <sha2::Sha256 as sha2::Digest>::digest(verifier.as_bytes()).into();
-    let redirect = "http://127.0.0.1:8080/agent.html";
-    let url = pkce::authorize_url(
-        &endpoints,
-        &pkce::LoginRequest {
-            client_id: "sim-browser",
-            redirect_uri: redirect,
-            challenge: &pkce::challenge_from_digest(&digest),
-            state: "s",
-        },
-    );
-    let query = url.split_once('?').unwrap().1;
-    let resp = reqwest()
-        .post(format!("{}/oauth/authorize", s.url()))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(format!("{query}&userId={user}"))
-        .send()
-        .await
-        .unwrap();
-    let callback = resp.headers()["location"].to_str().unwrap().to_string();
-    let code = pkce::code_from_callback(&callback, "s").unwrap();
-    genesys_click_to_call::flow::exchange_code(
-        &Reqwest(reqwest()),
-        &endpoints,
-        "sim-browser",
-        redirect,
-        &code,
-        &verifier,
-        5_000,
-    )
-    .await
-    .unwrap()
-    .access_token
 }
 
 #[allow(dead_code)]

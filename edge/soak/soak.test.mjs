@@ -134,7 +134,14 @@ test(`soak: ${WATCHERS} watchers for ${SECONDS} s — every stream ends, a chunk
   assert.ok(busy.length >= 2, `${samples.length} memory samples`);
   const [first, last] = [busy[0], busy.at(-1)];
   console.log(`soak: wasm memory ${(first.wasmBytes / 2 ** 20).toFixed(1)} → ${(last.wasmBytes / 2 ** 20).toFixed(1)} MB, JS values held ${first.jsValues} → ${last.jsValues}`);
-  assert.ok(last.wasmBytes <= first.wasmBytes * 1.5, "the wasm memory stays flat");
+  // The wasm's linear memory never shrinks, and the gateway keeps each call's
+  // last status (bounded: 10,000 entries, 5 min idle) so ended handles stay
+  // off Genesys: within a 150 s soak it grows by about 1 KB per call placed
+  // (measured: 2.6 → 4.5 MB over 1,581 calls), then levels. A leak of the
+  // streams' state would cost far more per call than this bound.
+  const perCall = (last.wasmBytes - first.wasmBytes) / Math.max(stats.calls, 1);
+  console.log(`soak: wasm memory grew ${(perCall / 1024).toFixed(2)} KB per call`);
+  assert.ok(perCall <= 4096 && last.wasmBytes <= 32 * 2 ** 20, "the wasm memory grows only with the bounded status cache");
   assert.ok(last.jsValues <= Math.max(first.jsValues * 1.5, WATCHERS * 10), "the JS values held stay flat");
   assert.ok(afterRss < 512 * 1024, "workerd stays well inside its memory");
 });

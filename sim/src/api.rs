@@ -12,19 +12,13 @@ use serde_json::{json, Map, Value};
 use crate::calls::{Call, NewCall};
 use crate::frontdoor::Corr;
 use crate::org::User;
-use crate::util::{api_error, error_body, json_response, uuid};
+use crate::util::{api_error, field_error, json_response, uuid};
 use crate::{Principal, Shared, ENDED_CALL_TTL, MAX_CALLS};
 
 const USER_CONTEXT: &str = "This request requires a user context. Client credentials cannot be used for requests to this resource.";
 const NOT_FOUND: &str = "The requested resource was not found.";
 const MALFORMED: &str =
     "The request could not be understood by the server due to malformed syntax.";
-
-fn field_error(corr: &str, field: &str, message: &str) -> Response {
-    let mut body = error_body(400, "bad.request", message, corr);
-    body["details"] = json!([{"errorCode": "invalid.value", "fieldName": field}]);
-    json_response(400, body)
-}
 
 pub(crate) fn is_e164(s: &str) -> bool {
     let digits = s.strip_prefix('+').unwrap_or("");

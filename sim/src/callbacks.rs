@@ -28,7 +28,7 @@ use crate::calls::{Call, LegState, NewCall};
 use crate::frontdoor::{Corr, LogSeq};
 use crate::paging::{listing, Paging};
 use crate::requestlog::{annotate, event};
-use crate::util::{api_error, error_body, iso, json_response, uuid};
+use crate::util::{api_error, error_body, field_error, field_error_code, iso, json_response, uuid};
 use crate::{Inner, Principal, Shared, Sim, ENDED_CALL_TTL, MAX_CALLS};
 
 const NOT_FOUND: &str = "The requested resource was not found.";
@@ -516,16 +516,6 @@ pub fn conversation_json(sim: &Sim, p: &Principal, id: &str) -> Option<Value> {
         .get(id)
         .filter(|c| c.visible_to(p))?;
     Some(cb.conversation(sim, inner.calls.get(id)))
-}
-
-fn field_error(corr: &str, field: &str, message: &str) -> Response {
-    field_error_code(corr, "bad.request", field, message)
-}
-
-fn field_error_code(corr: &str, code: &str, field: &str, message: &str) -> Response {
-    let mut body = error_body(400, code, message, corr);
-    body["details"] = json!([{"errorCode": "invalid.value", "fieldName": field}]);
-    json_response(400, body)
 }
 
 fn calling_code(country: &str) -> Option<&'static str> {

@@ -16,7 +16,7 @@ use serde_json::{json, Value};
 use crate::access::require_any;
 use crate::frontdoor::Corr;
 use crate::timestamp::parse_iso;
-use crate::util::{api_error, error_body, json_response};
+use crate::util::{api_error, field_error, json_response};
 use crate::{Principal, Shared};
 
 const DETAIL_VIEW: &str = "analytics:conversationDetail:view";
@@ -35,11 +35,7 @@ pub async fn query(
     let Ok(Value::Object(q)) = serde_json::from_str::<Value>(&body) else {
         return api_error(400, "bad.request", MALFORMED, &corr);
     };
-    let bad = |field: &str, msg: &str| {
-        let mut b = error_body(400, "bad.request", msg, &corr);
-        b["details"] = json!([{"errorCode": "invalid.value", "fieldName": field}]);
-        json_response(400, b)
-    };
+    let bad = |field: &str, msg: &str| field_error(&corr, field, msg);
     let Some((from, to)) = q
         .get("interval")
         .and_then(Value::as_str)

@@ -5,7 +5,7 @@
 use axum::response::Response;
 use serde_json::{json, Value};
 
-use crate::util::{error_body, json_response, query_value};
+use crate::util::{field_error, query_value};
 
 /// Page size when the query gives none (Genesys' default).
 const DEFAULT_PAGE_SIZE: usize = 25;
@@ -18,12 +18,6 @@ pub struct Paging {
     pub number: usize,
 }
 
-fn invalid(corr: &str, field: &str, message: &str) -> Response {
-    let mut body = error_body(400, "bad.request", message, corr);
-    body["details"] = json!([{"errorCode": "invalid.value", "fieldName": field}]);
-    json_response(400, body)
-}
-
 /// Reads `pageSize` (1–500, default 25) and `pageNumber` (≥ 1, default 1).
 pub fn paging(params: &[(String, String)], corr: &str) -> Result<Paging, Response> {
     let get = |k: &str| params.iter().rev().find(|(n, _)| n == k).map(|(_, v)| v);
@@ -32,7 +26,7 @@ pub fn paging(params: &[(String, String)], corr: &str) -> Result<Paging, Respons
         Some(v) => match v.parse::<usize>() {
             Ok(n) if (1..=MAX_PAGE_SIZE).contains(&n) => n,
             _ => {
-                return Err(invalid(
+                return Err(field_error(
                     corr,
                     "pageSize",
                     &format!("pageSize must be a whole number from 1 to {MAX_PAGE_SIZE}."),
@@ -45,7 +39,7 @@ pub fn paging(params: &[(String, String)], corr: &str) -> Result<Paging, Respons
         Some(v) => match v.parse::<usize>() {
             Ok(n) if n >= 1 => n,
             _ => {
-                return Err(invalid(
+                return Err(field_error(
                     corr,
                     "pageNumber",
                     "pageNumber must be a whole number of at least 1.",

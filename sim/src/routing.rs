@@ -15,9 +15,9 @@ use crate::access::{require_all, require_any};
 use crate::callbacks::Callback;
 use crate::frontdoor::Corr;
 use crate::org::{Queue, WrapupCode};
-use crate::paging::{listing, paging};
+use crate::paging::{listing, paging, Paging};
 use crate::users::PresenceState;
-use crate::util::{api_error, error_body, json_response};
+use crate::util::{api_error, field_error, json_response};
 use crate::{Inner, Principal, Shared, Sim};
 
 const NOT_FOUND: &str = "The requested resource was not found.";
@@ -93,6 +93,13 @@ fn params(q: Params, corr: &str) -> Result<Vec<(String, String)>, Response> {
         .map_err(|_| api_error(400, "bad.request", MALFORMED, corr))
 }
 
+/// A listing's query pairs and its page, or the 400 for either.
+fn paged(q: Params, corr: &str) -> Result<(Vec<(String, String)>, Paging), Response> {
+    let params = params(q, corr)?;
+    let page = paging(&params, corr)?;
+    Ok((params, page))
+}
+
 fn values<'a>(params: &'a [(String, String)], key: &str) -> Vec<&'a str> {
     params
         .iter()
@@ -119,11 +126,7 @@ pub async fn list_queues(
     if let Err(r) = require_any(&p, &[QUEUE_VIEW], &corr) {
         return r;
     }
-    let params = match params(query, &corr) {
-        Ok(p) => p,
-        Err(r) => return r,
-    };
-    let page = match paging(&params, &corr) {
+    let (params, page) = match paged(query, &corr) {
         Ok(p) => p,
         Err(r) => return r,
     };
@@ -172,11 +175,7 @@ pub async fn queue_wrapup_codes(
     if let Err(r) = require_all(&p, &[QUEUE_VIEW], &corr) {
         return r;
     }
-    let params = match params(query, &corr) {
-        Ok(p) => p,
-        Err(r) => return r,
-    };
-    let page = match paging(&params, &corr) {
+    let (_, page) = match paged(query, &corr) {
         Ok(p) => p,
         Err(r) => return r,
     };
@@ -204,11 +203,7 @@ pub async fn list_wrapup_codes(
     if let Err(r) = require_all(&p, &[WRAPUP_CODE_VIEW], &corr) {
         return r;
     }
-    let params = match params(query, &corr) {
-        Ok(p) => p,
-        Err(r) => return r,
-    };
-    let page = match paging(&params, &corr) {
+    let (params, page) = match paged(query, &corr) {
         Ok(p) => p,
         Err(r) => return r,
     };
@@ -226,14 +221,11 @@ pub async fn list_wrapup_codes(
         None | Some("name") => codes.sort_by_key(|c| c.name.to_lowercase()),
         Some("id") => codes.sort_by_key(|c| c.id.clone()),
         Some(other) => {
-            let mut body = error_body(
-                400,
-                "bad.request",
-                &format!("Value [{other}] is not valid for sortBy. Allowable values are: name, id"),
+            return field_error(
                 &corr,
+                "sortBy",
+                &format!("Value [{other}] is not valid for sortBy. Allowable values are: name, id"),
             );
-            body["details"] = json!([{"errorCode": "invalid.value", "fieldName": "sortBy"}]);
-            return json_response(400, body);
         }
     }
     if descending(&params) {
@@ -307,9 +299,7 @@ pub async fn media_type_ewt(
         return r;
     }
     let Some(intent) = intent_for(&media_type) else {
-        let mut body = error_body(400, "bad.request", &format!("Value [{media_type}] is not valid for mediaType. Allowable values are: all, call, callback, chat, email, message, videoComm"), &corr);
-        body["details"] = json!([{"errorCode": "invalid.value", "fieldName": "mediaType"}]);
-        return json_response(400, body);
+        return field_error(&corr, "mediaType", &format!("Value [{media_type}] is not valid for mediaType. Allowable values are: all, call, callback, chat, email, message, videoComm"));
     };
     if sim.cfg.org.queue(&id).is_none() {
         return api_error(404, "not.found", NOT_FOUND, &corr);
@@ -384,11 +374,7 @@ pub async fn observations(
     let Ok(Value::Object(q)) = serde_json::from_str::<Value>(&body) else {
         return api_error(400, "bad.request", MALFORMED, &corr);
     };
-    let field = |name: &str, msg: &str| {
-        let mut b = error_body(400, "bad.request", msg, &corr);
-        b["details"] = json!([{"errorCode": "invalid.value", "fieldName": name}]);
-        json_response(400, b)
-    };
+    let field = |name: &str, msg: &str| field_error(&corr, name, msg);
     let mut queue_ids = Vec::new();
     if let Some(f) = q.get("filter") {
         queue_ids_in(f, &mut queue_ids);

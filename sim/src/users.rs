@@ -19,7 +19,7 @@ use crate::access::require_any;
 use crate::frontdoor::Corr;
 use crate::org::{Org, Station, User};
 use crate::paging::{listing, Paging};
-use crate::util::{api_error, error_body, iso, json_response};
+use crate::util::{api_error, field_error, iso, json_response};
 use crate::{Inner, Principal, Shared, Sim};
 
 const NOT_FOUND: &str = "The requested resource was not found.";
@@ -259,12 +259,6 @@ pub async fn get_presence(
     };
     let mut inner = sim.lock();
     json_response(200, user_presence(&sim, &mut inner, u))
-}
-
-fn field_error(corr: &str, field: &str, message: &str) -> Response {
-    let mut body = error_body(400, "bad.request", message, corr);
-    body["details"] = json!([{"errorCode": "invalid.value", "fieldName": field}]);
-    json_response(400, body)
 }
 
 /// `PATCH /api/v2/users/{id}/presences/purecloud`: `presenceDefinition.id`,

@@ -55,6 +55,19 @@ pub fn error_body(status: u16, code: &str, message: &str, correlation: &str) -> 
     json!({"message": message, "code": code, "status": status, "messageParams": {}, "contextId": correlation, "details": [], "errors": []})
 }
 
+/// A 400 whose `details` name the offending field (`invalid.value`): how
+/// Genesys answers a bad value in a body or a query.
+pub fn field_error(corr: &str, field: &str, message: &str) -> Response {
+    field_error_code(corr, "bad.request", field, message)
+}
+
+/// [`field_error`] with a code other than `bad.request`.
+pub fn field_error_code(corr: &str, code: &str, field: &str, message: &str) -> Response {
+    let mut body = error_body(400, code, message, corr);
+    body["details"] = json!([{"errorCode": "invalid.value", "fieldName": field}]);
+    json_response(400, body)
+}
+
 pub fn api_error(status: u16, code: &str, message: &str, correlation: &str) -> Response {
     json_response(status, error_body(status, code, message, correlation))
 }

@@ -24,7 +24,7 @@ use crate::frontdoor::{Corr, LogSeq};
 use crate::org::Org;
 use crate::requestlog::annotate;
 use crate::routing::{participant_prompt, wrapup_code_json};
-use crate::util::{api_error, error_body, iso, json_response};
+use crate::util::{api_error, field_error, iso, json_response};
 use crate::{Principal, Shared};
 
 const NOT_FOUND: &str = "The requested resource was not found.";
@@ -86,12 +86,6 @@ pub fn agent_fields(p: &mut Map<String, Value>, acw: &AfterCallWork, ended: Opti
     if let Some(w) = &acw.wrapup {
         p.insert("wrapup".into(), Value::Object(w.clone()));
     }
-}
-
-fn field_error(corr: &str, field: &str, message: &str) -> Response {
-    let mut body = error_body(400, "bad.request", message, corr);
-    body["details"] = json!([{"errorCode": "invalid.value", "fieldName": field}]);
-    json_response(400, body)
 }
 
 /// A checked `WrapupInput` (code still to be matched against the queue).

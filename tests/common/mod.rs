@@ -9,15 +9,27 @@ use std::time::{Duration, Instant};
 
 use genesys_click_to_call::auth::{ClientSecret, Credentials};
 use genesys_click_to_call::call::{ConversationId, EntityId, PlaceCall, E164};
-use genesys_click_to_call::flow::{Client, ClientOptions, Clock, Http, WaitFor};
+use genesys_click_to_call::flow::{exchange_code, Client, ClientOptions, Clock, Http, WaitFor};
 use genesys_click_to_call::http::{HttpRequest, HttpResponse, TransportError};
 use genesys_click_to_call::region::Endpoints;
-use genesys_click_to_call::status::{CallStatus, Phase};
+use genesys_click_to_call::status::{CallStatus, Outcome, Phase};
 use genesys_sim::{start, Config, Running};
 use serde_json::Value;
 
 pub const ADA: &str = "0b5e2f7a-6c1d-4e8f-9a3b-2c4d6e8f0a01";
 pub const OTTO: &str = "0b5e2f7a-6c1d-4e8f-9a3b-2c4d6e8f0a02";
+
+/// Every test number the sim knows, dialled on behalf of an agent, and the
+/// outcome it must end with (Otto is never available).
+pub const TEST_NUMBERS: [(&str, &str, Outcome); 7] = [
+    ("+13175550100", ADA, Outcome::Completed),
+    ("+13175550101", ADA, Outcome::Busy),
+    ("+13175550102", ADA, Outcome::NoAnswer),
+    ("+13175550103", ADA, Outcome::Failed),
+    ("+13175550105", ADA, Outcome::AgentUnavailable),
+    ("+13175550100", OTTO, Outcome::AgentUnavailable),
+    ("+442079460958", ADA, Outcome::Completed),
+];
 
 /// The host transport: reqwest, no redirects, per-request timeout.
 pub struct Reqwest(pub reqwest::Client);
@@ -200,4 +212,44 @@ pub async fn wait_until(c: &TestClient, id: &ConversationId, until: Phase) -> Ca
     .await
     .unwrap()
     .0
+}
+
+/// The real PKCE sign-in of the simulated sign-in page, for `user`'s own token.
+pub async fn user_token(s: &Running, user: &str) -> String {
+    let endpoints = Endpoints::custom(&s.url(), &s.url()).unwrap();
+    let verifier = genesys_click_to_call::pkce::verifier_from_random(&[9; 96]);
+    let digest: [u8; 32] = <sha2::Sha256 as sha2::Digest>::digest(verifier.as_bytes()).into();
+    let challenge = genesys_click_to_call::pkce::challenge_from_digest(&digest);
+    let redirect = "http://127.0.0.1:8080/agent.html";
+    let url = genesys_click_to_call::pkce::authorize_url(
+        &endpoints,
+        &genesys_click_to_call::pkce::LoginRequest {
+            client_id: "sim-browser",
+            redirect_uri: redirect,
+            challenge: &challenge,
+            state: "s1",
+        },
+    );
+    let query = url.split_once('?').unwrap().1;
+    let resp = reqwest()
+        .post(format!("{}/oauth/authorize", s.url()))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!("{query}&userId={user}"))
+        .send()
+        .await
+        .unwrap();
+    let callback = resp.headers()["location"].to_str().unwrap().to_string();
+    let code = genesys_click_to_call::pkce::code_from_callback(&callback, "s1").unwrap();
+    exchange_code(
+        &Reqwest(reqwest()),
+        &endpoints,
+        "sim-browser",
+        redirect,
+        &code,
+        &verifier,
+        5_000,
+    )
+    .await
+    .unwrap()
+    .access_token
 }

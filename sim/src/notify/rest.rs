@@ -12,7 +12,7 @@ use serde_json::{json, Value};
 use super::topics::{self, Verdict, TOPIC_PERMISSION};
 use super::{Hub, MAX_TOPICS};
 use crate::frontdoor::Corr;
-use crate::util::{api_error, json_response};
+use crate::util::{api_error, field_error, json_response};
 use crate::{Principal, Shared};
 
 const NOT_FOUND: &str = "The requested resource was not found.";
@@ -48,14 +48,11 @@ fn param(q: &Option<String>, name: &str) -> Option<String> {
 }
 
 fn invalid_param(corr: &str, name: &str, allowed: &str) -> Response {
-    let mut body = crate::util::error_body(
-        400,
-        "bad.request",
-        &format!("Value for [{name}] is not valid. Allowable values are: {allowed}"),
+    field_error(
         corr,
-    );
-    body["details"] = json!([{"errorCode": "invalid.value", "fieldName": name}]);
-    json_response(400, body)
+        name,
+        &format!("Value for [{name}] is not valid. Allowable values are: {allowed}"),
+    )
 }
 
 pub async fn list_channels(
