@@ -10,8 +10,6 @@ mod common;
 #[path = "support/host_socket.rs"]
 mod host_socket;
 
-use std::cell::{Cell, RefCell};
-use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use common::*;

@@ -77,7 +77,9 @@ test("budget: the same burst over 3 isolates sharing Durable Objects: still one 
   await mf.ready;
   const on = [];
   for (let i = 0; i < 3; i++) on.push(visitor(await mf.getWorker(`edge-${i}`)));
-  assert.equal(await burst(on, 30_000), 59);
+  // The gateway object tracks by push: its channel and the agent's subscription
+  // take two slots of the same budget (once), before the first POST.
+  assert.equal(await burst(on, 30_000), 57);
   assert.equal(await left(), 0);
   // With the objects warm, a spent fleet budget answers busy at once.
   const again = await Promise.all(Array.from({ length: 9 }, (_, i) => timed(on[i % 3].dial(`+131755520${String(i + 80).padStart(2, "0")}`, { ip: `198.51.100.${i + 80}` }))));

@@ -49,7 +49,7 @@ async function placed(r) {
 }
 
 test("a visitor's call streams over SSE to completed", async () => {
-  const { handle, statusUrl, eventsUrl } = await placed(await dial("+13175550100"));
+  const { handle, statusUrl, eventsUrl } = await placed(await dial("+13175550143"));
   assert.equal(statusUrl, `/v1/calls/${handle}`);
   const sse = await v.call(eventsUrl);
   assert.equal(sse.headers.get("content-type"), "text/event-stream");
@@ -59,7 +59,7 @@ test("a visitor's call streams over SSE to completed", async () => {
   assert.deepEqual([statuses.at(-1).phase, statuses.at(-1).outcome], ["ended", "completed"]);
   assert.ok(ended);
   assert.equal((await v.call(statusUrl)).json().outcome, "completed");
-  assert.equal(await postsTo(SIM, "+13175550100"), 1);
+  assert.equal(await postsTo(SIM, "+13175550143"), 1);
 });
 
 test("busy and no-answer outcomes", async () => {

@@ -25,10 +25,13 @@
 //!   cannot work (no socket, topic rejected, channel refused or lost
 //!   repeatedly), `watch` polls as before and writes the same views.
 //!
-//! No future here is ever woken by another request's work: waiting for a
-//! read another reader started polls the cache on the waiter's own timer
-//! (workerd cancels requests whose promises are resolved from another
-//! request's context).
+//! No polling future here is ever woken by another request's work: waiting
+//! for a read another reader started polls the cache on the waiter's own
+//! timer (workerd cancels requests whose promises are resolved from another
+//! request's context). Push watches are woken by whichever watch drives the
+//! socket, so push runs only where requests share one I/O context: the
+//! gateway's Durable Object, and Deno (`wasm::edge` gives a workerd isolate
+//! without the binding no socket).
 
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
