@@ -598,7 +598,8 @@ impl<F: Fleet> Running<F> {
                 ("Access-Control-Allow-Methods".into(), allow.into()),
                 (
                     "Access-Control-Allow-Headers".into(),
-                    "Content-Type, Idempotency-Key".into(),
+                    // Last-Event-ID: a reconnecting EventSource resumes its stream.
+                    "Content-Type, Idempotency-Key, Last-Event-ID".into(),
                 ),
                 ("Access-Control-Max-Age".into(), "600".into()),
             ];
