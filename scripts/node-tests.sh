@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Runs the node:test files in a folder and fails unless every test it declares
+# Runs the node:test files (*.test.mjs) in a folder — not its helpers, which
+# node would run as tests of their own — and fails unless every test it declares
 # ran and passed: a suite that finds no tests, or skips some, must not look green.
 # Usage: scripts/node-tests.sh DIR
 set -euo pipefail
@@ -8,7 +9,7 @@ expected=$(cat "$dir"/*.test.mjs | grep -cE '^test\(')
 out=$(mktemp)
 trap 'rm -f "$out"' EXIT
 status=0
-node --test --test-reporter=spec "$dir"/ 2>&1 | tee "$out" || status=$?
+node --test --test-reporter=spec "$dir"/*.test.mjs 2>&1 | tee "$out" || status=$?
 passed=$(grep -E '^ℹ pass [0-9]+' "$out" | awk '{ print $3 }' | tail -1)
 skipped=$(grep -E '^ℹ (skipped|todo) [0-9]+' "$out" | awk '{ s += $3 } END { print s + 0 }')
 [ "$status" = 0 ] || { echo "FAIL: $dir: tests failed" >&2; exit "$status"; }
