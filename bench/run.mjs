@@ -28,7 +28,7 @@ const ratio = (a, b) => `${(a / b).toFixed(2)}×`;
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 async function startSim(args) {
-  const p = spawn("target/release/genesys-sim", ["--listen", "127.0.0.1:0", "--quiet", ...args], { stdio: ["ignore", "ignore", "pipe"] });
+  const p = spawn(process.env.GENESYS_SIM_BIN ?? "target/release/genesys-sim", ["--listen", "127.0.0.1:0", "--quiet", ...args], { stdio: ["ignore", "ignore", "pipe"] });
   const url = await new Promise((resolve, reject) => {
     p.stderr.on("data", (d) => { const m = String(d).match(/http:\/\/127\.0\.0\.1:\d+/); if (m) resolve(m[0]); });
     p.on("exit", () => reject(new Error("genesys-sim exited")));
@@ -317,6 +317,75 @@ async function edge() {
   say("(the edge's per-instance mode); the next table adds the coordinator.");
   say();
   await coordinator(vars);
+  await edgePush(vars);
+}
+
+// Issue #11 at the edge: N visitors each follow their own call over SSE,
+// through 3 isolates sharing the Durable Objects (the gateway object holds
+// the one Notifications channel and socket) beside one isolate without them
+// (polling). Detection lag = when the visitor's SSE event arrived minus the
+// simulator's leg timestamp for it (connectedTime / endTime). Real-time scale.
+async function edgePush(vars) {
+  const quiet = { handleRuntimeStdio: (stdout, stderr) => { stdout.resume(); stderr.resume(); } };
+  const shapes = [
+    ["3 isolates + Durable Objects", (v) => ({ ...fleetOptions(v, { isolates: 3, front: { host: "127.0.0.1", port: 0 } }), ...quiet })],
+    ["1 isolate, no Durable Objects", (v) => workerOptions(v, { host: "127.0.0.1", port: 0, ...quiet })],
+  ];
+  const rows = [];
+  for (const [name, options] of shapes) {
+    for (const n of [1, 10, 100]) {
+      const sim = await startSim(["--rate-limit", "10000000"]);
+      const v = { ...vars, GENESYS_API_BASE: sim.url, CLIENT_ADDRESS_HEADER: "CF-Connecting-IP", POLL_INTERVAL_MS: "1000" };
+      const mf = new Miniflare(options(v));
+      const url = (await mf.ready).origin;
+      await (await fetch(`${url}/v1/healthz`)).text(); // the token, before measuring
+      const connected = [], ended = [], tracking = new Set();
+      let failed = 0;
+      await Promise.all(Array.from({ length: n }, async (_, i) => {
+        const headers = { "content-type": "application/json", "cf-connecting-ip": `10.77.${i >> 8}.${i & 255}` };
+        try {
+          const placed = await (await fetch(`${url}/v1/calls`, { method: "POST", headers, body: JSON.stringify({ phoneNumber: `+1317555${3000 + i}` }) })).json();
+          const r = await fetch(`${url}${placed.eventsUrl}`, { headers });
+          const reader = r.body.getReader();
+          const decoder = new TextDecoder();
+          let buf = "", sawConnected = false, outcome;
+          for (;;) {
+            const { done, value } = await reader.read();
+            if (done) break;
+            const at = Date.now();
+            buf += decoder.decode(value, { stream: true });
+            const blocks = buf.split("\n\n");
+            buf = blocks.pop();
+            for (const b of blocks) {
+              const data = b.split("\n").find((l) => l.startsWith("data: "))?.slice(6);
+              if (!b.includes("event: status") || !data) continue;
+              const st = JSON.parse(data);
+              tracking.add(st.tracking);
+              if (st.phase === "connected" && !sawConnected && st.customer?.connectedTime) { sawConnected = true; connected.push(at - Date.parse(st.customer.connectedTime)); }
+              if (st.phase === "ended" && st.customer?.endTime) { ended.push(at - Date.parse(st.customer.endTime)); outcome = st.outcome; }
+            }
+          }
+          if (outcome !== "completed") failed++;
+        } catch { failed++; }
+      }));
+      const log = await simLog(sim);
+      const reads = log.filter((e) => e.method === "GET" && e.path.startsWith("/api/v2/conversations/")).length;
+      const notify = await (await fetch(`${sim.url}/__sim/notifications`)).json();
+      await mf.dispose();
+      sim.stop();
+      rows.push({ name, n, connected, ended, reads, failed, channels: notify.channelsCreated, sockets: notify.socketOpens, tracking: [...tracking].join("+"), r429: log.filter((e) => e.status === 429).length });
+    }
+  }
+  const lag = (xs) => xs.length ? `${pct(xs, 50)} / ${pct(xs, 95)} ms` : "—";
+  say("## 4c. Edge call tracking over SSE: push (gateway object) beside polling, workerd via Miniflare, real-time scale");
+  say();
+  say("| shape | N | tracking | lag connected, p50 / p95 | lag ended, p50 / p95 | reads per call | channels | sockets | 429s | failed |");
+  say("|---|---|---|---|---|---|---|---|---|---|");
+  for (const r of rows) say(`| ${r.name} | ${r.n} | ${r.tracking} | ${lag(r.connected)} | ${lag(r.ended)} | ${(r.reads / r.n).toFixed(2)} | ${r.channels} | ${r.sockets} | ${r.r429} | ${r.failed} |`);
+  say();
+  say("N visitors, each placing one answered call and following it over SSE (`+1317555 3000…`). Lag = the SSE event's");
+  say("arrival minus the simulator's leg timestamp (ms resolution). Polling rows use POLL_INTERVAL_MS=1000.");
+  say();
 }
 
 // Issue #16: calls admitted through the Durable Objects (one per number, one
@@ -446,12 +515,16 @@ if (process.env.BENCH_ONLY === "push") {
   writeFileSync("target/bench/push.md", out.join("\n") + "\n");
   process.exit(0);
 }
-// `node bench/run.mjs edge` runs the edge section alone (no RESULTS.md).
+// `node bench/run.mjs edge` runs the edge section alone (no RESULTS.md);
+// `BENCH_ONLY=1 node bench/run.mjs edge-push` only its SSE tracking rows.
 const only = process.argv[2];
 if (!only || only === "payload") payload();
 if (!only || only === "client") await clientFlow();
 if (!only || only === "concurrency") await concurrency();
 if (!only || only === "edge") await edge();
+if (only === "edge-push") await edgePush({ GENESYS_CLIENT_ID: "sim-edge", GENESYS_CLIENT_SECRET: "sim-edge-secret", GENESYS_AGENT_USER_ID: ADA,
+  ALLOWED_ORIGINS: "http://127.0.0.1:8080", ALLOWED_DIAL_PREFIXES: "+1317555", HANDLE_SIGNING_KEY: "bench-signing-key-0123456789abcdef0123456789",
+  RATE_LIMIT_PER_IP: "10000000/60", RATE_LIMIT_PER_NUMBER: "10000000/60", RATE_LIMIT_READS_PER_IP: "10000000/60", MAX_CONCURRENT_CALLS_PER_NUMBER: "100", GENESYS_REQUESTS_PER_MINUTE: "100000" });
 if (!only || only === "cpu") cpu();
 if (!only || only === "json") await jsonInWasm();
 say(`Total bench time: ${((Date.now() - started) / 60000).toFixed(1)} min.`);

@@ -62,9 +62,12 @@ async function readCapped(request, limit) {
 
 // Server-Sent Events: each pull asks Rust for the next chunk (a status
 // change, or a heartbeat); a pending call's stream turns into its call's.
-function events(out) {
+// A reconnecting EventSource sends the last `id:` it saw (the cursor) as
+// Last-Event-ID: the stream resumes after it (Rust compares cursors only, so
+// any text is harmless; it is capped anyway).
+function events(out, lastEventId) {
   let stream = out.stream;
-  let cursor = "";
+  let cursor = (lastEventId ?? "").slice(0, 64);
   return new ReadableStream({
     start(controller) {
       controller.enqueue(encoder.encode(out.body));
@@ -152,7 +155,7 @@ export async function handle(request, env, connection, ctx) {
     if (request.method === "POST" && out.status === 201 && !coordinated) follow(ctx);
     const headers = new Headers(out.headers);
     if (!out.stream) return new Response(out.status === 204 ? null : out.body, { status: out.status, headers });
-    return new Response(events(out), { status: out.status, headers });
+    return new Response(events(out, h.get("last-event-id")), { status: out.status, headers });
   } catch (e) {
     // A bug here, never the visitor's doing: still JSON with a code and a
     // correlation id, and a log line (the error's name only, no stack).

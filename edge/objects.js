@@ -53,8 +53,11 @@ export class ClientAddress extends Desk {
 }
 
 // One per OAuth client: the token, the Genesys request budget (stored, so a
-// restart does not reset it) and the shared read cache. Push tracking's
-// notification channel belongs here too: one socket for the fleet.
+// restart does not reset it), the shared read cache, and push tracking's one
+// Notifications channel and WebSocket for the fleet (opened by the Rust
+// gateway through the global WebSocket: in a Durable Object every request
+// shares the object's I/O context, so the socket serves every watcher). A
+// restart loses the socket; the watchers' next pulls reopen it and reconcile.
 export class GenesysGateway {
   constructor(ctx, env) {
     this.ctx = ctx;

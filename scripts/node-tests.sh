@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Runs the node:test files in a folder and fails unless every test it declares
+# Runs the node:test files (*.test.mjs) in a folder — not its helpers, which
+# node would run as tests of their own — and fails unless every test it declares
 # ran and passed: a suite that finds no tests, or skips some, must not look green.
 # Usage: scripts/node-tests.sh DIR
 set -euo pipefail

@@ -206,12 +206,18 @@ impl<F: Fleet> Edge<F> {
             let next = self.svc.next_event(&stream, &cursor).await;
             self.seen.borrow_mut().push(next.chunk.clone());
             for event in next.chunk.split("\n\n").filter(|e| !e.is_empty()) {
-                if let Some(data) = event.strip_prefix("event: status\ndata: ") {
-                    out.statuses.push(serde_json::from_str(data).unwrap());
-                }
-                if let Some(data) = event.strip_prefix("event: error\ndata: ") {
-                    let v: Value = serde_json::from_str(data).unwrap();
-                    out.error = v["code"].as_str().map(str::to_string);
+                match sse_field(event, "event") {
+                    Some("status") => {
+                        let data = sse_field(event, "data").unwrap();
+                        out.statuses.push(serde_json::from_str(data).unwrap());
+                        assert!(sse_field(event, "id").is_some(), "a status carries its id");
+                    }
+                    Some("error") => {
+                        let v: Value =
+                            serde_json::from_str(sse_field(event, "data").unwrap()).unwrap();
+                        out.error = v["code"].as_str().map(str::to_string);
+                    }
+                    _ => {}
                 }
                 out.heartbeats += usize::from(event.starts_with(": heartbeat"));
             }
@@ -227,6 +233,13 @@ impl<F: Fleet> Edge<F> {
         }
         panic!("the stream never ended");
     }
+}
+
+/// The value of one field of an SSE event block (`id`, `event`, `data`).
+fn sse_field<'a>(event: &'a str, name: &str) -> Option<&'a str> {
+    event
+        .lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(": "))
 }
 
 fn json(r: &EdgeResponse) -> Value {

@@ -67,6 +67,9 @@ async function checkAvailability() {
 }
 await checkAvailability();
 
+// How the edge follows the call: pushed live over Genesys' Notifications API, or polled.
+const trackingMode = statusBox.appendChild(Object.assign(document.createElement("small"), { className: "tracking-mode" }));
+
 let current = null; // { handle, events } of the call on screen
 // The Idempotency-Key for this number: a double click, or a retry after an
 // answer that did not say "no call was placed", reuses it, so the edge never
@@ -114,6 +117,10 @@ function follow(handle, eventsUrl) {
   events.addEventListener("status", (e) => {
     const s = JSON.parse(e.data);
     renderTimeline(timeline, s.phase);
+    if (s.tracking) {
+      trackingMode.textContent = s.tracking === "push" ? "live (push)" : "polling";
+      trackingMode.dataset.tracking = s.tracking;
+    }
     if (s.phase === "ended") {
       say(OUTCOME_WORDS[s.outcome] ?? "The call has ended.", s.outcome === "completed" ? "good" : "bad");
       statusBox.dataset.outcome = s.outcome ?? "";

@@ -79,7 +79,9 @@ test("budget: the same burst over 3 isolates sharing Durable Objects: still one 
   await mf.ready;
   const on = [];
   for (let i = 0; i < 3; i++) on.push(visitor(await mf.getWorker(`edge-${i}`)));
-  assert.equal(await burst(on, 30_000), 56);
+  // The agent check's one lookup burst (three reads) and push's channel and
+  // subscription (two requests, once) take slots of the same budget before the first POST.
+  assert.equal(await burst(on, 30_000), 54);
   assert.equal(await left(), 0);
   // With the objects warm, a spent fleet budget answers busy at once (numbers
   // of their own: a burst number that got through would be replayed).

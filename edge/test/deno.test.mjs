@@ -4,6 +4,7 @@ import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { createServer } from "node:net";
+import { events } from "./support.mjs";
 
 const SIM = process.env.GENESYS_SIM_URL;
 if (!SIM) throw new Error("GENESYS_SIM_URL is not set: run through scripts/test-edge.sh");
@@ -41,14 +42,14 @@ before(async () => {
 });
 after(() => deno?.kill());
 
-test("deno: a call streams to completed; policy and CORS hold", async () => {
+test("deno: a call streams to completed, pushed by the module-level hub; policy and CORS hold", async () => {
   // Its own number: the workerd suite runs at the same time against the same simulator.
   const r = await fetch(`${base}/v1/calls`, { method: "POST", headers: { origin: ORIGIN, "content-type": "application/json" }, body: '{"phoneNumber":"+13175550142"}' });
   assert.equal(r.status, 201);
   const { eventsUrl } = await r.json();
   const sse = await (await fetch(base + eventsUrl, { headers: { origin: ORIGIN } })).text();
-  const last = sse.split("\n\n").filter((e) => e.startsWith("event: status")).map((e) => JSON.parse(e.split("data: ")[1])).at(-1);
-  assert.deepEqual([last.phase, last.outcome], ["ended", "completed"]);
+  const last = events(sse).statuses.at(-1);
+  assert.deepEqual([last.phase, last.outcome, last.tracking], ["ended", "completed", "push"]);
   // Wrapped up once by the isolate's follower (Deno: no Durable Objects).
   const wrapUps = async () => (await (await fetch(`${SIM}/__sim/requests`)).json()).requests.filter((e) => e.method === "PATCH" && e.wrapup?.notes?.startsWith("deno-test"));
   for (let i = 0; i < 50 && (await wrapUps()).length === 0; i++) await new Promise((r) => setTimeout(r, 100));
@@ -66,6 +67,7 @@ test("deno: per-instance guarantees are said out loud; the connection's address 
   assert.equal(health.ok, true);
   assert.equal(health.guarantees, "instance");
   assert.equal(health.clientAddress, "connection");
+  assert.equal(health.tracking, "push", "Deno's WebSocket outlives a request: one hub per instance");
   assert.match(health.warnings.join(" "), /per instance/);
   // RATE_LIMIT_PER_IP is 3 per window here, and the first test used 2 (a call and a refused
   // premium number); a forged CF-Connecting-IP does not reset it.

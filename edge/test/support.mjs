@@ -99,14 +99,26 @@ export function visitor(on, seen) {
   return { call, dial };
 }
 
-// The statuses of an SSE body, and whether it said "may be ringing" first.
+// The fields of one SSE event block ("id", "event", "data", "retry").
+export function sseFields(block) {
+  const f = {};
+  for (const line of block.split("\n")) {
+    const i = line.indexOf(": ");
+    if (i > 0) f[line.slice(0, i)] ??= line.slice(i + 2);
+  }
+  return f;
+}
+
+// The statuses of an SSE body (with the ids they carried), and whether it said "may be ringing" first.
 export function events(text) {
-  const parts = text.split("\n\n");
+  const parts = text.split("\n\n").map(sseFields);
+  const of = (name) => parts.filter((e) => e.event === name);
   return {
-    statuses: parts.filter((e) => e.startsWith("event: status")).map((e) => JSON.parse(e.split("data: ")[1])),
-    pending: parts.some((e) => e.startsWith("event: pending")),
-    error: parts.filter((e) => e.startsWith("event: error")).map((e) => JSON.parse(e.split("data: ")[1]).code)[0],
-    ended: parts.some((e) => e.startsWith("event: end")),
+    statuses: of("status").map((e) => JSON.parse(e.data)),
+    ids: of("status").map((e) => e.id),
+    pending: of("pending").length > 0,
+    error: of("error").map((e) => JSON.parse(e.data).code)[0],
+    ended: of("end").length > 0,
   };
 }
 

@@ -152,6 +152,9 @@ pub struct Health<'a> {
     /// Where the visitor's address comes from: `header` (a trusted proxy's),
     /// `connection`, or `shared` (nowhere: every visitor shares one bucket).
     pub client_address: &'a str,
+    /// How calls are followed right now: `push` or `poll`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tracking: Option<&'a str>,
     #[serde(skip_serializing_if = "<[_]>::is_empty")]
     pub warnings: Vec<&'a str>,
 }
@@ -177,6 +180,9 @@ pub struct PublicStatus<'a> {
     pub agent: Option<PublicLeg<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub customer: Option<PublicLeg<'a>>,
+    /// How this status was learned: `push` (the Notifications channel) or `poll`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tracking: Option<&'a str>,
 }
 
 #[derive(Debug, Serialize)]
@@ -222,6 +228,7 @@ impl<'a> PublicStatus<'a> {
             outcome: s.outcome,
             agent: s.snapshot.leg(Role::Agent).map(|a| leg(a, false)),
             customer: s.snapshot.leg(Role::Customer).map(|c| leg(c, true)),
+            tracking: None,
         }
     }
 }

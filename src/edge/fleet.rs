@@ -253,7 +253,10 @@ pub async fn run_gateway<H: Http, C: Clock>(
             Err(e) => failed(&e),
         },
         GatewayCommand::Ready => match g.ready().await {
-            Ok(readiness) => GatewayAnswer::Ready { readiness },
+            Ok(mut readiness) => {
+                readiness.tracking = Some(g.tracking().as_str().to_string());
+                GatewayAnswer::Ready { readiness }
+            }
             Err(e) => failed(&e),
         },
         GatewayCommand::FollowUp => GatewayAnswer::FollowedUp {

@@ -24,14 +24,23 @@
 //!
 //! Single-instance, the service owns a gateway; on Cloudflare it lives in the
 //! per-OAuth-client Durable Object, so the token, the budget and the read
-//! cache are one for the whole fleet. That object is also where the
-//! notification channel will live once push tracking exists (issue #11): one
-//! WebSocket, fanned out to every watcher through `watch`.
+//! cache are one for the whole fleet.
 //!
-//! No future here is ever woken by another request's work: waiting for a
-//! read another reader started polls the cache on the waiter's own timer
-//! (workerd cancels requests whose promises are resolved from another
-//! request's context).
+//! - **Push tracking** (issue #11, with [`Gateway::with_websocket`]): the
+//!   gateway's client holds ONE Notifications channel and socket for the
+//!   OAuth client; the agent's topic is subscribed before each create-call
+//!   POST, and every `watch` of every call is answered from that one socket
+//!   (a call is read only to reconcile after a (re)subscribe). When push
+//!   cannot work (no socket, topic rejected, channel refused or lost
+//!   repeatedly), `watch` polls as before and writes the same views.
+//!
+//! No polling future here is ever woken by another request's work: waiting
+//! for a read another reader started polls the cache on the waiter's own
+//! timer (workerd cancels requests whose promises are resolved from another
+//! request's context). Push watches are woken by whichever watch drives the
+//! socket, so push runs only where requests share one I/O context: the
+//! gateway's Durable Object, and Deno (`wasm::edge` gives a workerd isolate
+//! without the binding no socket).
 
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
@@ -46,9 +55,10 @@ use crate::call::{ConversationId, EntityId, PlaceCall, E164};
 use crate::callback::{CallbackTime, ScheduleCallback, WaitMedia};
 use crate::error::{Error, ErrorCode};
 use crate::flow::agent::AgentCallOptions;
-use crate::flow::{is_budget_busy, Client, ClientOptions, Clock, Http};
+use crate::flow::{is_budget_busy, Client, ClientOptions, Clock, Connector, Http, PushWatch};
 use crate::http::{HttpRequest, Method};
-use crate::status::Phase;
+use crate::push::{PushOptions, Tracking};
+use crate::status::{CallStatus, Phase};
 use crate::wire::{decode, encode};
 use crate::wrapup::WrapUp;
 
@@ -70,6 +80,9 @@ pub struct StatusView {
 pub struct Readiness {
     /// `None` when ready; otherwise what failed, by name (never a value).
     pub failing: Option<String>,
+    /// How calls are followed right now: `push` or `poll`.
+    #[serde(default)]
+    pub tracking: Option<String>,
 }
 
 /// How long a readiness result is reused: ready, and not.
@@ -144,6 +157,10 @@ struct OutcomeOnly {
     outcome: Option<String>,
 }
 
+/// The channel's socket is closed after this long with no call watched or
+/// placed (an open socket keeps a Durable Object awake and billed).
+const PUSH_LINGER_MS: u64 = 60_000;
+
 #[derive(Default)]
 struct Entry {
     view: Option<Rc<StatusView>>,
@@ -212,6 +229,7 @@ impl<H: Http, C: Clock> Gateway<H, C> {
         // long Retry-After.
         opts.max_budget_wait_ms = Some(cfg.budget_wait_ms);
         opts.retry.max_retry_ms = cfg.budget_wait_ms;
+        opts.push = edge_push_options();
         Gateway {
             client: Client::new(http, clock, opts),
             agent: cfg.agent.clone(),
@@ -233,6 +251,35 @@ impl<H: Http, C: Clock> Gateway<H, C> {
             availability: RefCell::new(None),
             agent_checking: Cell::new(false),
         }
+    }
+
+    /// Follows calls by push over sockets from `connector` (one channel and
+    /// one socket for this gateway), polling only as the fall-back. `push`:
+    /// the timings ([`edge_push_options`] in production; tests scale them).
+    pub fn with_websocket(
+        mut self,
+        connector: Box<dyn Connector>,
+        push: PushOptions,
+    ) -> Gateway<H, C> {
+        self.client = self
+            .client
+            .with_push_options(push)
+            .with_websocket(connector);
+        self
+    }
+
+    /// How calls are followed right now.
+    pub fn tracking(&self) -> Tracking {
+        if self.client.push_usable() {
+            Tracking::Push
+        } else {
+            Tracking::Poll
+        }
+    }
+
+    /// The client (tests read its push hub through it).
+    pub fn client(&self) -> &Client<H, C> {
+        &self.client
     }
 
     pub fn clock(&self) -> &C {
@@ -557,18 +604,7 @@ impl<H: Http, C: Clock> Gateway<H, C> {
         let mut cache = self.cache.borrow_mut();
         let e = cache.entry(key.to_string()).or_default();
         match result {
-            Ok((status, _raw)) => {
-                let view = Rc::new(StatusView {
-                    json: encode(&PublicStatus::of(&status)),
-                    fingerprint: short_fingerprint(&status.fingerprint()),
-                    ended: status.phase == Phase::Ended,
-                });
-                e.view = Some(view.clone());
-                e.fetched_at = now;
-                let first_end = report && view.ended && !e.end_reported;
-                e.end_reported |= report && view.ended;
-                Ok((view, first_end))
-            }
+            Ok((status, _raw)) => Ok(keep(e, &status, Tracking::Poll, now, report)),
             // The budget is spent: what we knew is better than nothing.
             Err(err) if is_budget_busy(&err) => match &e.view {
                 Some(v) => Ok((v.clone(), false)),
@@ -586,6 +622,9 @@ impl<H: Http, C: Clock> Gateway<H, C> {
     /// Waits up to `wait_ms` for the call's status to differ from `cursor`:
     /// `Some` with the new status, or `None` after `wait_ms` of quiet. A spent
     /// budget is quiet, not an error (the watcher's heartbeats go on).
+    ///
+    /// An ended call is answered even when `cursor` is its own (a stream
+    /// resumed with `Last-Event-ID` after the end still gets its `end`).
     pub async fn watch(
         &self,
         id: &ConversationId,
@@ -593,9 +632,30 @@ impl<H: Http, C: Clock> Gateway<H, C> {
         wait_ms: u64,
     ) -> Result<(Option<Rc<StatusView>>, bool), Error> {
         let started = self.now();
+        if self.client.push_usable() {
+            self.housekeeping();
+            let is_new = |s: &CallStatus| short_fingerprint(&s.fingerprint()) != cursor;
+            match self.client.watch_by_push(id, wait_ms, &is_new).await {
+                Ok(PushWatch::Changed(status)) => {
+                    let now = self.now();
+                    let mut cache = self.cache.borrow_mut();
+                    let e = cache.entry(id.as_str().to_string()).or_default();
+                    e.wanted_at = now;
+                    let (v, first_end) = keep(e, &status, Tracking::Push, now, true);
+                    return Ok((Some(v), first_end));
+                }
+                Ok(PushWatch::Quiet) => return Ok((None, false)),
+                Err(e) if is_budget_busy(&e) => return Ok((None, false)),
+                Err(e) => return Err(e),
+                // Push cannot follow it: poll for what is left of the wait.
+                Ok(PushWatch::Poll) => {}
+            }
+        }
         loop {
             match self.read(id).await {
-                Ok((v, first_end)) if v.fingerprint != cursor => return Ok((Some(v), first_end)),
+                Ok((v, first_end)) if v.fingerprint != cursor || v.ended => {
+                    return Ok((Some(v), first_end))
+                }
                 Ok(_) => {}
                 Err(e) if is_budget_busy(&e) => {}
                 Err(e) => return Err(e),
@@ -696,6 +756,7 @@ impl<H: Http, C: Clock> Gateway<H, C> {
         };
         let r = Readiness {
             failing: failing.map(str::to_string),
+            tracking: None,
         };
         *self.ready.borrow_mut() = Some((self.now(), r.clone()));
         Ok(r)
@@ -759,6 +820,40 @@ impl<H: Http, C: Clock> Gateway<H, C> {
     pub fn cached_calls(&self) -> usize {
         self.cache.borrow().len()
     }
+}
+
+/// Push timings at the edge: Genesys' defaults, but the socket lingers a
+/// minute after the last watcher (SSE pulls come and go between events).
+pub fn edge_push_options() -> PushOptions {
+    PushOptions {
+        linger_ms: PUSH_LINGER_MS,
+        ..PushOptions::default()
+    }
+}
+
+/// Stores a status just learned (read or pushed) as the call's shared view;
+/// the flag is true the first time an ended status is handed out.
+/// Caches a status read or pushed. `report`: whether this reader may take the
+/// call's "first end" (the wrap-up follower must not: a watcher reports it).
+fn keep(
+    e: &mut Entry,
+    status: &CallStatus,
+    tracking: Tracking,
+    now: u64,
+    report: bool,
+) -> (Rc<StatusView>, bool) {
+    let mut public = PublicStatus::of(status);
+    public.tracking = Some(tracking.as_str());
+    let view = Rc::new(StatusView {
+        json: encode(&public),
+        fingerprint: short_fingerprint(&status.fingerprint()),
+        ended: status.phase == Phase::Ended,
+    });
+    e.view = Some(view.clone());
+    e.fetched_at = now;
+    let first_end = report && view.ended && !e.end_reported;
+    e.end_reported |= report && view.ended;
+    (view, first_end)
 }
 
 /// A status fingerprint as a 16-character cursor: SSE cursors travel with

@@ -432,7 +432,21 @@ impl<F: Fleet> EdgeService<F> {
                 };
                 match answer {
                     Ok(GatewayAnswer::Status { view, first_end }) => {
-                        let mut chunk = ["event: status\ndata: ", &view.json, "\n\n"].concat();
+                        // `id:` is the cursor: a reconnecting EventSource sends
+                        // it back as Last-Event-ID and resumes from there (an
+                        // ended call it already saw gets only its `end`).
+                        let mut chunk = if view.fingerprint == cursor {
+                            String::new()
+                        } else {
+                            [
+                                "id: ",
+                                &view.fingerprint,
+                                "\nretry: 3000\nevent: status\ndata: ",
+                                &view.json,
+                                "\n\n",
+                            ]
+                            .concat()
+                        };
                         if view.ended {
                             chunk.push_str("event: end\ndata: {}\n\n");
                         }
@@ -626,7 +640,8 @@ impl<F: Fleet> Running<F> {
                 ("Access-Control-Allow-Methods".into(), allow.into()),
                 (
                     "Access-Control-Allow-Headers".into(),
-                    "Content-Type, Idempotency-Key".into(),
+                    // Last-Event-ID: a reconnecting EventSource resumes its stream.
+                    "Content-Type, Idempotency-Key, Last-Event-ID".into(),
                 ),
                 ("Access-Control-Max-Age".into(), "600".into()),
             ];
@@ -1531,6 +1546,7 @@ impl<F: Fleet> Running<F> {
                         ok: true,
                         guarantees,
                         client_address: client.source,
+                        tracking: readiness.tracking.as_deref(),
                         warnings,
                     }),
                 ),

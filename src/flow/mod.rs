@@ -25,7 +25,7 @@ use crate::region::Endpoints;
 use crate::retry::{self, Next, RequestKind, RetryPolicy};
 use crate::status::{CallStatus, Phase, Snapshot};
 
-pub use push::{Connector, PushState, Socket, SocketEvent};
+pub use push::{Connector, PushState, PushWatch, Socket, SocketEvent};
 
 /// Runs `work` until it finishes or `cancel` completes, whichever is first;
 /// `None` means cancelled (and `work` was dropped, which cancels its IO).
@@ -157,6 +157,12 @@ impl<H: Http, C: Clock> Client<H, C> {
             agent: agent::AgentState::default(),
             push,
         }
+    }
+
+    /// Replaces push tracking's timings (before [`with_websocket`](Self::with_websocket)).
+    pub fn with_push_options(mut self, push: PushOptions) -> Client<H, C> {
+        self.opts.push = push;
+        self
     }
 
     /// Tracks calls by push over sockets from `connector`, falling back to

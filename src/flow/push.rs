@@ -637,3 +637,62 @@ impl<H: Http, C: Clock> Client<H, C> {
         &self.push
     }
 }
+
+/// What one bounded push watch of a call saw (see [`Client::watch_by_push`]).
+#[derive(Debug, Clone, PartialEq)]
+pub enum PushWatch {
+    /// A status the caller did not have yet, or the call's final one.
+    Changed(CallStatus),
+    /// Nothing new within the wait.
+    Quiet,
+    /// Push cannot follow this call (no `WebSocket`, refused, rejected,
+    /// unreachable): the caller polls instead.
+    Poll,
+}
+
+impl<H: Http, C: Clock> Client<H, C> {
+    /// Whether a wait started now would be pushed (a socket can be opened and
+    /// no fall-back is in force): what a status page shows as the live mode.
+    pub fn push_usable(&self) -> bool {
+        self.push.usable(self.clock.now_ms())
+    }
+
+    /// One bounded look at call `id` through the shared channel, for servers
+    /// that hand a call's progress out in pieces (the edge's SSE pulls): waits
+    /// at most `wait_ms` for a status `is_new` accepts, or the final one.
+    /// Every watch shares the client's one channel and socket; a call already
+    /// reconciled under the channel's current coverage is not read again, so a
+    /// stream of watches costs no reads while the channel is healthy.
+    pub async fn watch_by_push(
+        &self,
+        id: &ConversationId,
+        wait_ms: u64,
+        is_new: &dyn Fn(&CallStatus) -> bool,
+    ) -> Result<PushWatch, Error> {
+        let found: RefCell<Option<CallStatus>> = RefCell::new(None);
+        let mut deliver = |s: &CallStatus, _: &str, _: Tracking| {
+            if found.borrow().is_none() && is_new(s) {
+                *found.borrow_mut() = Some(s.clone());
+            }
+        };
+        let mut follow = pin!(self.wait_by_push(id, Phase::Ended, &mut deliver));
+        let mut timer = pin!(self.clock.sleep(wait_ms));
+        poll_fn(|cx| {
+            let done = follow.as_mut().poll(cx);
+            if let Some(s) = found.borrow_mut().take() {
+                return Poll::Ready(Ok(PushWatch::Changed(s)));
+            }
+            match done {
+                Poll::Ready(Ok(Some((s, _)))) => return Poll::Ready(Ok(PushWatch::Changed(s))),
+                Poll::Ready(Ok(None)) => return Poll::Ready(Ok(PushWatch::Poll)),
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                Poll::Pending => {}
+            }
+            match timer.as_mut().poll(cx) {
+                Poll::Ready(()) => Poll::Ready(Ok(PushWatch::Quiet)),
+                Poll::Pending => Poll::Pending,
+            }
+        })
+        .await
+    }
+}

@@ -18,6 +18,7 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
 
 use super::job::Job;
+use super::socket::JsConnector;
 use super::to_js;
 use super::transport::{FetchHttp, JsClock};
 use crate::edge::admission::{AddressCommand, AddressDesk, NumberCommand, NumberDesk};
@@ -25,7 +26,7 @@ use crate::edge::config::{EdgeConfig, BODY_LIMIT, VARIABLES};
 use crate::edge::fleet::{
     run_gateway, Fleet, GatewayAnswer, GatewayCommand, LocalFleet, Scope, Unavailable,
 };
-use crate::edge::gateway::Gateway;
+use crate::edge::gateway::{edge_push_options, Gateway};
 use crate::edge::{EdgeRequest, EdgeService};
 use crate::flow::Clock;
 use crate::wire::{decode, encode};
@@ -173,6 +174,26 @@ impl Fleet for AnyFleet {
     }
 }
 
+/// A gateway, with push tracking over the host's `WebSocket` when there is one.
+fn gateway(cfg: &EdgeConfig) -> Gateway<FetchHttp, JsClock> {
+    let g = Gateway::new(FetchHttp, JsClock, cfg);
+    match JsConnector::from_option(None) {
+        Ok(Some(c)) => g.with_websocket(Box::new(c), edge_push_options()),
+        _ => g,
+    }
+}
+
+/// workerd ties every I/O object to the request that made it, so a socket
+/// one visitor's request opened cannot serve another's: there, push lives
+/// only in the gateway's Durable Object; an isolate on its own polls.
+fn sockets_outlive_requests() -> bool {
+    let agent = Reflect::get(&js_sys::global(), &"navigator".into())
+        .and_then(|n| Reflect::get(&n, &"userAgent".into()))
+        .ok()
+        .and_then(|a| a.as_string());
+    agent.as_deref() != Some("Cloudflare-Workers")
+}
+
 /// The gateway object's name: one per OAuth client.
 fn gateway_name(cfg: &EdgeConfig) -> String {
     ["oauth-client:", &cfg.client_id].concat()
@@ -226,7 +247,11 @@ impl EdgeHandler {
                 })
             }),
             (0, _) => EdgeService::build(lookup(vars), seed.as_bytes(), |cfg| {
-                AnyFleet::Local(Box::new(LocalFleet::new(FetchHttp, JsClock, cfg)))
+                let mut local = LocalFleet::new(FetchHttp, JsClock, cfg);
+                if sockets_outlive_requests() {
+                    local.gateway = gateway(cfg);
+                }
+                AnyFleet::Local(Box::new(local))
             }),
             _ => EdgeService::misconfigured(
                 "CALL_NUMBERS",
@@ -402,7 +427,7 @@ impl GatewayObject {
         log_panics();
         let gateway = EdgeConfig::from_env(lookup(variables(&env)))
             .ok()
-            .map(|cfg| Rc::new(Gateway::new(FetchHttp, JsClock, &cfg)));
+            .map(|cfg| Rc::new(gateway(&cfg)));
         GatewayObject { gateway }
     }
 

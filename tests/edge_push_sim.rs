@@ -1,0 +1,383 @@
+//! The edge tracking calls by push (issue #11), on the host against
+//! genesys-sim over loopback: the service's gateway holds ONE Notifications
+//! channel and socket (tokio-tungstenite here, the Durable Object's
+//! `WebSocket` on Workers) and every SSE watcher of every call is answered
+//! from it. "One channel, no polling" is read from the simulator's request
+//! log and its `/__sim/notifications` counters; each socket fault ends in the
+//! right final status with one reconcile read.
+#![cfg(not(target_arch = "wasm32"))]
+
+mod common;
+#[path = "support/host_socket.rs"]
+mod host_socket;
+
+use std::collections::HashMap;
+use std::rc::Rc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use common::*;
+use genesys_click_to_call::edge::gateway::{edge_push_options, Gateway};
+use genesys_click_to_call::edge::{EdgeConfig, EdgeRequest, EdgeService, LocalFleet};
+use genesys_click_to_call::flow::Clock;
+use genesys_click_to_call::push::PushOptions;
+use genesys_sim::Running;
+use host_socket::Tungstenite;
+use serde_json::Value;
+
+const ORIGIN: &str = "http://127.0.0.1:8080";
+
+#[derive(Clone, Default)]
+struct Clk;
+
+impl Clock for Clk {
+    fn now_ms(&self) -> u64 {
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_millis() as u64
+    }
+    async fn sleep(&self, ms: u64) {
+        tokio::time::sleep(Duration::from_millis(ms)).await
+    }
+}
+
+type Fleet = Rc<LocalFleet<Reqwest, Clk>>;
+
+fn vars(s: &Running) -> impl Fn(&str) -> Option<String> {
+    let vars: Vec<(&str, String)> = vec![
+        ("GENESYS_API_BASE", s.url().to_string()),
+        ("GENESYS_CLIENT_ID", "sim-edge".into()),
+        ("GENESYS_CLIENT_SECRET", "sim-edge-secret".into()),
+        ("GENESYS_AGENT_USER_ID", ADA.into()),
+        ("ALLOWED_ORIGINS", ORIGIN.into()),
+        ("ALLOWED_DIAL_PREFIXES", "+1317555".into()),
+        (
+            "HANDLE_SIGNING_KEY",
+            "edge-push-signing-key-0123456789abcdef".into(),
+        ),
+        ("CLIENT_ADDRESS_HEADER", "CF-Connecting-IP".into()),
+        ("RATE_LIMIT_PER_IP", "1000/60".into()),
+        ("RATE_LIMIT_PER_NUMBER", "100/60".into()),
+        ("MAX_CONCURRENT_CALLS_PER_NUMBER", "100".into()),
+        ("GENESYS_REQUESTS_PER_MINUTE", "20000".into()),
+        ("POLL_INTERVAL_MS", "25".into()),
+    ];
+    move |k| vars.iter().find(|(n, _)| *n == k).map(|(_, v)| v.clone())
+}
+
+/// Push timings scaled like the simulator (time scale 0.02: a 600 ms heartbeat).
+fn scaled(heartbeat_timeout_ms: u64) -> PushOptions {
+    PushOptions {
+        verify_ms: 300,
+        connect_timeout_ms: 2_000,
+        retry_backoff_ms: 50,
+        min_healthy_ms: 100,
+        ready_timeout_ms: 3_000,
+        ..edge_push_options()
+    }
+    .with_heartbeat_timeout(heartbeat_timeout_ms)
+}
+
+/// An edge whose gateway tracks by push (`None`: polling, as without a socket).
+fn edge(s: &Running, push: Option<PushOptions>) -> (EdgeService<Fleet>, Fleet) {
+    let cfg = EdgeConfig::from_env(vars(s)).unwrap();
+    let mut local = LocalFleet::new(Reqwest(reqwest()), Clk, &cfg);
+    if let Some(p) = push {
+        local.gateway = Gateway::new(Reqwest(reqwest()), Clk, &cfg)
+            .with_websocket(Box::new(Tungstenite::default()), p);
+    }
+    let fleet = Rc::new(local);
+    let svc = EdgeService::build(vars(s), &[7; 16], |_| fleet.clone());
+    (svc, fleet)
+}
+
+fn req(ip: &str, method: &str, path: &str, body: &str) -> EdgeRequest {
+    EdgeRequest {
+        method: method.into(),
+        path: path.into(),
+        origin: Some(ORIGIN.into()),
+        address_header: Some(ip.into()),
+        content_type: (method == "POST").then(|| "application/json".into()),
+        body: body.into(),
+        ..Default::default()
+    }
+}
+
+async fn place(svc: &EdgeService<Fleet>, ip: &str, number: &str) -> String {
+    let body = format!(r#"{{"phoneNumber":"{number}"}}"#);
+    let r = svc.handle(req(ip, "POST", "/v1/calls", &body)).await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let v: Value = serde_json::from_str(&r.body).unwrap();
+    v["handle"].as_str().unwrap().to_string()
+}
+
+/// The value of one field of an SSE event block.
+fn field<'a>(event: &'a str, name: &str) -> Option<&'a str> {
+    event
+        .lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(": "))
+}
+
+/// What a watcher saw: each status (with its `id:`), and whether `end` came.
+#[derive(Debug, Default)]
+struct Seen {
+    statuses: Vec<(String, Value)>,
+    ended: bool,
+    /// The stream and cursor to resume from (what an EventSource keeps).
+    stream: String,
+    cursor: String,
+}
+
+/// Opens the call's SSE stream and reads it until `stop` says so or it ends.
+async fn watch(
+    svc: &EdgeService<Fleet>,
+    ip: &str,
+    handle: &str,
+    cursor: &str,
+    stop: impl Fn(&Seen) -> bool,
+) -> Seen {
+    let r = svc
+        .handle(req(ip, "GET", &format!("/v1/calls/{handle}/events"), ""))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(r.body.starts_with("retry: "), "{}", r.body);
+    let mut seen = Seen {
+        stream: r.stream.expect("a stream"),
+        cursor: cursor.to_string(),
+        ..Seen::default()
+    };
+    for _ in 0..400 {
+        let next = svc.next_event(&seen.stream, &seen.cursor).await;
+        for event in next.chunk.split("\n\n").filter(|e| !e.is_empty()) {
+            match field(event, "event") {
+                Some("status") => {
+                    let id = field(event, "id").expect("a status carries its id");
+                    assert!(field(event, "retry").is_some(), "and retry");
+                    let data = serde_json::from_str(field(event, "data").unwrap()).unwrap();
+                    seen.statuses.push((id.to_string(), data));
+                }
+                Some("end") => seen.ended = true,
+                Some(other) => panic!("unexpected {other}: {}", next.chunk),
+                None => {}
+            }
+        }
+        if next.done {
+            assert!(seen.ended, "{}", next.chunk);
+            return seen;
+        }
+        seen.stream = next.stream;
+        seen.cursor = next.cursor;
+        if stop(&seen) {
+            return seen;
+        }
+    }
+    panic!("the stream never ended: {seen:?}");
+}
+
+async fn stats(s: &Running) -> Value {
+    let t = reqwest()
+        .get(format!("{}/__sim/notifications", s.url()))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    serde_json::from_str(&t).unwrap()
+}
+
+async fn notify_fault(s: &Running, spec: &str) {
+    let r = reqwest()
+        .post(format!("{}/__sim/notifications/faults", s.url()))
+        .body(spec.to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+}
+
+const CALL_READ: &str = "/api/v2/conversations/calls/";
+
+/// Reads of each conversation (`…/calls/{id}` and the SIP-cause
+/// `…/conversations/{id}`), by conversation id.
+fn reads_by_call(log: &[Value]) -> HashMap<String, usize> {
+    let mut reads = HashMap::new();
+    for e in log.iter().filter(|e| e["method"] == "GET") {
+        let path = e["path"].as_str().unwrap_or("");
+        if let Some(rest) = path.strip_prefix("/api/v2/conversations/") {
+            let id = rest.trim_start_matches("calls/");
+            if !id.contains('/') && !id.contains('?') && !id.is_empty() && id != "calls" {
+                *reads.entry(id.to_string()).or_insert(0) += 1;
+            }
+        }
+    }
+    reads
+}
+
+fn last(seen: &Seen) -> (&str, &str, &str) {
+    let (_, v) = seen.statuses.last().expect("a status");
+    (
+        v["phase"].as_str().unwrap_or(""),
+        v["outcome"].as_str().unwrap_or(""),
+        v["tracking"].as_str().unwrap_or(""),
+    )
+}
+
+async fn healthz(svc: &EdgeService<Fleet>) -> Value {
+    let r = svc
+        .handle(req("198.51.100.1", "GET", "/v1/healthz", ""))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    serde_json::from_str(&r.body).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hundred_watchers_on_a_hundred_calls_share_one_channel_and_one_socket() {
+    let s = sim(|c| c.rate_limit = 100_000).await;
+    let (svc, _fleet) = edge(&s, Some(scaled(1_500)));
+    assert_eq!(healthz(&svc).await["tracking"], "push");
+    let numbers: Vec<String> = (0..100)
+        .map(|i| match i % 4 {
+            0 => "+13175550101".to_string(), // busy: one SIP-cause read
+            _ => format!("+1317555{:04}", 2000 + i),
+        })
+        .collect();
+    let runs = numbers.iter().enumerate().map(|(i, n)| {
+        let svc = &svc;
+        async move {
+            let ip = format!("203.0.113.{}", i + 1);
+            let handle = place(svc, &ip, n).await;
+            watch(svc, &ip, &handle, "", |_| false).await
+        }
+    });
+    let seen = join_all(runs.collect()).await;
+    let l = log(&s).await;
+    for (n, w) in numbers.iter().zip(&seen) {
+        let want = if n == "+13175550101" {
+            "busy"
+        } else {
+            "completed"
+        };
+        assert_eq!(last(w), ("ended", want, "push"), "{n}: {w:?}");
+        assert!(w.ended);
+        // Every id a watcher saw is distinct: no status written twice.
+        let mut ids: Vec<&str> = w.statuses.iter().map(|(id, _)| id.as_str()).collect();
+        ids.dedup();
+        assert_eq!(ids.len(), w.statuses.len(), "{n}: {w:?}");
+    }
+    let posts = l
+        .iter()
+        .filter(|e| e["method"] == "POST" && e["phoneNumber"].is_string());
+    assert_eq!(posts.count(), 100);
+    for (id, n) in reads_by_call(&l) {
+        assert!(n <= 2, "{id}: {n} reads");
+    }
+    // A call placed while the channel is live is never read; under load one
+    // placed before it was (the placement waits at most ready_timeout_ms) is
+    // reconciled once. Polling would read every call again and again.
+    assert!(
+        count(&l, "GET", CALL_READ, None) <= 10,
+        "no call polled while the channel is healthy"
+    );
+    assert_eq!(count(&l, "POST", "/oauth/token", None), 1);
+    assert_eq!(l.iter().filter(|e| e["status"] == 429).count(), 0);
+    let st = stats(&s).await;
+    assert_eq!(st["channelsCreated"], 1, "{st}");
+    assert_eq!(st["socketOpens"], 1, "{st}");
+}
+
+/// A call stays connected; the stream is watched until it shows so, then
+/// the socket stalls (events dropped), the visitor hangs up (its end event is
+/// lost with the stall) and `fault` hits the socket (none: the watchdog
+/// notices the stall). A visitor that reconnects with its Last-Event-ID must
+/// get the end, by push, after one reconcile read, and no status twice.
+async fn survive(fault: Option<&str>) -> Value {
+    let s = sim(|c| c.rate_limit = 100_000).await;
+    let (svc, _fleet) = edge(&s, Some(scaled(if fault.is_some() { 10_000 } else { 800 })));
+    let ip = "203.0.113.9";
+    let handle = place(&svc, ip, "+13175550104").await;
+    let first = watch(&svc, ip, &handle, "", |w| {
+        w.statuses
+            .last()
+            .is_some_and(|(_, v)| v["phase"] == "connected")
+    })
+    .await;
+    let what = fault.unwrap_or("stall");
+    assert_eq!(last(&first).2, "push", "{what}: {first:?}");
+    notify_fault(&s, r#"{"fault":"stall","durationMs":60000}"#).await;
+    let r = svc
+        .handle(req(ip, "DELETE", &format!("/v1/calls/{handle}"), ""))
+        .await;
+    assert!(r.status < 300, "{what}: hang up {} {}", r.status, r.body);
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert!(
+        stats(&s).await["eventsDropped"].as_u64().unwrap() >= 1,
+        "{what}: the end event was lost with the stall"
+    );
+    if let Some(f) = fault {
+        notify_fault(&s, f).await;
+    }
+    // The visitor's EventSource reconnects, sending the last id it saw.
+    let (last_id, _) = first.statuses.last().unwrap();
+    let rest = watch(&svc, ip, &handle, last_id, |_| false).await;
+    assert_eq!(
+        last(&rest),
+        ("ended", "completed", "push"),
+        "{what}: {rest:?}"
+    );
+    assert!(
+        rest.statuses.iter().all(|(id, _)| id != last_id),
+        "{what}: nothing seen before is written again"
+    );
+    let l = log(&s).await;
+    assert_eq!(
+        count(&l, "GET", CALL_READ, None),
+        1,
+        "{what}: exactly one reconcile read"
+    );
+    stats(&s).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn socket_closing_is_survived_with_one_reconcile() {
+    let st = survive(Some(r#"{"fault":"socket_closing"}"#)).await;
+    assert_eq!(st["channelsCreated"], 1, "{st}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stalled_socket_is_replaced_by_the_watchdog() {
+    let st = survive(None).await;
+    assert_eq!(st["channelsCreated"], 1, "{st}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_abrupt_close_is_survived_with_one_reconcile() {
+    let st = survive(Some(r#"{"fault":"abrupt_close"}"#)).await;
+    assert_eq!(st["channelsCreated"], 1, "{st}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_resumed_stream_after_the_end_gets_only_the_end() {
+    let s = sim(|c| c.rate_limit = 100_000).await;
+    let (svc, _fleet) = edge(&s, Some(scaled(1_500)));
+    let ip = "203.0.113.10";
+    let handle = place(&svc, ip, "+13175552001").await;
+    let all = watch(&svc, ip, &handle, "", |_| false).await;
+    let (last_id, _) = all.statuses.last().unwrap();
+    let again = watch(&svc, ip, &handle, last_id, |_| false).await;
+    assert!(again.ended);
+    assert!(again.statuses.is_empty(), "{again:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_a_socket_the_same_frames_are_polled() {
+    let s = sim(|c| c.rate_limit = 100_000).await;
+    let (svc, _fleet) = edge(&s, None);
+    assert_eq!(healthz(&svc).await["tracking"], "poll");
+    let ip = "203.0.113.11";
+    let handle = place(&svc, ip, "+13175552002").await;
+    let w = watch(&svc, ip, &handle, "", |_| false).await;
+    assert_eq!(last(&w), ("ended", "completed", "poll"));
+    assert_eq!(stats(&s).await["channelsCreated"], 0);
+    assert!(count(&log(&s).await, "GET", CALL_READ, None) >= 1);
+}
