@@ -32,11 +32,31 @@ function coordinator(env) {
 // still sending, gets the 413 instead of a reset connection), then cut off.
 const DRAIN_LIMIT = 1 << 20;
 
+// A body not finished within this is a bad body (a client that stops
+// sending must not hold a request, and its isolate's memory, open).
+const BODY_READ_MS = 10_000;
+
 // Keeps at most `limit` + 1 bytes, so a huge body is never buffered whole.
-// Throws when the body cannot be read (bad framing, a connection closed early).
+// Throws when the body cannot be read (bad framing, a connection closed
+// early, or not finished within BODY_READ_MS).
 async function readCapped(request, limit) {
   if (!request.body) return "";
   const reader = request.body.getReader();
+  let timer;
+  const late = new Promise((_, reject) => {
+    timer = setTimeout(() => {
+      reader.cancel().catch(() => {});
+      reject(new Error("body read timed out"));
+    }, BODY_READ_MS);
+  });
+  try {
+    return await Promise.race([readAll(reader, limit), late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+async function readAll(reader, limit) {
   const chunks = [];
   let size = 0;
   for (;;) {

@@ -398,3 +398,28 @@ test("no answer or log line holds the secret, the signing key, a whole number, a
   assert.ok(ours.some((l) => l.includes('"event":"startup"') && l.includes('"guarantees":"instance"')), "the startup line says per instance");
   assert.ok(ours.some((l) => l.includes("•")), "numbers appear masked");
 });
+
+test("a body that stops arriving is answered 400 within its read deadline, and nothing is dialled", async () => {
+  const number = "+13175550177";
+  const enc = new TextEncoder();
+  let stop;
+  const body = new ReadableStream({
+    start(controller) {
+      controller.enqueue(enc.encode(`{"phoneNumber":"${number}"`));
+      stop = () => controller.close();
+    },
+  });
+  const started = Date.now();
+  const r = await mf.dispatchFetch("http://edge.test/v1/calls", {
+    method: "POST",
+    body,
+    duplex: "half",
+    headers: { origin: "http://127.0.0.1:8080", "content-type": "application/json", "cf-connecting-ip": ip() },
+  });
+  const text = await r.text();
+  stop();
+  assert.equal(r.status, 400, text);
+  assert.equal(JSON.parse(text).code, "invalid_input");
+  assert.ok(Date.now() - started < 30_000, `answered after ${Date.now() - started} ms`);
+  assert.equal(await postsTo(SIM, number), 0);
+});

@@ -12,26 +12,26 @@ pub fn mask_number(e164: &str) -> String {
     E164::parse(e164, "number").map_or_else(|_| "+•••".into(), |n| policy::mask_number(&n))
 }
 
-/// A request path as a log line may show it: a handle is cut to its prefix.
+/// A request path as a log line may show it: any segment long enough to be a
+/// handle (a call's, a callback's, or one sent to an unknown route) is cut to
+/// its 8-character prefix, whatever the route.
 pub fn log_path(path: &str) -> String {
     let shown: String = path.chars().take(200).collect();
-    match shown.strip_prefix("/v1/calls/") {
-        Some(rest) if !rest.is_empty() => {
-            let (h, tail) = rest.split_once('/').map_or((rest, ""), |(h, t)| (h, t));
-            let mut out = String::from("/v1/calls/");
-            out.push_str(handle::log_prefix(h));
-            if h.chars().count() > 8 {
-                out.push('…');
+    shown
+        .split('/')
+        .map(|segment| {
+            if segment.chars().count() > HANDLE_LIKE {
+                [handle::log_prefix(segment), "…"].concat()
+            } else {
+                segment.to_string()
             }
-            if !tail.is_empty() || rest.contains('/') {
-                out.push('/');
-                out.push_str(tail);
-            }
-            out
-        }
-        _ => shown,
-    }
+        })
+        .collect::<Vec<_>>()
+        .join("/")
 }
+
+/// Route names are shorter than this; handles are far longer.
+const HANDLE_LIKE: usize = 12;
 
 /// The client address as limits count it: an IPv6 address by its /64 (one
 /// subscriber usually holds a whole /64), an IPv4 address as is. Anything
@@ -119,6 +119,15 @@ mod tests {
             log_path("/v1/calls/ABCDEFGHIJKLMNOP"),
             "/v1/calls/ABCDEFGH…"
         );
+        assert_eq!(
+            log_path("/v1/callbacks/A2sKrSHBf7pK5ON9TTRjODFh.zsf-XGZWjmdAXuCWLTc7Pg"),
+            "/v1/callbacks/A2sKrSHB…"
+        );
+        assert_eq!(
+            log_path("/v1/anything/ABCDEFGHIJKLMNOPQ/x"),
+            "/v1/anything/ABCDEFGH…/x"
+        );
+        assert_eq!(log_path("/v1/availability"), "/v1/availability");
         assert_eq!(log_path("/v1/calls"), "/v1/calls");
         assert_eq!(log_path("/v1/healthz"), "/v1/healthz");
         assert!(log_path(&"/x".repeat(1000)).chars().count() <= 200);
