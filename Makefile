@@ -22,6 +22,7 @@ lint:
 	cargo clippy --workspace --all-targets -- -D warnings
 	cargo clippy --target wasm32-unknown-unknown --all-targets -- -D warnings
 	cargo clippy --target wasm32-unknown-unknown --lib --features edge --target-dir target/edge -- -D warnings
+	cargo clippy --target wasm32-unknown-unknown --lib --features bench-exports -- -D warnings
 
 ## Host tests: the core, genesys-sim, and the client flow against genesys-sim over loopback.
 test-host:

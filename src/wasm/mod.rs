@@ -579,7 +579,7 @@ pub fn bench_status(text: &str, n: u32) -> bool {
         match crate::status::Snapshot::parse(text) {
             Ok(s) => {
                 let status = CallStatus::derive(s);
-                ok &= !status_to_js(&status, text).is_undefined();
+                ok &= !status_to_js(&status, text, Tracking::Poll).is_undefined();
             }
             Err(_) => ok = false,
         }
