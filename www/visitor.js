@@ -65,7 +65,8 @@ async function checkAvailability() {
     if (r.ok) showAvailability(await r.json());
   } catch { /* the call itself will tell */ }
 }
-await checkAvailability();
+// Not awaited: the form's handlers must be attached before anyone can click.
+checkAvailability();
 
 // How the edge follows the call: pushed live over Genesys' Notifications API, or polled.
 const trackingMode = statusBox.appendChild(Object.assign(document.createElement("small"), { className: "tracking-mode" }));
@@ -291,3 +292,6 @@ callbackCancel.addEventListener("click", async () => {
     callbackCancel.disabled = false;
   }
 });
+
+// Every handler is attached (the browser tests wait for this before clicking).
+document.body.dataset.ready = "1";

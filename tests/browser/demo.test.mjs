@@ -58,6 +58,8 @@ async function open(path, viewport = { width: 1100, height: 760 }) {
   page.on("console", (m) => { if (m.type() === "error") page.errors.push(m.text()); });
   page.on("pageerror", (e) => page.errors.push(String(e)));
   await page.goto(pageUrl + path);
+  // The widget marks when its handlers are attached: never click into the void under load.
+  if (path === "/") await page.waitForSelector("body[data-ready]");
   return page;
 }
 
