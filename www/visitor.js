@@ -149,21 +149,46 @@ function follow(handle, eventsUrl) {
   });
 }
 
+const BAD_FORMAT = "Enter your number in international format, e.g. +1 317 555 0100.";
+const UNREACHABLE = "We can't reach the call service. Check your connection and try again.";
+
+// The number in the field as E.164, or null after saying what is wrong with it.
+function readNumber() {
+  const number = normalizePhone(phone.value);
+  if (!number) {
+    showError(BAD_FORMAT);
+    phone.focus();
+    return null;
+  }
+  showError("");
+  return number;
+}
+
+// POSTs a JSON body under an Idempotency-Key: { response, body } (body null when
+// not JSON), or null when the edge could not be reached (the request may have
+// arrived: the caller keeps its key for the retry).
+async function postWithKey(path, key, payload) {
+  try {
+    const response = await fetch(new URL(path, config.edge), {
+      method: "POST",
+      headers: { "content-type": "application/json", "idempotency-key": key },
+      body: JSON.stringify(payload),
+    });
+    return { response, body: await response.json().catch(() => null) };
+  } catch {
+    return null;
+  }
+}
+
 phone.addEventListener("input", () => { if (error.textContent) showError(""); });
 phone.addEventListener("blur", () => {
-  if (phone.value.trim() && !normalizePhone(phone.value)) showError("Enter your number in international format, e.g. +1 317 555 0100.");
+  if (phone.value.trim() && !normalizePhone(phone.value)) showError(BAD_FORMAT);
 });
 
 form.addEventListener("submit", async (event) => {
   event.preventDefault();
-  const number = normalizePhone(phone.value);
-  if (!number) {
-    showError("Enter your number in international format, e.g. +1 317 555 0100.");
-    phone.focus();
-    return;
-  }
-  if (current) return;
-  showError("");
+  const number = readNumber();
+  if (!number || current) return;
   if (pending?.number !== number) pending = { key: crypto.randomUUID(), number };
   callButton.disabled = true;
   statusBox.hidden = false;
@@ -172,20 +197,14 @@ form.addEventListener("submit", async (event) => {
   renderTimeline(timeline, "");
   delete statusBox.dataset.outcome;
   say("Placing your call…");
-  let response, body;
-  try {
-    response = await fetch(new URL("/v1/calls", config.edge), {
-      method: "POST",
-      headers: { "content-type": "application/json", "idempotency-key": pending.key },
-      body: JSON.stringify({ phoneNumber: number }),
-    });
-    body = await response.json().catch(() => null);
-  } catch {
+  const answer = await postWithKey("/v1/calls", pending.key, { phoneNumber: number });
+  if (!answer) {
     // The request may have reached the edge: the retry keeps the key.
-    say("We can't reach the call service. Check your connection and try again.", "bad");
+    say(UNREACHABLE, "bad");
     callButton.disabled = false;
     return;
   }
+  const { response, body } = answer;
   // Certainly no call for this key (a refusal), or a call placed: the next click is a new request.
   // Keep the key after "may be ringing", "busy" and server errors.
   if (response.status === 201 || [400, 403, 413, 415, 422, 429].includes(response.status)) pending = null;
@@ -229,13 +248,8 @@ cancelButton.addEventListener("click", async () => {
 });
 
 callbackButton.addEventListener("click", async () => {
-  const number = normalizePhone(phone.value);
-  if (!number) {
-    showError("Enter your number in international format, e.g. +1 317 555 0100.");
-    phone.focus();
-    return;
-  }
-  showError("");
+  const number = readNumber();
+  if (!number) return;
   const at = callbackTime.value || undefined;
   // The same number and time again (a double click, a retry) keeps the key: one callback.
   if (booking?.number !== number || booking?.at !== at) booking = { key: crypto.randomUUID(), number, at };
@@ -243,19 +257,13 @@ callbackButton.addEventListener("click", async () => {
   callbackCancel.hidden = true;
   delete callbackStatus.dataset.state;
   sayCallback("Booking your callback…");
-  let response, body;
-  try {
-    response = await fetch(new URL("/v1/callbacks", config.edge), {
-      method: "POST",
-      headers: { "content-type": "application/json", "idempotency-key": booking.key },
-      body: JSON.stringify(at ? { phoneNumber: number, at } : { phoneNumber: number }),
-    });
-    body = await response.json().catch(() => null);
-  } catch {
-    sayCallback("We can't reach the call service. Check your connection and try again.", "bad");
+  const answer = await postWithKey("/v1/callbacks", booking.key, at ? { phoneNumber: number, at } : { phoneNumber: number });
+  if (!answer) {
+    sayCallback(UNREACHABLE, "bad");
     callbackButton.disabled = false;
     return;
   }
+  const { response, body } = answer;
   callbackButton.disabled = false;
   if (response.status === 201) {
     booking = null;
@@ -287,7 +295,7 @@ callbackCancel.addEventListener("click", async () => {
       sayCallback("We couldn't cancel the callback. Please try again.", "bad");
     }
   } catch {
-    sayCallback("We can't reach the call service. Check your connection and try again.", "bad");
+    sayCallback(UNREACHABLE, "bad");
   } finally {
     callbackCancel.disabled = false;
   }
