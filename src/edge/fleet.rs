@@ -201,104 +201,87 @@ pub async fn run_gateway<H: Http, C: Clock>(
     g: &Gateway<H, C>,
     cmd: GatewayCommand,
 ) -> GatewayAnswer {
-    let failed = |e: &Error| GatewayAnswer::Failed { error: e.into() };
+    answer_gateway(g, cmd)
+        .await
+        .unwrap_or_else(|e| GatewayAnswer::Failed { error: (&e).into() })
+}
+
+/// A gateway command's answer; a bad argument or a failed request is its
+/// error (one `Failed` answer, made by `run_gateway`).
+async fn answer_gateway<H: Http, C: Clock>(
+    g: &Gateway<H, C>,
+    cmd: GatewayCommand,
+) -> Result<GatewayAnswer, Error> {
     let id = |c: &str| EntityId::parse(c, "conversation");
-    match cmd {
-        GatewayCommand::Place { number } => match E164::parse(&number, "phoneNumber") {
-            Ok(n) => match g.place(&n).await {
-                Ok((c, warnings)) => GatewayAnswer::Placed {
-                    conversation: c.as_str().to_string(),
-                    warnings,
-                },
-                Err(e) => failed(&e),
-            },
-            Err(e) => failed(&e),
-        },
-        GatewayCommand::Read { conversation } => match id(&conversation) {
-            Ok(c) => match g.read(&c).await {
-                Ok((v, first_end)) => GatewayAnswer::Status {
-                    view: (*v).clone(),
-                    first_end,
-                },
-                Err(e) => failed(&e),
-            },
-            Err(e) => failed(&e),
-        },
+    Ok(match cmd {
+        GatewayCommand::Place { number } => {
+            let (c, warnings) = g.place(&E164::parse(&number, "phoneNumber")?).await?;
+            GatewayAnswer::Placed {
+                conversation: c.as_str().to_string(),
+                warnings,
+            }
+        }
+        GatewayCommand::Read { conversation } => {
+            let (v, first_end) = g.read(&id(&conversation)?).await?;
+            GatewayAnswer::Status {
+                view: (*v).clone(),
+                first_end,
+            }
+        }
         GatewayCommand::Watch {
             conversation,
             cursor,
             wait_ms,
-        } => match id(&conversation) {
-            Ok(c) => match g.watch(&c, &cursor, wait_ms.min(60_000)).await {
-                Ok((Some(v), first_end)) => GatewayAnswer::Status {
-                    view: (*v).clone(),
-                    first_end,
-                },
-                Ok((None, _)) => GatewayAnswer::Quiet,
-                Err(e) => failed(&e),
+        } => match g
+            .watch(&id(&conversation)?, &cursor, wait_ms.min(60_000))
+            .await?
+        {
+            (Some(v), first_end) => GatewayAnswer::Status {
+                view: (*v).clone(),
+                first_end,
             },
-            Err(e) => failed(&e),
+            (None, _) => GatewayAnswer::Quiet,
         },
-        GatewayCommand::HangUp { conversation } => match id(&conversation) {
-            Ok(c) => match g.hang_up(&c).await {
-                Ok(()) => GatewayAnswer::Done,
-                Err(e) => failed(&e),
-            },
-            Err(e) => failed(&e),
+        GatewayCommand::HangUp { conversation } => {
+            g.hang_up(&id(&conversation)?).await?;
+            GatewayAnswer::Done
+        }
+        GatewayCommand::Find { number, since } => GatewayAnswer::Found {
+            conversation: g
+                .find(&number, since)
+                .await?
+                .map(|c| c.as_str().to_string()),
         },
-        GatewayCommand::Find { number, since } => match g.find(&number, since).await {
-            Ok(c) => GatewayAnswer::Found {
-                conversation: c.map(|c| c.as_str().to_string()),
-            },
-            Err(e) => failed(&e),
-        },
-        GatewayCommand::Ready => match g.ready().await {
-            Ok(mut readiness) => {
-                readiness.tracking = Some(g.tracking().as_str().to_string());
-                GatewayAnswer::Ready { readiness }
-            }
-            Err(e) => failed(&e),
-        },
+        GatewayCommand::Ready => {
+            let mut readiness = g.ready().await?;
+            readiness.tracking = Some(g.tracking().as_str().to_string());
+            GatewayAnswer::Ready { readiness }
+        }
         GatewayCommand::FollowUp => GatewayAnswer::FollowedUp {
             follow: g.follow_up().await,
         },
-        GatewayCommand::Availability => match g.availability().await {
-            Ok(availability) => GatewayAnswer::Available { availability },
-            Err(e) => failed(&e),
+        GatewayCommand::Availability => GatewayAnswer::Available {
+            availability: g.availability().await?,
         },
         GatewayCommand::ScheduleCallback { number, at } => {
-            let parsed = E164::parse(&number, "phoneNumber").and_then(|n| {
-                let at = at
-                    .as_deref()
-                    .map(|a| crate::callback::CallbackTime::parse(a, "at"))
-                    .transpose()?;
-                Ok((n, at))
-            });
-            match parsed {
-                Ok((n, at)) => match g.schedule_callback(&n, at).await {
-                    Ok(c) => GatewayAnswer::Scheduled {
-                        conversation: c.as_str().to_string(),
-                    },
-                    Err(e) => failed(&e),
-                },
-                Err(e) => failed(&e),
+            let n = E164::parse(&number, "phoneNumber")?;
+            let at = at
+                .as_deref()
+                .map(|a| crate::callback::CallbackTime::parse(a, "at"))
+                .transpose()?;
+            GatewayAnswer::Scheduled {
+                conversation: g.schedule_callback(&n, at).await?.as_str().to_string(),
             }
         }
-        GatewayCommand::ReadCallback { conversation } => match id(&conversation) {
-            Ok(c) => match g.read_callback(&c).await {
-                Ok((json, ended)) => GatewayAnswer::Callback { json, ended },
-                Err(e) => failed(&e),
-            },
-            Err(e) => failed(&e),
-        },
-        GatewayCommand::CancelCallback { conversation } => match id(&conversation) {
-            Ok(c) => match g.cancel_callback(&c).await {
-                Ok(()) => GatewayAnswer::Done,
-                Err(e) => failed(&e),
-            },
-            Err(e) => failed(&e),
-        },
-    }
+        GatewayCommand::ReadCallback { conversation } => {
+            let (json, ended) = g.read_callback(&id(&conversation)?).await?;
+            GatewayAnswer::Callback { json, ended }
+        }
+        GatewayCommand::CancelCallback { conversation } => {
+            g.cancel_callback(&id(&conversation)?).await?;
+            GatewayAnswer::Done
+        }
+    })
 }
 
 /// Desks kept in one instance at most; past this, new numbers or addresses

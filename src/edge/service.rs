@@ -34,7 +34,7 @@ use super::fleet::{Fleet, GatewayAnswer, GatewayCommand, LocalFleet, Scope, Unav
 use super::handle::{self, digest, mac, Handle, NumberTag};
 use super::hours::{OpeningHours, RefusalReason, Slot};
 use super::limits::SlidingLimiter;
-use super::policy::origin_allowed;
+use super::policy::{self, origin_allowed};
 use super::redact::{client_bucket, log_path, mask_number, truncate_echo};
 use crate::call::{ConversationId, EntityId, E164};
 use crate::callback::CallbackTime;
@@ -130,6 +130,15 @@ impl Client {
     fn log(&self) -> &str {
         &self.bucket[..self.bucket.len().min(8)]
     }
+}
+
+/// A number admitted for a call or a callback: its desk and the
+/// reservation's ticket and time (ms).
+struct Admitted {
+    tag: NumberTag,
+    desk: String,
+    ticket: u64,
+    issued: u64,
 }
 
 /// What a request resolved to before the common headers and log are added.
@@ -853,14 +862,106 @@ impl<F: Fleet> Running<F> {
         }
     }
 
-    /// Gives an Idempotency-Key back after a refusal, so a retry may use it.
-    async fn forget_key(&self, client: &Client, key: &Option<String>) {
+    /// The admission a call and a callback share, in order: the client
+    /// address (its rate, a key reused for another number), the dial policy,
+    /// the number's desk (a reservation), then Turnstile when configured.
+    /// A refusal after the address step gives the key back; one after the
+    /// reservation also settles it as not dialled.
+    async fn admit(
+        &self,
+        client: &Client,
+        key: &Option<String>,
+        number: &E164,
+        turnstile_token: Option<&str>,
+        callback: bool,
+    ) -> Result<Admitted, Outcome> {
+        let tag = NumberTag::of(&self.cfg.signing_key, number);
+        let desk = tag.name();
+
+        // 1. The client address: its rate, and a key reused for another number.
+        self.admit_address(client, key, &desk).await?;
+
+        // 2. The dial policy (src/edge/policy.rs): the visitor reads its
+        // reason; the log names country and type, never the whole number.
+        if let Err(refused) = self.cfg.dial.check(number) {
+            return Err(self
+                .refuse(
+                    client,
+                    key,
+                    json_error(
+                        403,
+                        "policy_denied",
+                        &refused.visitor_message,
+                        &refused.log_detail,
+                    ),
+                )
+                .await);
+        }
+
+        // 3. The number: the same key or visitor again, an unknown outcome's
+        // window, the cap and the number's rate; then a reservation.
+        let (ticket, issued) = match self
+            .admit_number(&tag, key.clone(), client, number, callback)
+            .await
+        {
+            Ok(t) => t,
+            Err((o, forget)) => {
+                return Err(if forget {
+                    self.refuse(client, key, o).await
+                } else {
+                    o
+                })
+            }
+        };
+
+        // 4. Turnstile, when configured.
+        if let Some(secret) = &self.cfg.turnstile_secret {
+            if !self
+                .turnstile_ok(secret.expose(), turnstile_token, client)
+                .await
+            {
+                self.settle(&desk, ticket, Settled::NotDialled).await;
+                return Err(self
+                    .refuse(
+                        client,
+                        key,
+                        json_error(
+                            403,
+                            "policy_denied",
+                            "The human check failed; reload the page and try again.",
+                            "turnstile refused or unreachable",
+                        ),
+                    )
+                    .await);
+            }
+        }
+        Ok(Admitted {
+            tag,
+            desk,
+            ticket,
+            issued,
+        })
+    }
+
+    /// A refusal after the address step: the Idempotency-Key goes back, so a
+    /// retry may use it.
+    async fn refuse(&self, client: &Client, key: &Option<String>, o: Outcome) -> Outcome {
         if let Some(k) = key {
             let _ = self
                 .fleet
                 .address(&client.bucket, AddressCommand::Forget { key: k.clone() })
                 .await;
         }
+        o
+    }
+
+    /// Reports a reservation's outcome to the number's desk. A lost report is
+    /// covered: the reservation's deadline turns it unknown.
+    async fn settle(&self, desk: &str, ticket: u64, outcome: Settled) {
+        let _ = self
+            .fleet
+            .number(desk, NumberCommand::Settle { ticket, outcome })
+            .await;
     }
 
     async fn place(&self, req: &EdgeRequest, client: &Client) -> Outcome {
@@ -872,65 +973,21 @@ impl<F: Fleet> Running<F> {
             Ok(x) => x,
             Err(e) => return json_error(400, "invalid_input", &e.message, &e.message),
         };
-        let masked = mask_number(number.as_str());
-        let tag = NumberTag::of(&self.cfg.signing_key, &number);
-        let desk = tag.name();
-
-        // 1. The client address: its rate, and a key reused for another number.
-        if let Err(o) = self.admit_address(client, &key, &desk).await {
-            return o;
-        }
-        // From here a refusal gives the key back, so a retry may use it.
-        let refuse = |o: Outcome| async {
-            self.forget_key(client, &key).await;
-            o
-        };
-
-        // 2. The dial policy (src/edge/policy.rs): the visitor reads its
-        // reason; the log names country and type, never the whole number.
-        if let Err(refused) = self.cfg.dial.check(&number) {
-            return refuse(json_error(
-                403,
-                "policy_denied",
-                &refused.visitor_message,
-                &refused.log_detail,
-            ))
-            .await;
-        }
-
-        // 3. The number: the same key or visitor again, an unknown outcome's
-        // window, the cap and the number's rate; then a reservation.
-        let (ticket, issued) = match self
-            .admit_number(&tag, key.clone(), client, &number, false)
+        let Admitted {
+            tag,
+            desk,
+            ticket,
+            issued,
+        } = match self
+            .admit(client, &key, &number, turnstile_token.as_deref(), false)
             .await
         {
-            Ok(t) => t,
-            Err((o, forget)) => return if forget { refuse(o).await } else { o },
+            Ok(a) => a,
+            Err(o) => return o,
         };
-        let settle = |outcome: Settled| async move {
-            // A lost report is covered: the reservation's deadline turns it unknown.
-            let _ = self
-                .fleet
-                .number(&desk, NumberCommand::Settle { ticket, outcome })
-                .await;
-        };
-
-        // 4. Turnstile, when configured.
-        if let Some(secret) = &self.cfg.turnstile_secret {
-            if !self
-                .turnstile_ok(secret.expose(), turnstile_token.as_deref(), client)
-                .await
-            {
-                settle(Settled::NotDialled).await;
-                return refuse(json_error(
-                    403,
-                    "policy_denied",
-                    "The human check failed; reload the page and try again.",
-                    "turnstile refused or unreachable",
-                ))
-                .await;
-            }
-        }
+        let masked = policy::mask_number(&number);
+        let refuse = |o: Outcome| self.refuse(client, &key, o);
+        let settle = |outcome: Settled| self.settle(&desk, ticket, outcome);
 
         // 5. The call.
         let answer = self
@@ -1107,54 +1164,21 @@ impl<F: Fleet> Running<F> {
                 &["callback time refused: ", reason].concat(),
             );
         }
-        let masked = mask_number(number.as_str());
-        let tag = NumberTag::of(&self.cfg.signing_key, &number);
-        let desk = tag.name();
-        if let Err(o) = self.admit_address(client, &key, &desk).await {
-            return o;
-        }
-        let refuse = |o: Outcome| async {
-            self.forget_key(client, &key).await;
-            o
-        };
-        if let Err(refused) = self.cfg.dial.check(&number) {
-            return refuse(json_error(
-                403,
-                "policy_denied",
-                &refused.visitor_message,
-                &refused.log_detail,
-            ))
-            .await;
-        }
-        let (ticket, issued) = match self
-            .admit_number(&tag, key.clone(), client, &number, true)
+        let Admitted {
+            tag,
+            desk,
+            ticket,
+            issued,
+        } = match self
+            .admit(client, &key, &number, turnstile_token.as_deref(), true)
             .await
         {
-            Ok(t) => t,
-            Err((o, forget)) => return if forget { refuse(o).await } else { o },
+            Ok(a) => a,
+            Err(o) => return o,
         };
-        let desk_name = &desk;
-        let settle = |outcome: Settled| async move {
-            let _ = self
-                .fleet
-                .number(desk_name, NumberCommand::Settle { ticket, outcome })
-                .await;
-        };
-        if let Some(secret) = &self.cfg.turnstile_secret {
-            if !self
-                .turnstile_ok(secret.expose(), turnstile_token.as_deref(), client)
-                .await
-            {
-                settle(Settled::NotDialled).await;
-                return refuse(json_error(
-                    403,
-                    "policy_denied",
-                    "The human check failed; reload the page and try again.",
-                    "turnstile refused or unreachable",
-                ))
-                .await;
-            }
-        }
+        let masked = policy::mask_number(&number);
+        let refuse = |o: Outcome| self.refuse(client, &key, o);
+        let settle = |outcome: Settled| self.settle(&desk, ticket, outcome);
         let not_sure = |detail: &str| {
             retry_after(
                 json_error(
