@@ -1068,14 +1068,14 @@ impl<F: Fleet> Running<F> {
             })
     }
 
-    /// `OPENING_HOURS`, or always open.
-    fn hours(&self) -> std::borrow::Cow<'_, OpeningHours> {
-        match &self.cfg.opening_hours {
-            Some(h) => std::borrow::Cow::Borrowed(h),
-            None => std::borrow::Cow::Owned(
-                OpeningHours::parse("Daily 00:00-24:00 UTC").expect("a valid constant"),
-            ),
-        }
+    /// `OPENING_HOURS`, or always open (parsed once per instance, not per request).
+    fn hours(&self) -> &OpeningHours {
+        static ALWAYS: std::sync::OnceLock<OpeningHours> = std::sync::OnceLock::new();
+        self.cfg.opening_hours.as_ref().unwrap_or_else(|| {
+            ALWAYS.get_or_init(|| {
+                OpeningHours::parse("Daily 00:00-24:00 UTC").expect("a valid constant")
+            })
+        })
     }
 
     fn now_ts(&self) -> Timestamp {
