@@ -64,12 +64,13 @@ async function readAll(reader, limit) {
     if (done) break;
     size += value.byteLength;
     if (size > limit) {
+      // Drained up to DRAIN_LIMIT, then cut off; Rust sees a body over its limit (413).
       while (size <= DRAIN_LIMIT) {
         const next = await reader.read().catch(() => ({ done: true }));
-        if (next.done) return " ".repeat(limit + 1);
+        if (next.done) break;
         size += next.value.byteLength;
       }
-      await reader.cancel().catch(() => {});
+      if (size > DRAIN_LIMIT) await reader.cancel().catch(() => {});
       return " ".repeat(limit + 1);
     }
     chunks.push(value);

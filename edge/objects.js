@@ -66,10 +66,10 @@ export class GenesysGateway {
     this.follow = "";
     this.alarmAt = 0;
     ctx.blockConcurrencyWhile(async () => {
-      const saved = await ctx.storage.get("budget");
-      if (saved) this.gateway.restoreBudget(saved);
-      const followed = await ctx.storage.get("follow");
-      if (followed) this.gateway.restoreFollow(followed);
+      // One storage read for both (get with keys answers a Map).
+      const saved = await ctx.storage.get(["budget", "follow"]);
+      if (saved.get("budget")) this.gateway.restoreBudget(saved.get("budget"));
+      if (saved.get("follow")) this.gateway.restoreFollow(saved.get("follow"));
     });
   }
 
