@@ -75,7 +75,10 @@ async function open(url, viewport = { width: 1100, height: 820 }) {
   return page;
 }
 
-const callbackPosts = async () => (await (await fetch(`${SIM}/__sim/requests`)).json()).requests.filter((e) => e.method === "POST" && e.path === "/api/v2/conversations/callbacks").length;
+const simLog = async () => (await (await fetch(`${SIM}/__sim/requests`)).json()).requests;
+const callbackPosts = async () => (await simLog()).filter((e) => e.method === "POST" && e.path === "/api/v2/conversations/callbacks").length;
+// The edge's cancel: `PATCH …/callbacks/{id}` {"state":"disconnected"}, answered 2xx by Genesys.
+const callbackCancels = async () => (await simLog()).filter((e) => e.method === "PATCH" && e.path.startsWith("/api/v2/conversations/callbacks/") && e.status < 300).length;
 
 test("visitor: someone can take the call: 'Call me now' with the wait, and a callback booked, confirmed and cancelled by keyboard", async () => {
   const page = await open(ada);
@@ -101,10 +104,13 @@ test("visitor: someone can take the call: 'Call me now' with the wait, and a cal
   assert.equal(await callbackPosts(), before + 1);
   assert.equal(await page.getAttribute("#callback-status", "aria-live"), "polite");
   await page.screenshot({ path: `${SHOTS}/visitor-callback-booked.png`, fullPage: true });
+  const cancelsBefore = await callbackCancels();
   await page.focus("#callback-cancel");
   await page.keyboard.press("Enter");
   await page.waitForSelector('#callback-status[data-state="canceled"]');
   assert.match(await page.textContent("#callback-text"), /cancelled/);
+  // "Cancelled" on the page is only true if Genesys was told.
+  assert.equal(await callbackCancels(), cancelsBefore + 1, "one cancel reached Genesys");
   assert.deepEqual(page.errors, []);
   await page.close();
 });
@@ -169,6 +175,10 @@ test("visitor: a call the edge refuses for availability says so plainly and offe
   assert.equal(await page.isVisible("#call-button"), false);
   assert.ok(await page.isVisible("#callback-time"));
   await page.screenshot({ path: `${SHOTS}/visitor-agent-unavailable.png`, fullPage: true });
+  // Refused by the edge's own check, not by Genesys after dialling: no create-call POST.
+  const log = await simLog();
+  assert.equal(log.filter((e) => e.method === "POST" && e.phoneNumber === "+13175557105").length, 0, "never dialled");
+  assert.ok(log.some((e) => e.method === "GET" && e.path === `/api/v2/users/${OTTO}/presences/purecloud`), "Otto's presence was read");
   assert.deepEqual(page.errors, []);
   await page.close();
 });
