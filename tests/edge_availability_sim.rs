@@ -234,6 +234,8 @@ async fn wrap_up_settings_are_checked_at_startup() {
         &[("WRAPUP_CODE_ID", RESOLVED), ("GENESYS_QUEUE_ID", "")],
     );
     let r = e.handle(req("GET", "/v1/healthz")).await;
+    // Not ready, like the settings above: a ready answer naming the queue is no refusal.
+    assert_eq!(r.status, 503, "{}", r.body);
     assert!(
         json(&r)["message"]
             .as_str()
