@@ -199,17 +199,7 @@ async fn voicemail_presences_refuse_and_the_check_is_opt_in() {
 async fn a_403_on_the_station_lookup_lets_the_call_go_ahead_and_says_why() {
     // A real permission gap, not an injected fault: sim-edge without the
     // permission to read other users' stations.
-    let s = sim(|c| {
-        let edge = c
-            .org
-            .clients
-            .iter_mut()
-            .find(|c| c.id == "sim-edge")
-            .unwrap();
-        edge.permissions
-            .retain(|p| p != "telephony:otherStationAssociation:view");
-    })
-    .await;
+    let s = sim_edge_lacking("telephony:otherStationAssociation:view", |_| {}).await;
     let c = edge(&s);
     let placed = c
         .place_call_for_agent(&on_behalf("+13175550100", ADA), &checked(), never())

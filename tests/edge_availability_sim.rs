@@ -6,7 +6,7 @@
 
 mod common;
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use common::*;
 use genesys_click_to_call::edge::{EdgeRequest, EdgeResponse, LocalEdge};
@@ -14,58 +14,23 @@ use genesys_click_to_call::flow::Clock;
 use genesys_sim::Running;
 use serde_json::Value;
 
-const ORIGIN: &str = "http://127.0.0.1:8080";
+const ORIGIN: &str = EDGE_ORIGIN;
 const DORA: &str = "0b5e2f7a-6c1d-4e8f-9a3b-2c4d6e8f0a03";
 const SUPPORT: &str = "5f1c0a2e-8b3d-4c7e-9a1f-2b3c4d5e6f70";
 const RESOLVED: &str = "7a2e4c6b-1d3f-4e5a-8b7c-9d0e1f2a3b01";
 
-#[derive(Clone, Default)]
-struct Wall;
-
-impl Clock for Wall {
-    fn now_ms(&self) -> u64 {
-        SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap()
-            .as_millis() as u64
-    }
-    async fn sleep(&self, ms: u64) {
-        tokio::time::sleep(Duration::from_millis(ms)).await
-    }
-}
-
-type Edge = LocalEdge<Reqwest, Wall>;
+type Edge = LocalEdge<Reqwest, WallClock>;
 
 fn edge(s: &Running, overrides: &[(&str, &str)]) -> Edge {
-    let mut vars: Vec<(String, String)> = [
-        ("GENESYS_API_BASE", s.url().as_str()),
-        ("GENESYS_CLIENT_ID", "sim-edge"),
-        ("GENESYS_CLIENT_SECRET", "sim-edge-secret"),
-        ("GENESYS_AGENT_USER_ID", ADA),
-        ("GENESYS_QUEUE_ID", SUPPORT),
-        ("ALLOWED_ORIGINS", ORIGIN),
-        ("ALLOWED_DIAL_PREFIXES", "+1317555"),
-        (
-            "HANDLE_SIGNING_KEY",
-            "edge-test-signing-key-0123456789abcdef",
-        ),
-        ("CLIENT_ADDRESS_HEADER", "CF-Connecting-IP"),
-        ("RATE_LIMIT_PER_IP", "100/60"),
-        ("RATE_LIMIT_PER_NUMBER", "100/60"),
-        ("MAX_CONCURRENT_CALLS_PER_NUMBER", "100"),
-        ("GENESYS_REQUESTS_PER_MINUTE", "20000"),
-        ("POLL_INTERVAL_MS", "25"),
-    ]
-    .iter()
-    .map(|(k, v)| (k.to_string(), v.to_string()))
-    .collect();
-    for (k, v) in overrides {
-        vars.retain(|(n, _)| n != k);
-        vars.push((k.to_string(), v.to_string()));
-    }
-    LocalEdge::new(Reqwest(reqwest()), Wall, move |k| {
-        vars.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone())
-    })
+    let overrides: Vec<_> = [("GENESYS_QUEUE_ID", SUPPORT)]
+        .into_iter()
+        .chain(overrides.iter().copied())
+        .collect();
+    LocalEdge::new(
+        Reqwest(reqwest()),
+        WallClock::default(),
+        edge_env(s, &overrides),
+    )
 }
 
 async fn fast_sim() -> Running {
@@ -126,7 +91,7 @@ async fn follow(e: &Edge, limit: usize) -> Vec<String> {
             logs.push(log);
         }
         let Some(at) = next else { break };
-        let wait = at.saturating_sub(Wall.now_ms()).min(2_000);
+        let wait = at.saturating_sub(WallClock::default().now_ms()).min(2_000);
         tokio::time::sleep(Duration::from_millis(wait)).await;
     }
     logs
@@ -169,16 +134,8 @@ async fn otto_and_dora_are_refused_with_no_create_call_post() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_403_on_an_agent_lookup_lets_the_call_go_ahead_and_is_logged() {
-    let s = sim(|c| {
+    let s = sim_edge_lacking("telephony:otherStationAssociation:view", |c| {
         c.rate_limit = 100_000;
-        let edge = c
-            .org
-            .clients
-            .iter_mut()
-            .find(|c| c.id == "sim-edge")
-            .unwrap();
-        edge.permissions
-            .retain(|p| p != "telephony:otherStationAssociation:view");
     })
     .await;
     let e = edge(&s, &[]);
@@ -277,6 +234,8 @@ async fn wrap_up_settings_are_checked_at_startup() {
         &[("WRAPUP_CODE_ID", RESOLVED), ("GENESYS_QUEUE_ID", "")],
     );
     let r = e.handle(req("GET", "/v1/healthz")).await;
+    // Not ready, like the settings above: a ready answer naming the queue is no refusal.
+    assert_eq!(r.status, 503, "{}", r.body);
     assert!(
         json(&r)["message"]
             .as_str()

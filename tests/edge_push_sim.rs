@@ -13,56 +13,31 @@ mod host_socket;
 
 use std::collections::HashMap;
 use std::rc::Rc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use common::*;
 use genesys_click_to_call::edge::gateway::{edge_push_options, Gateway};
 use genesys_click_to_call::edge::{EdgeConfig, EdgeRequest, EdgeService, LocalFleet};
-use genesys_click_to_call::flow::Clock;
 use genesys_click_to_call::push::PushOptions;
 use genesys_sim::Running;
 use host_socket::Tungstenite;
 use serde_json::Value;
 
-const ORIGIN: &str = "http://127.0.0.1:8080";
+const ORIGIN: &str = EDGE_ORIGIN;
 
-#[derive(Clone, Default)]
-struct Clk;
-
-impl Clock for Clk {
-    fn now_ms(&self) -> u64 {
-        SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap()
-            .as_millis() as u64
-    }
-    async fn sleep(&self, ms: u64) {
-        tokio::time::sleep(Duration::from_millis(ms)).await
-    }
-}
-
-type Fleet = Rc<LocalFleet<Reqwest, Clk>>;
+type Fleet = Rc<LocalFleet<Reqwest, WallClock>>;
 
 fn vars(s: &Running) -> impl Fn(&str) -> Option<String> {
-    let vars: Vec<(&str, String)> = vec![
-        ("GENESYS_API_BASE", s.url().to_string()),
-        ("GENESYS_CLIENT_ID", "sim-edge".into()),
-        ("GENESYS_CLIENT_SECRET", "sim-edge-secret".into()),
-        ("GENESYS_AGENT_USER_ID", ADA.into()),
-        ("ALLOWED_ORIGINS", ORIGIN.into()),
-        ("ALLOWED_DIAL_PREFIXES", "+1317555".into()),
-        (
-            "HANDLE_SIGNING_KEY",
-            "edge-push-signing-key-0123456789abcdef".into(),
-        ),
-        ("CLIENT_ADDRESS_HEADER", "CF-Connecting-IP".into()),
-        ("RATE_LIMIT_PER_IP", "1000/60".into()),
-        ("RATE_LIMIT_PER_NUMBER", "100/60".into()),
-        ("MAX_CONCURRENT_CALLS_PER_NUMBER", "100".into()),
-        ("GENESYS_REQUESTS_PER_MINUTE", "20000".into()),
-        ("POLL_INTERVAL_MS", "25".into()),
-    ];
-    move |k| vars.iter().find(|(n, _)| *n == k).map(|(_, v)| v.clone())
+    edge_env(
+        s,
+        &[
+            (
+                "HANDLE_SIGNING_KEY",
+                "edge-push-signing-key-0123456789abcdef",
+            ),
+            ("RATE_LIMIT_PER_IP", "1000/60"),
+        ],
+    )
 }
 
 /// Push timings scaled like the simulator (time scale 0.02: a 600 ms heartbeat).
@@ -81,9 +56,9 @@ fn scaled(heartbeat_timeout_ms: u64) -> PushOptions {
 /// An edge whose gateway tracks by push (`None`: polling, as without a socket).
 fn edge(s: &Running, push: Option<PushOptions>) -> (EdgeService<Fleet>, Fleet) {
     let cfg = EdgeConfig::from_env(vars(s)).unwrap();
-    let mut local = LocalFleet::new(Reqwest(reqwest()), Clk, &cfg);
+    let mut local = LocalFleet::new(Reqwest(reqwest()), WallClock::default(), &cfg);
     if let Some(p) = push {
-        local.gateway = Gateway::new(Reqwest(reqwest()), Clk, &cfg)
+        local.gateway = Gateway::new(Reqwest(reqwest()), WallClock::default(), &cfg)
             .with_websocket(Box::new(Tungstenite::default()), p);
     }
     let fleet = Rc::new(local);
@@ -174,30 +149,6 @@ async fn watch(
     panic!("the stream never ended: {seen:?}");
 }
 
-async fn stats(s: &Running) -> Value {
-    let t = reqwest()
-        .get(format!("{}/__sim/notifications", s.url()))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    serde_json::from_str(&t).unwrap()
-}
-
-async fn notify_fault(s: &Running, spec: &str) {
-    let r = reqwest()
-        .post(format!("{}/__sim/notifications/faults", s.url()))
-        .body(spec.to_string())
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200);
-}
-
-const CALL_READ: &str = "/api/v2/conversations/calls/";
-
 /// Reads of each conversation (`…/calls/{id}` and the SIP-cause
 /// `…/conversations/{id}`), by conversation id.
 fn reads_by_call(log: &[Value]) -> HashMap<String, usize> {
@@ -281,7 +232,7 @@ async fn a_hundred_watchers_on_a_hundred_calls_share_one_channel_and_one_socket(
     );
     assert_eq!(count(&l, "POST", "/oauth/token", None), 1);
     assert_eq!(l.iter().filter(|e| e["status"] == 429).count(), 0);
-    let st = stats(&s).await;
+    let st = notifications(&s).await;
     assert_eq!(st["channelsCreated"], 1, "{st}");
     assert_eq!(st["socketOpens"], 1, "{st}");
 }
@@ -311,7 +262,7 @@ async fn survive(fault: Option<&str>) -> Value {
     assert!(r.status < 300, "{what}: hang up {} {}", r.status, r.body);
     tokio::time::sleep(Duration::from_millis(100)).await;
     assert!(
-        stats(&s).await["eventsDropped"].as_u64().unwrap() >= 1,
+        notifications(&s).await["eventsDropped"].as_u64().unwrap() >= 1,
         "{what}: the end event was lost with the stall"
     );
     if let Some(f) = fault {
@@ -335,7 +286,7 @@ async fn survive(fault: Option<&str>) -> Value {
         1,
         "{what}: exactly one reconcile read"
     );
-    stats(&s).await
+    notifications(&s).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -378,6 +329,6 @@ async fn without_a_socket_the_same_frames_are_polled() {
     let handle = place(&svc, ip, "+13175552002").await;
     let w = watch(&svc, ip, &handle, "", |_| false).await;
     assert_eq!(last(&w), ("ended", "completed", "poll"));
-    assert_eq!(stats(&s).await["channelsCreated"], 0);
+    assert_eq!(notifications(&s).await["channelsCreated"], 0);
     assert!(count(&log(&s).await, "GET", CALL_READ, None) >= 1);
 }

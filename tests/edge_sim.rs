@@ -8,40 +8,21 @@
 
 mod common;
 
-use std::cell::{Cell, RefCell};
+use std::cell::RefCell;
 use std::rc::Rc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use common::*;
 use genesys_click_to_call::edge::{EdgeRequest, EdgeResponse, EdgeService, Fleet, LocalFleet};
-use genesys_click_to_call::flow::Clock;
 use genesys_sim::Running;
 use serde_json::Value;
 
-const ORIGIN: &str = "http://127.0.0.1:8080";
-const SECRET: &str = "sim-edge-secret";
-const SIGNING_KEY: &str = "edge-test-signing-key-0123456789abcdef";
+const ORIGIN: &str = EDGE_ORIGIN;
+const SECRET: &str = EDGE_SECRET;
+const SIGNING_KEY: &str = EDGE_SIGNING_KEY;
 const VISITOR: &str = "203.0.113.7";
 
-/// Wall-clock time (the lookup asks Genesys about real times), shiftable
-/// forward to expire handles without waiting.
-#[derive(Clone, Default)]
-struct Clk(Rc<Cell<u64>>);
-
-impl Clock for Clk {
-    fn now_ms(&self) -> u64 {
-        SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap()
-            .as_millis() as u64
-            + self.0.get()
-    }
-    async fn sleep(&self, ms: u64) {
-        tokio::time::sleep(Duration::from_millis(ms)).await
-    }
-}
-
-type Local = LocalFleet<Reqwest, Clk>;
+type Local = LocalFleet<Reqwest, WallClock>;
 
 struct Edge<F = Local> {
     svc: EdgeService<F>,
@@ -49,36 +30,14 @@ struct Edge<F = Local> {
 }
 
 fn vars(s: &Running, overrides: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
-    let mut vars: Vec<(String, String)> = [
-        ("GENESYS_API_BASE", s.url().as_str()),
-        ("GENESYS_CLIENT_ID", "sim-edge"),
-        ("GENESYS_CLIENT_SECRET", SECRET),
-        ("GENESYS_AGENT_USER_ID", ADA),
-        ("ALLOWED_ORIGINS", ORIGIN),
-        ("ALLOWED_DIAL_PREFIXES", "+1317555"),
-        ("HANDLE_SIGNING_KEY", SIGNING_KEY),
-        ("CLIENT_ADDRESS_HEADER", "CF-Connecting-IP"),
-        ("RATE_LIMIT_PER_IP", "100/60"),
-        ("RATE_LIMIT_PER_NUMBER", "100/60"),
-        ("MAX_CONCURRENT_CALLS_PER_NUMBER", "100"),
-        ("GENESYS_REQUESTS_PER_MINUTE", "20000"),
-        ("POLL_INTERVAL_MS", "25"),
-    ]
-    .iter()
-    .map(|(k, v)| (k.to_string(), v.to_string()))
-    .collect();
-    for (k, v) in overrides {
-        vars.retain(|(n, _)| n != k);
-        vars.push((k.to_string(), v.to_string()));
-    }
-    move |k| vars.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone())
+    edge_env(s, overrides)
 }
 
 fn edge(s: &Running, overrides: &[(&str, &str)]) -> Edge {
-    edge_at(s, overrides, Clk::default())
+    edge_at(s, overrides, WallClock::default())
 }
 
-fn edge_at(s: &Running, overrides: &[(&str, &str)], clock: Clk) -> Edge {
+fn edge_at(s: &Running, overrides: &[(&str, &str)], clock: WallClock) -> Edge {
     Edge {
         svc: EdgeService::new(Reqwest(reqwest()), clock, vars(s, overrides)),
         seen: RefCell::new(Vec::new()),
@@ -88,7 +47,11 @@ fn edge_at(s: &Running, overrides: &[(&str, &str)], clock: Clk) -> Edge {
 /// `n` "isolates" sharing one set of coordinators, as Durable Objects share them.
 fn fleet(s: &Running, overrides: &[(&str, &str)], n: usize) -> Vec<Edge<Rc<Local>>> {
     let cfg = genesys_click_to_call::edge::EdgeConfig::from_env(vars(s, overrides)).unwrap();
-    let shared = Rc::new(LocalFleet::new(Reqwest(reqwest()), Clk::default(), &cfg));
+    let shared = Rc::new(LocalFleet::new(
+        Reqwest(reqwest()),
+        WallClock::default(),
+        &cfg,
+    ));
     (0..n)
         .map(|i| Edge {
             svc: EdgeService::build(vars(s, overrides), &[i as u8; 16], |_| shared.clone()),
@@ -788,7 +751,7 @@ async fn the_client_address_counts_only_from_a_trusted_source() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn handles_expire_and_an_ended_call_no_longer_reaches_genesys() {
     let s = fast_sim().await;
-    let clock = Clk::default();
+    let clock = WallClock::default();
     let e = edge_at(&s, &[("HANDLE_TTL_SECS", "3600")], clock.clone());
     let h = e.place("+13175550103").await;
     let stream = e.events(&h).await;

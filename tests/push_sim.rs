@@ -46,34 +46,17 @@ fn push_client(o: ClientOptions) -> TestClient {
     client(o).with_websocket(Box::new(Tungstenite::default()))
 }
 
-async fn stats(sim: &Running) -> Value {
-    let t = reqwest()
-        .get(format!("{}/__sim/notifications", sim.url()))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    serde_json::from_str(&t).unwrap()
-}
-
-async fn notify_fault(sim: &Running, spec: &str) {
-    let r = reqwest()
-        .post(format!("{}/__sim/notifications/faults", sim.url()))
-        .body(spec.to_string())
-        .send()
+/// A push client whose channel and socket are already up: one call followed
+/// to its end, so a fault armed next hits a live socket.
+async fn warm_push_client(s: &Running) -> TestClient {
+    let c = push_client(push_options(s, edge_creds("sim-edge-secret")));
+    let warm = c
+        .place_call(&on_behalf("+13175550105", ADA), never())
         .await
         .unwrap();
-    assert_eq!(r.status(), 200);
-    let v: Value = serde_json::from_str(&r.text().await.unwrap()).unwrap();
-    assert!(
-        !v["applied"].as_array().unwrap().is_empty(),
-        "fault {spec} applied to nothing"
-    );
+    follow(&c, &warm).await;
+    c
 }
-
-const CALL_READ: &str = "/api/v2/conversations/calls/";
 
 /// `GET /api/v2/conversations/{id}` (the SIP-cause read), not `…/calls/{id}`.
 fn reason_reads(log: &[Value]) -> usize {
@@ -168,7 +151,7 @@ async fn every_test_number_is_followed_by_push_with_no_polling() {
     assert_eq!(count(&l, "POST", "/oauth/token", None), 1);
     assert_eq!(count(&l, "POST", "/api/v2/notifications/channels", None), 1);
     assert_eq!(l.iter().filter(|e| e["status"] == 429).count(), 0);
-    let st = stats(&s).await;
+    let st = notifications(&s).await;
     assert_eq!(st["channelsCreated"], 1);
     assert_eq!(st["socketOpens"], 1, "one socket for every call");
     assert_eq!(
@@ -183,13 +166,8 @@ async fn every_test_number_is_followed_by_push_with_no_polling() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_event_that_beats_the_post_response_is_not_lost() {
     let s = sim(|_| {}).await;
-    let c = push_client(push_options(&s, edge_creds("sim-edge-secret")));
     // Warm the channel up, then hold the create-call answer back 400 ms.
-    let first = c
-        .place_call(&on_behalf("+13175550105", ADA), never())
-        .await
-        .unwrap();
-    follow(&c, &first).await;
+    let c = warm_push_client(&s).await;
     fault(
         &s,
         r#"{"method":"POST","path":"/api/v2/conversations/calls/user/*","when":"after","delayMs":400}"#,
@@ -254,7 +232,7 @@ async fn survive(fault_spec: Option<&str>) -> (Value, Vec<Value>) {
         notify_fault(&s, r#"{"fault":"stall","durationMs":60000}"#).await;
         hang_up.hang_up(&id, never()).await.unwrap();
         assert!(
-            stats(&s).await["eventsDropped"].as_u64().unwrap() >= 1,
+            notifications(&s).await["eventsDropped"].as_u64().unwrap() >= 1,
             "the end event was lost with the stall"
         );
         if let Some(f) = fault_spec {
@@ -275,7 +253,7 @@ async fn survive(fault_spec: Option<&str>) -> (Value, Vec<Value>) {
         1,
         "{what}: exactly one reconcile read"
     );
-    (stats(&s).await, l)
+    (notifications(&s).await, l)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -310,12 +288,7 @@ async fn an_expired_channel_is_replaced_then_reconciled() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn duplicated_and_reordered_events_never_move_a_call_backwards() {
     let s = sim(|_| {}).await;
-    let c = push_client(push_options(&s, edge_creds("sim-edge-secret")));
-    let warm = c
-        .place_call(&on_behalf("+13175550105", ADA), never())
-        .await
-        .unwrap();
-    follow(&c, &warm).await;
+    let c = warm_push_client(&s).await;
     notify_fault(
         &s,
         r#"[{"fault":"duplicate","count":10},{"fault":"reorder","count":2}]"#,
@@ -328,7 +301,7 @@ async fn duplicated_and_reordered_events_never_move_a_call_backwards() {
     let (st, _, seen) = follow(&c, &id).await;
     assert_eq!(st.outcome, Some(Outcome::Completed));
     assert!(seen.windows(2).all(|w| w[0].0 < w[1].0), "{seen:?}");
-    let n = stats(&s).await;
+    let n = notifications(&s).await;
     assert!(n["eventsDuplicated"].as_u64().unwrap() >= 1, "{n}");
     assert!(n["eventsReordered"].as_u64().unwrap() >= 1, "{n}");
     assert_eq!(reads_of(&log(&s).await, &id), 0);
@@ -411,7 +384,7 @@ async fn a_refused_channel_and_no_websocket_both_poll() {
         (st.outcome, tracking),
         (Some(Outcome::Completed), Tracking::Poll)
     );
-    assert_eq!(stats(&s).await["channelsCreated"], 0);
+    assert_eq!(notifications(&s).await["channelsCreated"], 0);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -433,7 +406,7 @@ async fn a_hundred_concurrent_calls_share_one_channel_with_at_most_two_reads_eac
                 .wait_for_call(&id, UNTIL_ENDED, |s, _, t| seen.push((s.phase, t)), never())
                 .await;
             if let Err(e) = &r {
-                let st = stats(s).await;
+                let st = notifications(s).await;
                 panic!(
                     "{n} {}: {e} {seen:?} {:?} sent {} dropped {} dup {} reord {}",
                     id.as_str(),
@@ -466,7 +439,7 @@ async fn a_hundred_concurrent_calls_share_one_channel_with_at_most_two_reads_eac
     assert_eq!(reason_reads(&l), 25, "one SIP-cause read per busy call");
     assert_eq!(count(&l, "POST", "/oauth/token", None), 1);
     assert_eq!(l.iter().filter(|e| e["status"] == 429).count(), 0);
-    let st = stats(&s).await;
+    let st = notifications(&s).await;
     eprintln!(
         "STATS sent {} dropped {}",
         st["eventsSent"], st["eventsDropped"]

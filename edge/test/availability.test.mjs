@@ -61,6 +61,7 @@ async function wrappedUpOnce(options) {
   assert.equal(conversations.size, 2, "one per call");
   for (const p of patches) {
     assert.equal(p.wrapup.code, RESOLVED);
+    assert.ok(p.status >= 200 && p.status < 300, `Genesys accepted the wrap-up: ${JSON.stringify(p)}`);
     assert.ok(p.path.includes("/user/"), "on behalf of the agent");
     assert.match(p.wrapup.notes, / completed$/);
   }

@@ -8,7 +8,7 @@ import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import net from "node:net";
 import { workerOptions } from "../workerd-options.mjs";
-import { SECRET, baseVars, keeper, sleep, visitor } from "./support.mjs";
+import { SECRET, baseVars, edgeLogLines, keeper, sleep, visitor } from "./support.mjs";
 
 const SIM = process.env.GENESYS_SIM_URL;
 if (!SIM) throw new Error("GENESYS_SIM_URL is not set: run through scripts/test-edge.sh");
@@ -293,14 +293,9 @@ test(`fuzz: ${CASES} requests from seed ${SEED} — no undocumented 5xx, JSON er
   }
   assert.ok((tally.get(201) ?? 0) > 0 && (tally.get(400) ?? 0) > 50 && (tally.get(404) ?? 0) > 50, "the cases reach every layer");
   await sleep(200);
-  const ours = k.logs.filter((l) => l.startsWith("{"));
+  const ours = edgeLogLines(k.logs, SIGNING_KEY);
   assert.ok(ours.length > CASES / 2, `${ours.length} log lines`);
-  for (const line of k.logs) {
-    assert.ok(!line.includes(SECRET) && !line.includes(SIGNING_KEY), line);
-    assert.doesNotMatch(line, /"event":"panic"|hung|different request context/, line);
-  }
   for (const line of ours) {
-    JSON.parse(line);
     for (const h of minted) assert.ok(!line.includes(h), `a whole handle: ${line}`);
     for (const n of numbers) {
       const digits = n.replace(/\D/g, "");

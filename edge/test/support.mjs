@@ -1,5 +1,6 @@
 // Shared by the edge suites (not a test file itself): a private genesys-sim
 // when a suite needs its own limits, and workers whose log lines are kept.
+import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { Miniflare } from "miniflare";
 
@@ -45,6 +46,19 @@ export const fault = (sim, spec) => fetch(`${sim}/__sim/faults`, { method: "POST
 // Faults left over by an earlier test (a request that never reached Genesys) must not leak into the next.
 export const clearFaults = (sim) => fetch(`${sim}/__sim/faults`, { method: "DELETE" });
 export const postsTo = async (sim, number) => (await simLog(sim)).filter((e) => e.method === "POST" && e.phoneNumber === number).length;
+
+// Every line workerd printed (its own diagnostics, such as a failed body read,
+// included) is checked for the client secret, `signingKey` and any sign of a
+// panic or hang; returns the edge's own log lines, each checked to be JSON.
+export function edgeLogLines(logs, signingKey) {
+  for (const line of logs) {
+    assert.ok(!line.includes(SECRET) && !line.includes(signingKey), line);
+    assert.doesNotMatch(line, /"event":"panic"|hung|different request context/, line);
+  }
+  const ours = logs.filter((l) => l.startsWith("{"));
+  for (const line of ours) JSON.parse(line);
+  return ours;
+}
 
 // Miniflare instances whose workerd output (the edge's log lines) is kept in `logs`.
 export function keeper() {

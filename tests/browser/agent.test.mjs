@@ -5,17 +5,8 @@
 // and applied exactly once. Run by scripts/test-browser.sh.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
-import { existsSync, mkdirSync } from "node:fs";
-import { chromium } from "playwright-core";
+import { SIM, SHOTS, ADA, OTTO, launchChromium, servePages, newPage, simLog } from "./support.mjs";
 
-const SIM = process.env.GENESYS_SIM_URL;
-if (!SIM) throw new Error("GENESYS_SIM_URL is not set: run through scripts/test-browser.sh");
-const CHROMIUM = "/usr/bin/chromium";
-if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: the browser suite cannot run (scripts/setup.sh installs it)`);
-const SHOTS = "target/screenshots";
-const ADA = "0b5e2f7a-6c1d-4e8f-9a3b-2c4d6e8f0a01";
-const OTTO = "0b5e2f7a-6c1d-4e8f-9a3b-2c4d6e8f0a02";
 const DORA = "0b5e2f7a-6c1d-4e8f-9a3b-2c4d6e8f0a03";
 const CALL_BACK_LATER = "7a2e4c6b-1d3f-4e5a-8b7c-9d0e1f2a3b02";
 const AVAILABLE = "6a3af858-942f-489d-9700-5f9bcdcdae9b";
@@ -24,16 +15,8 @@ const DO_NOT_DISTURB = "9d1c4b7e-2f3a-4d5b-8c6e-7a8b9c0d1e2f";
 let browser, www, pageUrl;
 
 before(async () => {
-  mkdirSync(SHOTS, { recursive: true });
-  www = spawn(process.execPath, ["www/server.mjs"], { env: { ...process.env, WWW_PORT: "0", SIM_URL: SIM }, stdio: ["ignore", "pipe", "inherit"] });
-  pageUrl = await new Promise((resolve, reject) => {
-    www.stdout.on("data", (d) => { const m = String(d).match(/http:\/\/127\.0\.0\.1:\d+/); if (m) resolve(m[0]); });
-    www.on("exit", () => reject(new Error("the page server exited")));
-  });
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-  });
+  ({ p: www, url: pageUrl } = await servePages());
+  browser = await launchChromium();
 });
 
 after(async () => {
@@ -43,10 +26,7 @@ after(async () => {
 
 /// The agent console, signed in as `userId` through the simulated sign-in page.
 async function signIn(userId) {
-  const page = await browser.newPage({ viewport: { width: 1100, height: 820 } });
-  page.errors = [];
-  page.on("console", (m) => { if (m.type() === "error") page.errors.push(m.text()); });
-  page.on("pageerror", (e) => page.errors.push(String(e)));
+  const page = await newPage(browser, { viewport: { width: 1100, height: 820 } });
   await page.goto(pageUrl + "/agent.html");
   // The module loads asynchronously: a click before its handlers are attached would be lost.
   await page.waitForSelector("html[data-ready]", { state: "attached" });
@@ -56,10 +36,6 @@ async function signIn(userId) {
   await page.waitForSelector("#signed-in:not([hidden])");
   await page.waitForSelector("#availability:not([data-available=''])");
   return page;
-}
-
-async function simLog() {
-  return (await (await fetch(`${SIM}/__sim/requests`)).json()).requests;
 }
 
 async function setPresence(userId, definitionId) {

@@ -3,30 +3,17 @@
 // all against a live genesys-sim. Run by scripts/test-browser.sh.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
-import { existsSync, mkdirSync } from "node:fs";
-import { chromium } from "playwright-core";
 import { Miniflare } from "miniflare";
 import { workerOptions } from "../../edge/workerd-options.mjs";
-
-const SIM = process.env.GENESYS_SIM_URL;
-if (!SIM) throw new Error("GENESYS_SIM_URL is not set: run through scripts/test-browser.sh");
-const CHROMIUM = "/usr/bin/chromium";
-if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: the browser suite cannot run (scripts/setup.sh installs it)`);
-const SHOTS = "target/screenshots";
-const ADA = "0b5e2f7a-6c1d-4e8f-9a3b-2c4d6e8f0a01";
+import { SIM, SHOTS, ADA, launchChromium, servePages, newPage, simLog } from "./support.mjs";
 
 let browser, edge, www, pageUrl;
 
 before(async () => {
-  mkdirSync(SHOTS, { recursive: true });
   // The page server first (its origin goes into the edge's CORS list)…
-  www = spawn(process.execPath, ["www/server.mjs"], { env: { ...process.env, WWW_PORT: "0", SIM_URL: SIM, EDGE_URL: "pending" }, stdio: ["ignore", "pipe", "inherit"] });
-  pageUrl = await new Promise((resolve, reject) => {
-    www.stdout.on("data", (d) => { const m = String(d).match(/http:\/\/127\.0\.0\.1:\d+/); if (m) resolve(m[0]); });
-    www.on("exit", () => reject(new Error("the page server exited")));
-  });
-  www.kill();
+  const first = await servePages({ edgeUrl: "pending" });
+  pageUrl = first.url;
+  first.p.kill();
   // …but it needs the edge's URL too: start the edge, then the server again on the same port.
   const port = new URL(pageUrl).port;
   edge = new Miniflare(workerOptions({
@@ -36,12 +23,8 @@ before(async () => {
     GENESYS_REQUESTS_PER_MINUTE: "20000",
   }, { host: "127.0.0.1", port: 0 }));
   const edgeUrl = (await edge.ready).origin;
-  www = spawn(process.execPath, ["www/server.mjs"], { env: { ...process.env, WWW_PORT: port, SIM_URL: SIM, EDGE_URL: edgeUrl }, stdio: ["ignore", "pipe", "inherit"] });
-  await new Promise((resolve) => www.stdout.once("data", resolve));
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-  });
+  ({ p: www } = await servePages({ port, edgeUrl }));
+  browser = await launchChromium();
   console.log(`screenshots: ${process.cwd()}/${SHOTS}`);
 });
 
@@ -53,19 +36,13 @@ after(async () => {
 
 /// A fresh page that records console errors and failed requests.
 async function open(path, viewport = { width: 1100, height: 760 }) {
-  const page = await browser.newPage({ viewport });
-  page.errors = [];
-  page.on("console", (m) => { if (m.type() === "error") page.errors.push(m.text()); });
-  page.on("pageerror", (e) => page.errors.push(String(e)));
+  const page = await newPage(browser, { viewport });
   await page.goto(pageUrl + path);
   // The widget marks when its handlers are attached: never click into the void under load.
   if (path === "/") await page.waitForSelector("body[data-ready]");
   return page;
 }
 
-async function simLog() {
-  return (await (await fetch(`${SIM}/__sim/requests`)).json()).requests;
-}
 const postsTo = async (number) => (await simLog()).filter((e) => e.method === "POST" && e.phoneNumber === number).length;
 
 async function visitorCall(number, outcomeName, viewport) {

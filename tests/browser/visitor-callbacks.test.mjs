@@ -6,19 +6,9 @@
 // Run by scripts/test-browser.sh.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
-import { existsSync, mkdirSync } from "node:fs";
-import { chromium } from "playwright-core";
 import { Miniflare } from "miniflare";
 import { workerOptions } from "../../edge/workerd-options.mjs";
-
-const SIM = process.env.GENESYS_SIM_URL;
-if (!SIM) throw new Error("GENESYS_SIM_URL is not set: run through scripts/test-browser.sh");
-const CHROMIUM = "/usr/bin/chromium";
-if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: the browser suite cannot run (scripts/setup.sh installs it)`);
-const SHOTS = "target/screenshots";
-const ADA = "0b5e2f7a-6c1d-4e8f-9a3b-2c4d6e8f0a01";
-const OTTO = "0b5e2f7a-6c1d-4e8f-9a3b-2c4d6e8f0a02";
+import { SIM, SHOTS, ADA, OTTO, launchChromium, servePages, newPage, simLog } from "./support.mjs";
 const SUPPORT = "5f1c0a2e-8b3d-4c7e-9a1f-2b3c4d5e6f70";
 
 let browser;
@@ -26,14 +16,7 @@ const stops = [];
 
 // A page server and its edge (for `agent`), the page's origin allowed.
 async function startDemo(agent) {
-  const serve = (port, edgeUrl) => {
-    const p = spawn(process.execPath, ["www/server.mjs"], { env: { ...process.env, WWW_PORT: String(port), SIM_URL: SIM, EDGE_URL: edgeUrl }, stdio: ["ignore", "pipe", "inherit"] });
-    return new Promise((resolve, reject) => {
-      p.stdout.once("data", (d) => resolve({ p, url: String(d).match(/http:\/\/127\.0\.0\.1:\d+/)[0] }));
-      p.on("exit", () => reject(new Error("the page server exited")));
-    });
-  };
-  const first = await serve(0, "pending");
+  const first = await servePages({ edgeUrl: "pending" });
   first.p.kill();
   const edge = new Miniflare(workerOptions({
     GENESYS_API_BASE: SIM, GENESYS_CLIENT_ID: "sim-edge", GENESYS_CLIENT_SECRET: "sim-edge-secret", GENESYS_AGENT_USER_ID: agent,
@@ -43,21 +26,17 @@ async function startDemo(agent) {
     OPENING_HOURS: "Daily 00:00-24:00 UTC", CALLBACK_SLOT_MINUTES: "60", CALLBACK_MAX_DAYS_AHEAD: "2",
   }, { host: "127.0.0.1", port: 0 }));
   const edgeUrl = (await edge.ready).origin;
-  const www = await serve(new URL(first.url).port, edgeUrl);
+  const www = await servePages({ port: new URL(first.url).port, edgeUrl });
   stops.push(() => www.p.kill(), () => edge.dispose());
   return www.url;
 }
 
 let ada, otto;
 before(async () => {
-  mkdirSync(SHOTS, { recursive: true });
   await fetch(`${SIM}/__sim/queues/${SUPPORT}`, { method: "POST", body: JSON.stringify({ estimatedWaitSeconds: 240 }) });
   ada = await startDemo(ADA);
   otto = await startDemo(OTTO);
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-  });
+  browser = await launchChromium();
 });
 
 after(async () => {
@@ -66,16 +45,15 @@ after(async () => {
 });
 
 async function open(url, viewport = { width: 1100, height: 820 }) {
-  const page = await browser.newPage({ viewport, timezoneId: "Europe/Dublin", locale: "en-IE" });
-  page.errors = [];
-  page.on("console", (m) => { if (m.type() === "error") page.errors.push(m.text()); });
-  page.on("pageerror", (e) => page.errors.push(String(e)));
+  const page = await newPage(browser, { viewport, timezoneId: "Europe/Dublin", locale: "en-IE" });
   await page.goto(url);
   await page.waitForSelector("body[data-mode]");
   return page;
 }
 
-const callbackPosts = async () => (await (await fetch(`${SIM}/__sim/requests`)).json()).requests.filter((e) => e.method === "POST" && e.path === "/api/v2/conversations/callbacks").length;
+const callbackPosts = async () => (await simLog()).filter((e) => e.method === "POST" && e.path === "/api/v2/conversations/callbacks").length;
+// The edge's cancel: `PATCH …/callbacks/{id}` {"state":"disconnected"}, answered 2xx by Genesys.
+const callbackCancels = async () => (await simLog()).filter((e) => e.method === "PATCH" && e.path.startsWith("/api/v2/conversations/callbacks/") && e.status < 300).length;
 
 test("visitor: someone can take the call: 'Call me now' with the wait, and a callback booked, confirmed and cancelled by keyboard", async () => {
   const page = await open(ada);
@@ -101,10 +79,13 @@ test("visitor: someone can take the call: 'Call me now' with the wait, and a cal
   assert.equal(await callbackPosts(), before + 1);
   assert.equal(await page.getAttribute("#callback-status", "aria-live"), "polite");
   await page.screenshot({ path: `${SHOTS}/visitor-callback-booked.png`, fullPage: true });
+  const cancelsBefore = await callbackCancels();
   await page.focus("#callback-cancel");
   await page.keyboard.press("Enter");
   await page.waitForSelector('#callback-status[data-state="canceled"]');
   assert.match(await page.textContent("#callback-text"), /cancelled/);
+  // "Cancelled" on the page is only true if Genesys was told.
+  assert.equal(await callbackCancels(), cancelsBefore + 1, "one cancel reached Genesys");
   assert.deepEqual(page.errors, []);
   await page.close();
 });
@@ -169,6 +150,10 @@ test("visitor: a call the edge refuses for availability says so plainly and offe
   assert.equal(await page.isVisible("#call-button"), false);
   assert.ok(await page.isVisible("#callback-time"));
   await page.screenshot({ path: `${SHOTS}/visitor-agent-unavailable.png`, fullPage: true });
+  // Refused by the edge's own check, not by Genesys after dialling: no create-call POST.
+  const log = await simLog();
+  assert.equal(log.filter((e) => e.method === "POST" && e.phoneNumber === "+13175557105").length, 0, "never dialled");
+  assert.ok(log.some((e) => e.method === "GET" && e.path === `/api/v2/users/${OTTO}/presences/purecloud`), "Otto's presence was read");
   assert.deepEqual(page.errors, []);
   await page.close();
 });

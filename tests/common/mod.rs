@@ -2,10 +2,12 @@
 //! a reqwest transport, a tokio clock, and helpers for the simulator's hooks.
 #![allow(dead_code)]
 
+use std::cell::Cell;
 use std::future::Future;
 use std::pin::Pin;
+use std::rc::Rc;
 use std::task::Poll;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use genesys_click_to_call::auth::{ClientSecret, Credentials};
 use genesys_click_to_call::call::{ConversationId, EntityId, PlaceCall, E164};
@@ -87,6 +89,63 @@ impl Clock for TokioClock {
 
 pub type TestClient = Client<Reqwest, TokioClock>;
 
+/// Wall-clock time, for the edge suites (the edge asks Genesys about real
+/// times: callbacks, opening hours), shiftable forward to expire handles
+/// without waiting.
+#[derive(Clone, Default)]
+pub struct WallClock(pub Rc<Cell<u64>>);
+
+impl Clock for WallClock {
+    fn now_ms(&self) -> u64 {
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_millis() as u64
+            + self.0.get()
+    }
+    async fn sleep(&self, ms: u64) {
+        tokio::time::sleep(Duration::from_millis(ms)).await
+    }
+}
+
+/// The page origin the edge suites allow.
+pub const EDGE_ORIGIN: &str = "http://127.0.0.1:8080";
+/// The edge suites' client secret (genesys-sim's `sim-edge` client).
+pub const EDGE_SECRET: &str = "sim-edge-secret";
+/// The edge suites' handle signing key, unless a suite overrides it.
+pub const EDGE_SIGNING_KEY: &str = "edge-test-signing-key-0123456789abcdef";
+
+/// An edge's environment against `sim`, as the host edge suites share it;
+/// each of `overrides` replaces or adds one variable.
+pub fn edge_env(
+    sim: &Running,
+    overrides: &[(&str, &str)],
+) -> impl Fn(&str) -> Option<String> + Clone + 'static {
+    let mut vars: Vec<(String, String)> = [
+        ("GENESYS_API_BASE", sim.url().as_str()),
+        ("GENESYS_CLIENT_ID", "sim-edge"),
+        ("GENESYS_CLIENT_SECRET", EDGE_SECRET),
+        ("GENESYS_AGENT_USER_ID", ADA),
+        ("ALLOWED_ORIGINS", EDGE_ORIGIN),
+        ("ALLOWED_DIAL_PREFIXES", "+1317555"),
+        ("HANDLE_SIGNING_KEY", EDGE_SIGNING_KEY),
+        ("CLIENT_ADDRESS_HEADER", "CF-Connecting-IP"),
+        ("RATE_LIMIT_PER_IP", "100/60"),
+        ("RATE_LIMIT_PER_NUMBER", "100/60"),
+        ("MAX_CONCURRENT_CALLS_PER_NUMBER", "100"),
+        ("GENESYS_REQUESTS_PER_MINUTE", "20000"),
+        ("POLL_INTERVAL_MS", "25"),
+    ]
+    .iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    for (k, v) in overrides {
+        vars.retain(|(n, _)| n != k);
+        vars.push((k.to_string(), v.to_string()));
+    }
+    move |k| vars.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone())
+}
+
 pub fn reqwest() -> reqwest::Client {
     reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
@@ -103,6 +162,22 @@ pub async fn sim(f: impl FnOnce(&mut Config)) -> Running {
     };
     f(&mut cfg);
     start(cfg).await.unwrap()
+}
+
+/// A genesys-sim whose `sim-edge` client lacks `permission`: a real
+/// permission gap (Genesys answers 403), not an injected fault.
+pub async fn sim_edge_lacking(permission: &str, f: impl FnOnce(&mut Config)) -> Running {
+    sim(|c| {
+        f(c);
+        let edge = c
+            .org
+            .clients
+            .iter_mut()
+            .find(|c| c.id == "sim-edge")
+            .unwrap();
+        edge.permissions.retain(|p| p != permission);
+    })
+    .await
 }
 
 pub fn options(sim: &Running, creds: Credentials) -> ClientOptions {
@@ -161,6 +236,40 @@ pub async fn fault(sim: &Running, spec: &str) {
         .unwrap();
     assert_eq!(r.status(), 201);
 }
+
+/// The simulator's notification counters (`GET /__sim/notifications`):
+/// channels created, sockets, events dropped.
+pub async fn notifications(sim: &Running) -> Value {
+    let t = reqwest()
+        .get(format!("{}/__sim/notifications", sim.url()))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    serde_json::from_str(&t).unwrap()
+}
+
+/// Arms a fault on the notification sockets open now. One that applied to no
+/// socket fails here: a survival test whose fault hit nothing proves nothing.
+pub async fn notify_fault(sim: &Running, spec: &str) {
+    let r = reqwest()
+        .post(format!("{}/__sim/notifications/faults", sim.url()))
+        .body(spec.to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let v: Value = serde_json::from_str(&r.text().await.unwrap()).unwrap();
+    assert!(
+        !v["applied"].as_array().unwrap().is_empty(),
+        "fault {spec} applied to nothing"
+    );
+}
+
+/// A call's status read (`GET …/calls/{id}`), as push tests count reconcile reads.
+pub const CALL_READ: &str = "/api/v2/conversations/calls/";
 
 pub fn count(log: &[Value], method: &str, prefix: &str, status: Option<u64>) -> usize {
     log.iter()
