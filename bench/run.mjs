@@ -9,6 +9,7 @@ import { cpus, totalmem } from "node:os";
 import zlib from "node:zlib";
 import { Miniflare } from "miniflare";
 import { fleetOptions, workerOptions } from "../edge/workerd-options.mjs";
+import { printedUrl } from "../scripts/printed-url.mjs";
 
 const require = createRequire(import.meta.url);
 const TOOLS = new URL("../.tools/bench/node_modules/", import.meta.url).pathname;
@@ -29,10 +30,7 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 async function startSim(args) {
   const p = spawn(process.env.GENESYS_SIM_BIN ?? "target/release/genesys-sim", ["--listen", "127.0.0.1:0", "--quiet", ...args], { stdio: ["ignore", "ignore", "pipe"] });
-  const url = await new Promise((resolve, reject) => {
-    p.stderr.on("data", (d) => { const m = String(d).match(/http:\/\/127\.0\.0\.1:\d+/); if (m) resolve(m[0]); });
-    p.on("exit", () => reject(new Error("genesys-sim exited")));
-  });
+  const url = await printedUrl(p, p.stderr, "genesys-sim");
   return { url, stop: () => p.kill() };
 }
 const simLog = async (sim) => (await (await fetch(`${sim.url}/__sim/requests`)).json()).requests;

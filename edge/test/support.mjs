@@ -3,6 +3,7 @@
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { Miniflare } from "miniflare";
+import { printedUrl } from "../../scripts/printed-url.mjs";
 
 export const ORIGIN = "http://127.0.0.1:8080";
 export const SECRET = "sim-edge-secret";
@@ -27,17 +28,7 @@ export const baseVars = (sim, signingKey) => ({
 // A genesys-sim of our own (the shared one allows 100000 requests a minute).
 export async function startSim(args = []) {
   const p = spawn("target/debug/genesys-sim", ["--listen", "127.0.0.1:0", "--quiet", ...args], { stdio: ["ignore", "ignore", "pipe"] });
-  // The address may arrive split over several chunks: match on all of it so far.
-  let seen = "";
-  const url = await new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`genesys-sim printed no address in 30 s: ${seen}`)), 30_000);
-    p.stderr.on("data", (d) => {
-      seen += d;
-      const m = seen.match(/http:\/\/127\.0\.0\.1:\d+(?=\D)/);
-      if (m) { clearTimeout(timer); resolve(m[0]); }
-    });
-    p.on("exit", () => { clearTimeout(timer); reject(new Error("genesys-sim exited")); });
-  });
+  const url = await printedUrl(p, p.stderr, "genesys-sim");
   return { url, stop: () => p.kill() };
 }
 

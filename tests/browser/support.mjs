@@ -4,6 +4,7 @@
 import { spawn } from "node:child_process";
 import { existsSync, mkdirSync } from "node:fs";
 import { chromium } from "playwright-core";
+import { printedUrl } from "../../scripts/printed-url.mjs";
 
 export const SIM = process.env.GENESYS_SIM_URL;
 if (!SIM) throw new Error("GENESYS_SIM_URL is not set: run through scripts/test-browser.sh");
@@ -26,10 +27,7 @@ export function launchChromium() {
 export function servePages({ port = 0, edgeUrl } = {}) {
   const env = { ...process.env, WWW_PORT: String(port), SIM_URL: SIM, ...(edgeUrl ? { EDGE_URL: edgeUrl } : {}) };
   const p = spawn(process.execPath, ["www/server.mjs"], { env, stdio: ["ignore", "pipe", "inherit"] });
-  return new Promise((resolve, reject) => {
-    p.stdout.on("data", (d) => { const m = String(d).match(/http:\/\/127\.0\.0\.1:\d+/); if (m) resolve({ p, url: m[0] }); });
-    p.on("exit", () => reject(new Error("the page server exited")));
-  });
+  return printedUrl(p, p.stdout, "the page server").then((url) => ({ p, url }));
 }
 
 /// A new page whose console errors and uncaught exceptions collect in `page.errors`.
