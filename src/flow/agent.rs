@@ -9,9 +9,9 @@ use std::future::Future;
 use std::pin::pin;
 
 use futures_util::future::join3;
-use futures_util::lock::Mutex;
 use serde::{Serialize, Serializer};
 
+use super::single_flight::{SingleFlight, Turn};
 use super::{aborted, until_cancelled, Client, Clock, Http};
 use crate::agent::{self, AgentCheck, AgentFacts, Lookup, AGENT_CACHE_MS};
 use crate::auth::Credentials;
@@ -69,9 +69,9 @@ pub struct AgentState {
     /// The token's own user (`/users/me`), once asked: a token's user never changes.
     me: RefCell<Option<UserId>>,
     facts: RefCell<Vec<Cached>>,
-    /// Held while lookups are in flight, so concurrent checks share one burst
-    /// (the second finds the cache filled), as the token is single-flight.
-    lookups: Mutex<()>,
+    /// Set while lookups are in flight, so concurrent checks share one burst
+    /// (the second finds the cache filled): single-flight, as the token.
+    lookups: SingleFlight,
     waiting: RefCell<Vec<(ConversationId, WrapUp)>>,
 }
 
@@ -173,13 +173,11 @@ impl<H: Http, C: Clock> Client<H, C> {
     /// budgeted request), then the presence's label where it can say "do not
     /// disturb" (`agent::Lookups` decides what to ask; this only sends).
     async fn agent_facts(&self, user: &UserId) -> Result<(AgentFacts, Vec<String>), Error> {
-        if let Some(hit) = self.cached_facts(user) {
-            return Ok(hit);
-        }
-        let _burst = self.agent.lookups.lock().await;
-        if let Some(hit) = self.cached_facts(user) {
-            return Ok(hit);
-        }
+        let cached = || self.cached_facts(user);
+        let _burst = match self.agent.lookups.enter(&self.clock, cached).await {
+            Turn::Ready(hit) => return Ok(hit),
+            Turn::Mine(working) => working,
+        };
         let e = &self.opts.endpoints;
         let mut plan = agent::Lookups::new(user.clone());
         let p = &plan;

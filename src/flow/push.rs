@@ -20,6 +20,7 @@ use std::task::{Context, Poll, Waker};
 use futures_util::future::{select, Either};
 use futures_util::lock::Mutex;
 
+use super::single_flight::{SingleFlight, Turn};
 use super::{Client, Clock, Http};
 use crate::call::{self, ConversationId, PlaceCall};
 use crate::error::{Attempt, Error, ErrorCode};
@@ -73,7 +74,8 @@ pub struct PushState {
     kicked: Cell<bool>,
     /// `users/me`, for placements with a user token: `Some(None)` = refused.
     me: RefCell<Option<Option<String>>>,
-    me_lock: Mutex<()>,
+    /// One caller asks for `me`; the others wait for its answer.
+    me_asking: SingleFlight,
 }
 
 impl PushState {
@@ -93,7 +95,7 @@ impl PushState {
             driver: RefCell::new(None),
             kicked: Cell::new(false),
             me: RefCell::new(None),
-            me_lock: Mutex::new(()),
+            me_asking: SingleFlight::default(),
         }
     }
 
@@ -468,13 +470,11 @@ impl<H: Http, C: Clock> Client<H, C> {
     /// `GET /api/v2/users/me` (flow/agent.rs). A refusal will not change, so it
     /// is remembered as "no topic"; anything else is asked again next time.
     async fn me_for_push(&self) -> Option<String> {
-        if let Some(me) = self.push.me.borrow().clone() {
-            return me;
-        }
-        let _once = self.push.me_lock.lock().await;
-        if let Some(me) = self.push.me.borrow().clone() {
-            return me;
-        }
+        let cached = || self.push.me.borrow().clone();
+        let _once = match self.push.me_asking.enter(&self.clock, cached).await {
+            Turn::Ready(me) => return me,
+            Turn::Mine(asking) => asking,
+        };
         let me = match self.me().await {
             Ok(u) => Some(u.as_str().to_string()),
             Err(e)
