@@ -16,9 +16,7 @@ use super::{aborted, until_cancelled, Client, Clock, Http};
 use crate::agent::{self, AgentCheck, AgentFacts, Lookup, AGENT_CACHE_MS};
 use crate::auth::Credentials;
 use crate::call::{self, ConversationId, PlaceCall, UserId};
-use crate::error::{Attempt, Error, ErrorCode};
-use crate::http::{HttpRequest, HttpResponse};
-use crate::retry::RequestKind;
+use crate::error::{Error, ErrorCode};
 use crate::status::{CallStatus, Phase, Snapshot};
 use crate::wire::wrapup::WrapupCode;
 use crate::wrapup::{self, WrapUp};
@@ -119,22 +117,13 @@ impl Drop for Taken<'_> {
 }
 
 impl<H: Http, C: Clock> Client<H, C> {
-    /// A read or an idempotent write, under the token, the budget and the retry rules.
-    async fn send_idempotent(
-        &self,
-        build: &dyn Fn(&str) -> HttpRequest,
-    ) -> Result<HttpResponse, Error> {
-        self.send_with_retries(RequestKind::Idempotent, Attempt::Other, build, None)
-            .await
-    }
-
     /// The user the token belongs to (`GET /api/v2/users/me`), asked once.
     pub async fn me(&self) -> Result<UserId, Error> {
         if let Some(me) = self.agent.me.borrow().clone() {
             return Ok(me);
         }
         let resp = self
-            .send_idempotent(&|t: &str| agent::me_request(&self.opts.endpoints, t))
+            .send_read(&|t: &str| agent::me_request(&self.opts.endpoints, t))
             .await
             .map_err(|mut e| {
                 if e.code == ErrorCode::UserContextRequired {
@@ -183,9 +172,9 @@ impl<H: Http, C: Clock> Client<H, C> {
         let p = &plan;
         let [presence, routing, station] = agent::BURST;
         let answers = join3(
-            self.send_idempotent(&|t: &str| p.request(presence, e, t)),
-            self.send_idempotent(&|t: &str| p.request(routing, e, t)),
-            self.send_idempotent(&|t: &str| p.request(station, e, t)),
+            self.send_read(&|t: &str| p.request(presence, e, t)),
+            self.send_read(&|t: &str| p.request(routing, e, t)),
+            self.send_read(&|t: &str| p.request(station, e, t)),
         )
         .await;
         plan.read(presence, answers.0)?;
@@ -194,7 +183,7 @@ impl<H: Http, C: Clock> Client<H, C> {
         if plan.wants_label() {
             let p = &plan;
             let answer = self
-                .send_idempotent(&|t: &str| p.request(Lookup::Definition, e, t))
+                .send_read(&|t: &str| p.request(Lookup::Definition, e, t))
                 .await;
             plan.read(Lookup::Definition, answer)?;
         }
@@ -298,7 +287,7 @@ impl<H: Http, C: Clock> Client<H, C> {
         let agent = wrapup::agent_leg(&self.read_call(id).await?)?;
         let e = &self.opts.endpoints;
         let resp = self
-            .send_idempotent(&|t: &str| wrapup::codes_request(e, t, id, &agent))
+            .send_read(&|t: &str| wrapup::codes_request(e, t, id, &agent))
             .await?;
         wrapup::parse_codes(&resp)
     }
@@ -306,7 +295,7 @@ impl<H: Http, C: Clock> Client<H, C> {
     /// One `GET /api/v2/conversations/calls/{id}`, for its participants.
     async fn read_call(&self, id: &ConversationId) -> Result<Snapshot, Error> {
         let resp = self
-            .send_idempotent(&|t: &str| call::get_call_request(&self.opts.endpoints, t, id))
+            .send_read(&|t: &str| call::get_call_request(&self.opts.endpoints, t, id))
             .await?;
         Snapshot::parse(&resp.body)
     }
@@ -324,7 +313,7 @@ impl<H: Http, C: Clock> Client<H, C> {
         let agent = wrapup::agent_leg(snapshot)?;
         let e = &self.opts.endpoints;
         match self
-            .send_idempotent(&|t: &str| wrapup::codes_request(e, t, id, &agent))
+            .send_read(&|t: &str| wrapup::codes_request(e, t, id, &agent))
             .await
         {
             Ok(resp) => wrapup::check_code(&wrapup::parse_codes(&resp)?, &wrap.code)?,
@@ -336,7 +325,7 @@ impl<H: Http, C: Clock> Client<H, C> {
             Credentials::ClientCredentials { .. } => agent.user_id.as_ref(),
             Credentials::AccessToken(_) => None,
         };
-        self.send_idempotent(&|t: &str| {
+        self.send_read(&|t: &str| {
             wrapup::apply_request(e, t, id, &agent.participant_id, on_behalf, wrap)
         })
         .await

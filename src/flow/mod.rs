@@ -359,12 +359,7 @@ impl<H: Http, C: Clock> Client<H, C> {
     /// causes (busy vs no answer); if that read fails the status stands as is.
     pub async fn get_call(&self, id: &ConversationId) -> Result<(CallStatus, String), Error> {
         let resp = self
-            .send_with_retries(
-                RequestKind::Idempotent,
-                Attempt::Other,
-                &|t| call::get_call_request(&self.opts.endpoints, t, id),
-                None,
-            )
+            .send_read(&|t| call::get_call_request(&self.opts.endpoints, t, id))
             .await?;
         let mut snap = Snapshot::parse(&resp.body)?;
         if snap.needs_reasons() {
@@ -471,7 +466,7 @@ impl<H: Http, C: Clock> Client<H, C> {
         cancel: impl Future<Output = ()>,
     ) -> Result<(), Error> {
         let build = |t: &str| call::hang_up_request(&self.opts.endpoints, t, id);
-        let work = self.send_with_retries(RequestKind::Idempotent, Attempt::Other, &build, None);
+        let work = self.send_read(&build);
         until_cancelled(work, cancel)
             .await
             .unwrap_or_else(|| Err(aborted("hangUp")))
@@ -480,10 +475,9 @@ impl<H: Http, C: Clock> Client<H, C> {
 }
 
 impl<H: Http, C: Clock> Client<H, C> {
-    /// Sends a request that changes nothing (the edge's readiness read, its
-    /// lookup of an unknown outcome) under the same token, budget and retry
-    /// rules as the client's own requests.
-    #[cfg(any(not(target_arch = "wasm32"), feature = "edge"))]
+    /// Sends a read or an idempotent write (the flow's own reads, the edge's
+    /// readiness read, its lookup of an unknown outcome) under the token, the
+    /// budget and the retry rules.
     pub async fn send_read(
         &self,
         build: &dyn Fn(&str) -> HttpRequest,

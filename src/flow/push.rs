@@ -23,11 +23,10 @@ use futures_util::lock::Mutex;
 use super::single_flight::{SingleFlight, Turn};
 use super::{Client, Clock, Http};
 use crate::call::{self, ConversationId, PlaceCall};
-use crate::error::{Attempt, Error, ErrorCode};
+use crate::error::{Error, ErrorCode};
 use crate::http::{HttpRequest, HttpResponse, Method};
 use crate::push::{Action, CallStep, Hub, IdleAction, PlaceStep, PushOptions, Tracking};
 use crate::region::Endpoints;
-use crate::retry::RequestKind;
 use crate::status::{CallStatus, Phase, Snapshot};
 use crate::wire::notifications::TopicRef;
 
@@ -462,8 +461,7 @@ impl<H: Http, C: Clock> Client<H, C> {
 
     async fn push_rest(&self, action: Action) -> Result<HttpResponse, Error> {
         let build = |t: &str| rest_request(&self.opts.endpoints, t, &action);
-        self.send_with_retries(RequestKind::Idempotent, Attempt::Other, &build, None)
-            .await
+        self.send_read(&build).await
     }
 
     /// The signed-in user's id for their topic: the client's one cached
@@ -622,12 +620,7 @@ impl<H: Http, C: Clock> Client<H, C> {
     /// unanswered end (busy vs no answer). `None` if the read fails.
     pub(super) async fn read_reasons(&self, id: &ConversationId) -> Option<Snapshot> {
         let conv = self
-            .send_with_retries(
-                RequestKind::Idempotent,
-                Attempt::Other,
-                &|t| call::get_conversation_request(&self.opts.endpoints, t, id),
-                None,
-            )
+            .send_read(&|t| call::get_conversation_request(&self.opts.endpoints, t, id))
             .await;
         conv.ok().and_then(|r| Snapshot::parse(&r.body).ok())
     }
