@@ -9,16 +9,14 @@ use std::future::Future;
 use std::pin::pin;
 
 use futures_util::future::join3;
-use futures_util::lock::Mutex;
 use serde::{Serialize, Serializer};
 
+use super::single_flight::{SingleFlight, Turn};
 use super::{aborted, until_cancelled, Client, Clock, Http};
 use crate::agent::{self, AgentCheck, AgentFacts, Lookup, AGENT_CACHE_MS};
 use crate::auth::Credentials;
 use crate::call::{self, ConversationId, PlaceCall, UserId};
-use crate::error::{Attempt, Error, ErrorCode};
-use crate::http::{HttpRequest, HttpResponse};
-use crate::retry::RequestKind;
+use crate::error::{Error, ErrorCode};
 use crate::status::{CallStatus, Phase, Snapshot};
 use crate::wire::wrapup::WrapupCode;
 use crate::wrapup::{self, WrapUp};
@@ -69,9 +67,9 @@ pub struct AgentState {
     /// The token's own user (`/users/me`), once asked: a token's user never changes.
     me: RefCell<Option<UserId>>,
     facts: RefCell<Vec<Cached>>,
-    /// Held while lookups are in flight, so concurrent checks share one burst
-    /// (the second finds the cache filled), as the token is single-flight.
-    lookups: Mutex<()>,
+    /// Set while lookups are in flight, so concurrent checks share one burst
+    /// (the second finds the cache filled): single-flight, as the token.
+    lookups: SingleFlight,
     waiting: RefCell<Vec<(ConversationId, WrapUp)>>,
 }
 
@@ -119,22 +117,13 @@ impl Drop for Taken<'_> {
 }
 
 impl<H: Http, C: Clock> Client<H, C> {
-    /// A read or an idempotent write, under the token, the budget and the retry rules.
-    async fn send_idempotent(
-        &self,
-        build: &dyn Fn(&str) -> HttpRequest,
-    ) -> Result<HttpResponse, Error> {
-        self.send_with_retries(RequestKind::Idempotent, Attempt::Other, build, None)
-            .await
-    }
-
     /// The user the token belongs to (`GET /api/v2/users/me`), asked once.
     pub async fn me(&self) -> Result<UserId, Error> {
         if let Some(me) = self.agent.me.borrow().clone() {
             return Ok(me);
         }
         let resp = self
-            .send_idempotent(&|t: &str| agent::me_request(&self.opts.endpoints, t))
+            .send_read(&|t: &str| agent::me_request(&self.opts.endpoints, t))
             .await
             .map_err(|mut e| {
                 if e.code == ErrorCode::UserContextRequired {
@@ -173,21 +162,19 @@ impl<H: Http, C: Clock> Client<H, C> {
     /// budgeted request), then the presence's label where it can say "do not
     /// disturb" (`agent::Lookups` decides what to ask; this only sends).
     async fn agent_facts(&self, user: &UserId) -> Result<(AgentFacts, Vec<String>), Error> {
-        if let Some(hit) = self.cached_facts(user) {
-            return Ok(hit);
-        }
-        let _burst = self.agent.lookups.lock().await;
-        if let Some(hit) = self.cached_facts(user) {
-            return Ok(hit);
-        }
+        let cached = || self.cached_facts(user);
+        let _burst = match self.agent.lookups.enter(&self.clock, cached).await {
+            Turn::Ready(hit) => return Ok(hit),
+            Turn::Mine(working) => working,
+        };
         let e = &self.opts.endpoints;
         let mut plan = agent::Lookups::new(user.clone());
         let p = &plan;
         let [presence, routing, station] = agent::BURST;
         let answers = join3(
-            self.send_idempotent(&|t: &str| p.request(presence, e, t)),
-            self.send_idempotent(&|t: &str| p.request(routing, e, t)),
-            self.send_idempotent(&|t: &str| p.request(station, e, t)),
+            self.send_read(&|t: &str| p.request(presence, e, t)),
+            self.send_read(&|t: &str| p.request(routing, e, t)),
+            self.send_read(&|t: &str| p.request(station, e, t)),
         )
         .await;
         plan.read(presence, answers.0)?;
@@ -196,7 +183,7 @@ impl<H: Http, C: Clock> Client<H, C> {
         if plan.wants_label() {
             let p = &plan;
             let answer = self
-                .send_idempotent(&|t: &str| p.request(Lookup::Definition, e, t))
+                .send_read(&|t: &str| p.request(Lookup::Definition, e, t))
                 .await;
             plan.read(Lookup::Definition, answer)?;
         }
@@ -300,7 +287,7 @@ impl<H: Http, C: Clock> Client<H, C> {
         let agent = wrapup::agent_leg(&self.read_call(id).await?)?;
         let e = &self.opts.endpoints;
         let resp = self
-            .send_idempotent(&|t: &str| wrapup::codes_request(e, t, id, &agent))
+            .send_read(&|t: &str| wrapup::codes_request(e, t, id, &agent))
             .await?;
         wrapup::parse_codes(&resp)
     }
@@ -308,7 +295,7 @@ impl<H: Http, C: Clock> Client<H, C> {
     /// One `GET /api/v2/conversations/calls/{id}`, for its participants.
     async fn read_call(&self, id: &ConversationId) -> Result<Snapshot, Error> {
         let resp = self
-            .send_idempotent(&|t: &str| call::get_call_request(&self.opts.endpoints, t, id))
+            .send_read(&|t: &str| call::get_call_request(&self.opts.endpoints, t, id))
             .await?;
         Snapshot::parse(&resp.body)
     }
@@ -326,7 +313,7 @@ impl<H: Http, C: Clock> Client<H, C> {
         let agent = wrapup::agent_leg(snapshot)?;
         let e = &self.opts.endpoints;
         match self
-            .send_idempotent(&|t: &str| wrapup::codes_request(e, t, id, &agent))
+            .send_read(&|t: &str| wrapup::codes_request(e, t, id, &agent))
             .await
         {
             Ok(resp) => wrapup::check_code(&wrapup::parse_codes(&resp)?, &wrap.code)?,
@@ -338,7 +325,7 @@ impl<H: Http, C: Clock> Client<H, C> {
             Credentials::ClientCredentials { .. } => agent.user_id.as_ref(),
             Credentials::AccessToken(_) => None,
         };
-        self.send_idempotent(&|t: &str| {
+        self.send_read(&|t: &str| {
             wrapup::apply_request(e, t, id, &agent.participant_id, on_behalf, wrap)
         })
         .await

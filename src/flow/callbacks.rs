@@ -64,12 +64,7 @@ impl<H: Http, C: Clock> Client<H, C> {
         id: &ConversationId,
     ) -> Result<(CallbackStatus, String), Error> {
         let resp = self
-            .send_with_retries(
-                RequestKind::Idempotent,
-                Attempt::Other,
-                &|t| call::get_conversation_request(&self.opts.endpoints, t, id),
-                None,
-            )
+            .send_read(&|t| call::get_conversation_request(&self.opts.endpoints, t, id))
             .await?;
         let status = CallbackStatus::parse(&resp.body)?;
         Ok((status, resp.body))
@@ -84,10 +79,7 @@ impl<H: Http, C: Clock> Client<H, C> {
     ) -> Result<(), Error> {
         let work = async {
             let build = |t: &str| callback::cancel_request(&self.opts.endpoints, t, id);
-            let refused = match self
-                .send_with_retries(RequestKind::Idempotent, Attempt::Other, &build, None)
-                .await
-            {
+            let refused = match self.send_read(&build).await {
                 Ok(_) => return Ok(()),
                 Err(e) => e,
             };
@@ -119,9 +111,7 @@ impl<H: Http, C: Clock> Client<H, C> {
         let work = async {
             let build =
                 |t: &str| callback::reschedule_request(&self.opts.endpoints, t, id, at, agent);
-            let resp = self
-                .send_with_retries(RequestKind::Idempotent, Attempt::Other, &build, None)
-                .await?;
+            let resp = self.send_read(&build).await?;
             callback::parse_callback_response(&resp, Attempt::Other)
         };
         until_cancelled(work, cancel)
@@ -137,12 +127,7 @@ impl<H: Http, C: Clock> Client<H, C> {
         media: WaitMedia,
     ) -> Result<Option<u64>, Error> {
         let resp = self
-            .send_with_retries(
-                RequestKind::Idempotent,
-                Attempt::Other,
-                &|t| callback::estimated_wait_request(&self.opts.endpoints, t, queue, media),
-                None,
-            )
+            .send_read(&|t| callback::estimated_wait_request(&self.opts.endpoints, t, queue, media))
             .await?;
         callback::parse_estimated_wait(&resp.body, media)
     }

@@ -8,6 +8,7 @@
 pub mod agent;
 mod callbacks;
 mod push;
+mod single_flight;
 
 use std::cell::{Cell, RefCell};
 use std::future::Future;
@@ -26,6 +27,7 @@ use crate::retry::{self, Next, RequestKind, RetryPolicy};
 use crate::status::{CallStatus, Phase, Snapshot};
 
 pub use push::{Connector, PushState, PushWatch, Socket, SocketEvent};
+use single_flight::{SingleFlight, Turn};
 
 /// Runs `work` until it finishes or `cancel` completes, whichever is first;
 /// `None` means cancelled (and `work` was dropped, which cancels its IO).
@@ -105,9 +107,8 @@ pub struct Client<H, C> {
     clock: C,
     opts: ClientOptions,
     token: RefCell<Option<CachedToken>>,
-    /// Set while one caller fetches the token; the others poll the cache from
-    /// their own task (single-flight without a shared waker, see `access_token`).
-    token_fetching: Cell<bool>,
+    /// One caller fetches the token; the others wait for the cache.
+    token_fetching: SingleFlight,
     budget: RefCell<RateBudget>,
     /// Waits that are polling (push-tracked waits spend no poll budget).
     active_waits: Cell<u32>,
@@ -117,21 +118,10 @@ pub struct Client<H, C> {
     push: PushState,
 }
 
-/// How often a caller waiting for another caller's token fetch looks again.
-const TOKEN_POLL_MS: u64 = 10;
-
 /// True for the error a bounded budget wait gives up with (the client's own
 /// budget is spent), as opposed to a 429 from Genesys (which has a status).
 pub fn is_budget_busy(e: &Error) -> bool {
     e.code == ErrorCode::RateLimited && e.status.is_none()
-}
-
-/// Clears the "fetching" flag however the fetch ends (including cancellation).
-struct FetchGuard<'a>(&'a Cell<bool>);
-impl Drop for FetchGuard<'_> {
-    fn drop(&mut self) {
-        self.0.set(false);
-    }
 }
 
 /// Decrements the active-wait count however the wait ends (including cancellation).
@@ -151,7 +141,7 @@ impl<H: Http, C: Clock> Client<H, C> {
             clock,
             opts,
             token: RefCell::new(None),
-            token_fetching: Cell::new(false),
+            token_fetching: SingleFlight::default(),
             budget: RefCell::new(budget),
             active_waits: Cell::new(0),
             agent: agent::AgentState::default(),
@@ -215,21 +205,10 @@ impl<H: Http, C: Clock> Client<H, C> {
                 .filter(|t| t.is_fresh(now) && Some(t.value.as_str()) != refused)
                 .map(|t| t.value.clone())
         };
-        // Single-flight without a lock: a lock (or any shared waker) would wake
-        // the waiting callers from the fetching caller's task, and workerd
-        // cancels a request whose promise is resolved from another request's
-        // context. So each waiter polls the cache on its own timer instead.
-        loop {
-            if let Some(t) = cached() {
-                return Ok(t);
-            }
-            if !self.token_fetching.get() {
-                break;
-            }
-            self.clock.sleep(TOKEN_POLL_MS).await;
-        }
-        self.token_fetching.set(true);
-        let _fetching = FetchGuard(&self.token_fetching);
+        let _fetching = match self.token_fetching.enter(&self.clock, cached).await {
+            Turn::Ready(t) => return Ok(t),
+            Turn::Mine(working) => working,
+        };
         let req = auth::client_credentials_request(&self.opts.endpoints, client_id, secret);
         // Boxed: send_with_retries itself awaits access_token for API requests.
         let build = |_: &str| req.clone();
@@ -380,12 +359,7 @@ impl<H: Http, C: Clock> Client<H, C> {
     /// causes (busy vs no answer); if that read fails the status stands as is.
     pub async fn get_call(&self, id: &ConversationId) -> Result<(CallStatus, String), Error> {
         let resp = self
-            .send_with_retries(
-                RequestKind::Idempotent,
-                Attempt::Other,
-                &|t| call::get_call_request(&self.opts.endpoints, t, id),
-                None,
-            )
+            .send_read(&|t| call::get_call_request(&self.opts.endpoints, t, id))
             .await?;
         let mut snap = Snapshot::parse(&resp.body)?;
         if snap.needs_reasons() {
@@ -492,7 +466,7 @@ impl<H: Http, C: Clock> Client<H, C> {
         cancel: impl Future<Output = ()>,
     ) -> Result<(), Error> {
         let build = |t: &str| call::hang_up_request(&self.opts.endpoints, t, id);
-        let work = self.send_with_retries(RequestKind::Idempotent, Attempt::Other, &build, None);
+        let work = self.send_read(&build);
         until_cancelled(work, cancel)
             .await
             .unwrap_or_else(|| Err(aborted("hangUp")))
@@ -501,10 +475,9 @@ impl<H: Http, C: Clock> Client<H, C> {
 }
 
 impl<H: Http, C: Clock> Client<H, C> {
-    /// Sends a request that changes nothing (the edge's readiness read, its
-    /// lookup of an unknown outcome) under the same token, budget and retry
-    /// rules as the client's own requests.
-    #[cfg(any(not(target_arch = "wasm32"), feature = "edge"))]
+    /// Sends a read or an idempotent write (the flow's own reads, the edge's
+    /// readiness read, its lookup of an unknown outcome) under the token, the
+    /// budget and the retry rules.
     pub async fn send_read(
         &self,
         build: &dyn Fn(&str) -> HttpRequest,

@@ -20,13 +20,13 @@ use std::task::{Context, Poll, Waker};
 use futures_util::future::{select, Either};
 use futures_util::lock::Mutex;
 
+use super::single_flight::{SingleFlight, Turn};
 use super::{Client, Clock, Http};
 use crate::call::{self, ConversationId, PlaceCall};
-use crate::error::{Attempt, Error, ErrorCode};
+use crate::error::{Error, ErrorCode};
 use crate::http::{HttpRequest, HttpResponse, Method};
 use crate::push::{Action, CallStep, Hub, IdleAction, PlaceStep, PushOptions, Tracking};
 use crate::region::Endpoints;
-use crate::retry::RequestKind;
 use crate::status::{CallStatus, Phase, Snapshot};
 use crate::wire::notifications::TopicRef;
 
@@ -73,7 +73,8 @@ pub struct PushState {
     kicked: Cell<bool>,
     /// `users/me`, for placements with a user token: `Some(None)` = refused.
     me: RefCell<Option<Option<String>>>,
-    me_lock: Mutex<()>,
+    /// One caller asks for `me`; the others wait for its answer.
+    me_asking: SingleFlight,
 }
 
 impl PushState {
@@ -93,7 +94,7 @@ impl PushState {
             driver: RefCell::new(None),
             kicked: Cell::new(false),
             me: RefCell::new(None),
-            me_lock: Mutex::new(()),
+            me_asking: SingleFlight::default(),
         }
     }
 
@@ -460,21 +461,18 @@ impl<H: Http, C: Clock> Client<H, C> {
 
     async fn push_rest(&self, action: Action) -> Result<HttpResponse, Error> {
         let build = |t: &str| rest_request(&self.opts.endpoints, t, &action);
-        self.send_with_retries(RequestKind::Idempotent, Attempt::Other, &build, None)
-            .await
+        self.send_read(&build).await
     }
 
     /// The signed-in user's id for their topic: the client's one cached
     /// `GET /api/v2/users/me` (flow/agent.rs). A refusal will not change, so it
     /// is remembered as "no topic"; anything else is asked again next time.
     async fn me_for_push(&self) -> Option<String> {
-        if let Some(me) = self.push.me.borrow().clone() {
-            return me;
-        }
-        let _once = self.push.me_lock.lock().await;
-        if let Some(me) = self.push.me.borrow().clone() {
-            return me;
-        }
+        let cached = || self.push.me.borrow().clone();
+        let _once = match self.push.me_asking.enter(&self.clock, cached).await {
+            Turn::Ready(me) => return me,
+            Turn::Mine(asking) => asking,
+        };
         let me = match self.me().await {
             Ok(u) => Some(u.as_str().to_string()),
             Err(e)
@@ -622,12 +620,7 @@ impl<H: Http, C: Clock> Client<H, C> {
     /// unanswered end (busy vs no answer). `None` if the read fails.
     pub(super) async fn read_reasons(&self, id: &ConversationId) -> Option<Snapshot> {
         let conv = self
-            .send_with_retries(
-                RequestKind::Idempotent,
-                Attempt::Other,
-                &|t| call::get_conversation_request(&self.opts.endpoints, t, id),
-                None,
-            )
+            .send_read(&|t| call::get_conversation_request(&self.opts.endpoints, t, id))
             .await;
         conv.ok().and_then(|r| Snapshot::parse(&r.body).ok())
     }

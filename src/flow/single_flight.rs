@@ -1,0 +1,59 @@
+//! Single-flight without a shared waker: concurrent callers that need the
+//! same answer (the token, an agent's lookups) let one of them do the work
+//! while the others wait for it to land in a cache.
+//!
+//! No lock and no channel: either would wake the waiting callers from the
+//! working caller's task, and workerd cancels a request whose promise is
+//! resolved from another request's context. So each waiter looks at the
+//! cache again on its own timer instead.
+
+use std::cell::Cell;
+
+use super::Clock;
+
+/// How often a caller waiting for another caller's work looks again.
+const POLL_MS: u64 = 10;
+
+/// "Someone is doing the work" for one kind of work on a `Client`.
+#[derive(Default)]
+pub(super) struct SingleFlight(Cell<bool>);
+
+/// What [`SingleFlight::enter`] found.
+pub(super) enum Turn<'a, T> {
+    /// The answer is there (cached, or landed while waiting).
+    Ready(T),
+    /// Nobody else is working: this caller does the work while it holds the
+    /// guard (dropping it, however the work ends, lets the others in).
+    Mine(Working<'a>),
+}
+
+/// Clears the flag however the work ends (including cancellation).
+pub(super) struct Working<'a>(&'a Cell<bool>);
+
+impl Drop for Working<'_> {
+    fn drop(&mut self) {
+        self.0.set(false);
+    }
+}
+
+impl SingleFlight {
+    /// `cached()` if it has an answer; otherwise waits (polling on this
+    /// caller's own timer) while another caller works, then looks again.
+    pub(super) async fn enter<T>(
+        &self,
+        clock: &impl Clock,
+        cached: impl Fn() -> Option<T>,
+    ) -> Turn<'_, T> {
+        loop {
+            if let Some(t) = cached() {
+                return Turn::Ready(t);
+            }
+            if !self.0.get() {
+                break;
+            }
+            clock.sleep(POLL_MS).await;
+        }
+        self.0.set(true);
+        Turn::Mine(Working(&self.0))
+    }
+}
