@@ -190,7 +190,6 @@ pub struct Gateway<H, C> {
     follow_ms: u64,
     followed: RefCell<Vec<Followed>>,
     availability: RefCell<Option<(u64, Availability)>>,
-    agent_checking: Cell<bool>,
 }
 
 /// Clears an entry's "fetching" flag however the read ends (including when
@@ -249,7 +248,6 @@ impl<H: Http, C: Clock> Gateway<H, C> {
             follow_ms: (cfg.poll_interval_ms * 5).clamp(100, 30_000),
             followed: RefCell::new(Vec::new()),
             availability: RefCell::new(None),
-            agent_checking: Cell::new(false),
         }
     }
 
@@ -460,21 +458,9 @@ impl<H: Http, C: Clock> Gateway<H, C> {
         }
     }
 
-    /// The flow's agent check, one at a time: the flow shares a burst
-    /// between concurrent checks with a lock whose release wakes the waiting
-    /// request from the holder's — which workerd cancels. Here a second check
-    /// waits on its own timer until the first is done, then finds the flow's
-    /// cache filled (a few seconds).
+    /// The flow's agent check (single-flight there: a burst shares one set
+    /// of lookups, each waiter on its own timer).
     async fn agent_check(&self) -> Result<crate::agent::AgentCheck, Error> {
-        // Backing off: a burst of visitors waits here together, and on a
-        // Durable Object every wake-up is the one thread's work.
-        let mut nap = SHARE_POLL_MS;
-        while self.agent_checking.get() {
-            self.client.clock().sleep(nap).await;
-            nap = (nap * 2).min(120);
-        }
-        self.agent_checking.set(true);
-        let _checking = Flag(&self.agent_checking);
         self.client
             .check_agent(Some(&self.agent), self.queue_id.is_some())
             .await

@@ -11,8 +11,11 @@ use std::cell::Cell;
 
 use super::Clock;
 
-/// How often a caller waiting for another caller's work looks again.
+/// How soon a caller waiting for another caller's work looks again; each
+/// look doubles the wait up to [`POLL_MAX_MS`], so a burst of waiters (on a
+/// Durable Object, every wake-up is the one thread's work) costs few wakes.
 const POLL_MS: u64 = 10;
+const POLL_MAX_MS: u64 = 120;
 
 /// "Someone is doing the work" for one kind of work on a `Client`.
 #[derive(Default)]
@@ -44,6 +47,7 @@ impl SingleFlight {
         clock: &impl Clock,
         cached: impl Fn() -> Option<T>,
     ) -> Turn<'_, T> {
+        let mut nap = POLL_MS;
         loop {
             if let Some(t) = cached() {
                 return Turn::Ready(t);
@@ -51,7 +55,8 @@ impl SingleFlight {
             if !self.0.get() {
                 break;
             }
-            clock.sleep(POLL_MS).await;
+            clock.sleep(nap).await;
+            nap = (nap * 2).min(POLL_MAX_MS);
         }
         self.0.set(true);
         Turn::Mine(Working(&self.0))
