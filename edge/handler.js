@@ -85,8 +85,11 @@ async function readAll(reader, limit) {
 // change, or a heartbeat); a pending call's stream turns into its call's.
 // A reconnecting EventSource sends the last `id:` it saw (the cursor) as
 // Last-Event-ID: the stream resumes after it (Rust compares cursors only, so
-// any text is harmless; it is capped anyway).
-function events(out, lastEventId) {
+// any text is harmless; it is capped anyway). When the call's end closes the
+// stream, Rust may ask for one more step in the background (`after`: telling
+// the number's coordinator, a round trip the visitor's `end` does not wait
+// for); `ctx.waitUntil` keeps it going once the visitor has gone.
+function events(out, lastEventId, ctx) {
   let stream = out.stream;
   let cursor = (lastEventId ?? "").slice(0, 64);
   return new ReadableStream({
@@ -99,7 +102,15 @@ function events(out, lastEventId) {
         stream = next.stream;
         cursor = next.cursor;
         if (next.chunk) controller.enqueue(encoder.encode(next.chunk));
-        if (next.done) return controller.close();
+        if (next.done) {
+          controller.close();
+          if (next.after) {
+            const step = drive(handler.nextEvent(next.stream, next.cursor)).catch(() => {});
+            ctx?.waitUntil(step);
+            await step;
+          }
+          return;
+        }
         if (next.chunk) return;
       }
     },
@@ -176,7 +187,7 @@ export async function handle(request, env, connection, ctx) {
     if (request.method === "POST" && out.status === 201 && !coordinated) follow(ctx);
     const headers = new Headers(out.headers);
     if (!out.stream) return new Response(out.status === 204 ? null : out.body, { status: out.status, headers });
-    return new Response(events(out, h.get("last-event-id")), { status: out.status, headers });
+    return new Response(events(out, h.get("last-event-id"), ctx), { status: out.status, headers });
   } catch (e) {
     // A bug here, never the visitor's doing: still JSON with a code and a
     // correlation id, and a log line (the error's name only, no stack).

@@ -138,6 +138,10 @@ async fn watch(
         }
         if next.done {
             assert!(seen.ended, "{}", next.chunk);
+            if next.after {
+                // The shell's background step after closing.
+                svc.next_event(&next.stream, &next.cursor).await;
+            }
             return seen;
         }
         seen.stream = next.stream;

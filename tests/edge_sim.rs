@@ -189,6 +189,11 @@ impl<F: Fleet> Edge<F> {
                     out.error.is_some() || next.chunk.contains("event: end"),
                     "a stream ends with end or error"
                 );
+                if next.after {
+                    // The shell's background step after closing.
+                    let last = self.svc.next_event(&next.stream, &next.cursor).await;
+                    assert!(last.done && last.chunk.is_empty() && !last.after);
+                }
                 return out;
             }
             stream = next.stream;
@@ -441,8 +446,14 @@ async fn rate_limits_and_the_concurrent_call_cap() {
         204
     );
     cap.place("+13175550104").await;
-    // 2 + 1 from another address, 1 per-number, 2 under the cap.
-    assert_eq!(count(&log(&s).await, "POST", CREATE, Some(200)), 6);
+    // A call whose end was streamed frees the cap at once: the stream's
+    // background step (`after`) tells the number's desk.
+    let h = cap.place("+13175550105").await;
+    assert_eq!(last_outcome(&cap.events(&h).await).0, Some("ended"));
+    let r = cap.send(from("198.51.100.12", dial("+13175550105"))).await;
+    assert_eq!(r.status, 201, "the ended call no longer holds the cap");
+    // 2 + 1 from another address, 1 per-number, 2 under the cap, 2 after an end.
+    assert_eq!(count(&log(&s).await, "POST", CREATE, Some(200)), 8);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -98,6 +98,11 @@ pub struct NextEvent {
     pub stream: String,
     pub cursor: String,
     pub done: bool,
+    /// With `done`: after closing the stream, the shell runs `next_event`
+    /// once more on `stream`, in the background (it tells the number's
+    /// coordinator the call ended — a round trip the visitor's `end` need
+    /// not wait for).
+    pub after: bool,
 }
 
 struct Running<F> {
@@ -411,6 +416,7 @@ impl<F: Fleet> EdgeService<F> {
             stream: String::new(),
             cursor: String::new(),
             done: true,
+            after: false,
         };
         let Ok(run) = &self.setup else {
             return end(String::new());
@@ -423,9 +429,14 @@ impl<F: Fleet> EdgeService<F> {
             stream: stream.to_string(),
             cursor: cursor.to_string(),
             done: false,
+            after: false,
         };
         let clock = run.fleet.clock();
         match target {
+            StreamRef::Ended { tag, id } => {
+                run.ended(&tag, &id).await;
+                end(String::new())
+            }
             StreamRef::Call { tag, id } => {
                 let watch = run.fleet.gateway(GatewayCommand::Watch {
                     conversation: id.as_str().to_string(),
@@ -459,14 +470,19 @@ impl<F: Fleet> EdgeService<F> {
                         if view.ended {
                             chunk.push_str("event: end\ndata: {}\n\n");
                         }
-                        if first_end {
-                            run.ended(&tag, &id).await;
-                        }
+                        // The first end seen frees the number's cap: told by
+                        // the shell's background step, after the visitor has
+                        // the `end`.
                         NextEvent {
                             chunk,
-                            stream: stream.to_string(),
+                            stream: if first_end {
+                                StreamRef::ended_ref(&tag, &id)
+                            } else {
+                                stream.to_string()
+                            },
                             cursor: view.fingerprint,
                             done: view.ended,
+                            after: first_end,
                         }
                     }
                     Ok(GatewayAnswer::Failed { error }) => {
@@ -494,6 +510,7 @@ impl<F: Fleet> EdgeService<F> {
                                 stream: StreamRef::call_ref(&tag, &id),
                                 cursor: String::new(),
                                 done: false,
+                                after: false,
                             }
                         }
                         Resolution::Unresolved => {
@@ -519,13 +536,28 @@ impl<F: Fleet> EdgeService<F> {
 /// What an event stream follows: a placed call, or a reservation whose
 /// outcome is being resolved. Held by the shell between pulls, never shown.
 enum StreamRef {
-    Call { tag: NumberTag, id: ConversationId },
-    Pending { tag: NumberTag, ticket: u64 },
+    Call {
+        tag: NumberTag,
+        id: ConversationId,
+    },
+    Pending {
+        tag: NumberTag,
+        ticket: u64,
+    },
+    /// The call's end was streamed: tell the number's coordinator.
+    Ended {
+        tag: NumberTag,
+        id: ConversationId,
+    },
 }
 
 impl StreamRef {
     fn call_ref(tag: &NumberTag, id: &ConversationId) -> String {
         ["c:", &tag.name(), ":", id.as_str()].concat()
+    }
+
+    fn ended_ref(tag: &NumberTag, id: &ConversationId) -> String {
+        ["e:", &tag.name(), ":", id.as_str()].concat()
     }
 
     fn pending_ref(tag: &NumberTag, ticket: u64) -> String {
@@ -538,6 +570,10 @@ impl StreamRef {
         let tag = NumberTag::from_name(tag)?;
         match kind {
             "c" => Some(StreamRef::Call {
+                tag,
+                id: EntityId::parse(rest, "conversation").ok()?,
+            }),
+            "e" => Some(StreamRef::Ended {
                 tag,
                 id: EntityId::parse(rest, "conversation").ok()?,
             }),

@@ -214,14 +214,6 @@ struct Followed {
     log: String,
 }
 
-#[derive(Serialize)]
-struct Next {
-    chunk: String,
-    stream: String,
-    cursor: String,
-    done: bool,
-}
-
 #[wasm_bindgen]
 impl EdgeHandler {
     /// `env`: the runtime's environment (Workers `env`, `Deno.env.toObject()`);
@@ -325,19 +317,11 @@ impl EdgeHandler {
         })
     }
 
-    /// The next SSE chunk of a stream: a job ending in `{chunk, stream, cursor, done}`.
+    /// The next SSE chunk of a stream: a job ending in `{chunk, stream, cursor, done, after}`.
     #[wasm_bindgen(js_name = nextEvent)]
     pub fn next_event(&self, stream: String, cursor: String) -> Job {
         let svc = self.svc.clone();
-        Job::new(async move {
-            let n = svc.next_event(&stream, &cursor).await;
-            to_js(&Next {
-                chunk: n.chunk,
-                stream: n.stream,
-                cursor: n.cursor,
-                done: n.done,
-            })
-        })
+        Job::new(async move { to_js(&svc.next_event(&stream, &cursor).await) })
     }
 }
 
