@@ -87,12 +87,30 @@ test("fleet: a fault after the POST on isolate A, a new click on isolate B: no s
   assert.equal(await postsTo(SIM, number), 1);
 });
 
-test("fleet: the per-address limit holds across isolates (5 per 10 min: 12 alternating requests, 7 refused)", async () => {
-  const limited = await startFleet({ RATE_LIMIT_PER_IP: "5/600" }, { n: 2 });
+test("fleet: the per-address limits hold across isolates (5 per 10 min: 12 alternating calls, 7 refused; the same for status reads)", async () => {
+  const limited = await startFleet({ RATE_LIMIT_PER_IP: "5/600", RATE_LIMIT_READS_PER_IP: "5/600" }, { n: 2 });
   const statuses = [];
-  for (let i = 0; i < 12; i++) statuses.push((await limited.on[i % 2].dial(`+131755510${20 + i}`, { ip: "203.0.113.13" })).status);
+  let statusUrl;
+  for (let i = 0; i < 12; i++) {
+    const r = await limited.on[i % 2].dial(`+131755510${20 + i}`, { ip: "203.0.113.13" });
+    statuses.push(r.status);
+    if (r.status === 201) statusUrl ??= r.json().statusUrl;
+  }
   assert.equal(statuses.filter((s) => s === 201).length, 5, statuses.join(","));
   assert.equal(statuses.filter((s) => s === 429).length, 7, statuses.join(","));
+  // Reads count at the address's object too, apart from calls: another
+  // address reads one status 12 times, alternating isolates.
+  const reads = [];
+  for (let i = 0; i < 12; i++) {
+    const r = await limited.on[i % 2].call(statusUrl, { headers: { "cf-connecting-ip": "203.0.113.14" } });
+    reads.push(r.status);
+    if (r.status === 429) {
+      assert.equal(r.json().code, "rate_limited");
+      assert.ok(Number(r.headers.get("retry-after")) > 0);
+    }
+  }
+  assert.equal(reads.filter((s) => s === 200).length, 5, reads.join(","));
+  assert.equal(reads.filter((s) => s === 429).length, 7, reads.join(","));
   await k.stop(limited.mf);
 });
 

@@ -644,6 +644,11 @@ pub enum AddressCommand {
     Forget {
         key: String,
     },
+    /// A status read, an event stream or an availability check: counted
+    /// against `rate` (answered `Allowed` or `Limited`).
+    Read {
+        rate: Rate,
+    },
     Expire,
 }
 
@@ -681,6 +686,25 @@ pub struct AddressDesk {
     hits: Vec<u64>,
     window_ms: u64,
     keys: Vec<AddressKey>,
+    /// Reads, under their own rate (absent from states stored before reads
+    /// were counted here).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    reads: Vec<u64>,
+    #[serde(default)]
+    reads_window_ms: u64,
+}
+
+/// Counts a hit at `now` in a sliding window of `rate`, or says how long
+/// until one would be allowed. `hits` is kept sorted (appended in order).
+fn slide(hits: &mut Vec<u64>, rate: Rate, now: u64) -> Result<(), u64> {
+    let window = rate.window_ms;
+    hits.retain(|&t| t + window > now);
+    if hits.len() >= rate.limit as usize {
+        let oldest = hits[hits.len() - rate.limit as usize];
+        return Err(oldest + window - now);
+    }
+    hits.push(now);
+    Ok(())
 }
 
 impl AddressDesk {
@@ -698,15 +722,9 @@ impl AddressDesk {
                     }
                 }
                 self.window_ms = rate.window_ms;
-                let window = rate.window_ms;
-                self.hits.retain(|&t| t + window > now);
-                if self.hits.len() >= rate.limit as usize {
-                    let oldest = self.hits[self.hits.len() - rate.limit as usize];
-                    return AddressAnswer::Limited {
-                        retry_after_ms: oldest + window - now,
-                    };
+                if let Err(retry_after_ms) = slide(&mut self.hits, rate, now) {
+                    return AddressAnswer::Limited { retry_after_ms };
                 }
-                self.hits.push(now);
                 if let Some(key) = key {
                     self.keys.push(AddressKey {
                         key,
@@ -723,6 +741,13 @@ impl AddressDesk {
                 self.keys.retain(|r| r.key != key);
                 AddressAnswer::Ok
             }
+            AddressCommand::Read { rate } => {
+                self.reads_window_ms = rate.window_ms;
+                match slide(&mut self.reads, rate, now) {
+                    Ok(()) => AddressAnswer::Allowed,
+                    Err(retry_after_ms) => AddressAnswer::Limited { retry_after_ms },
+                }
+            }
             AddressCommand::Expire => AddressAnswer::Ok,
         }
     }
@@ -731,16 +756,19 @@ impl AddressDesk {
         let window = self.window_ms;
         self.hits.retain(|&t| t + window > now);
         self.keys.retain(|r| now < r.at + KEY_TTL_MS);
+        let reads = self.reads_window_ms;
+        self.reads.retain(|&t| t + reads > now);
     }
 
     pub fn next_wake(&self) -> Option<u64> {
         let hits = self.hits.first().map(|t| t + self.window_ms);
         let keys = self.keys.iter().map(|r| r.at + KEY_TTL_MS);
-        hits.into_iter().chain(keys).min()
+        let reads = self.reads.first().map(|t| t + self.reads_window_ms);
+        hits.into_iter().chain(keys).chain(reads).min()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.hits.is_empty() && self.keys.is_empty()
+        self.hits.is_empty() && self.keys.is_empty() && self.reads.is_empty()
     }
 }
 
@@ -1189,5 +1217,49 @@ mod tests {
                 prop_assert_eq!(&back, &d);
             }
         }
+    }
+
+    #[test]
+    fn reads_have_their_own_sliding_window_at_the_address_desk() {
+        let reads = Rate {
+            limit: 2,
+            window_ms: 1_000,
+        };
+        let calls = Rate {
+            limit: 1,
+            window_ms: 60_000,
+        };
+        let read = |a: &mut AddressDesk, now| a.apply(AddressCommand::Read { rate: reads }, now);
+        let mut a = AddressDesk::default();
+        assert_eq!(read(&mut a, 0), AddressAnswer::Allowed);
+        assert_eq!(read(&mut a, 100), AddressAnswer::Allowed);
+        assert_eq!(
+            read(&mut a, 200),
+            AddressAnswer::Limited {
+                retry_after_ms: 800
+            }
+        );
+        // Reads do not spend the call allowance, nor calls the reads'.
+        let admit = AddressCommand::Admit {
+            key: None,
+            number: N.into(),
+            rate: calls,
+        };
+        assert_eq!(a.apply(admit, 300), AddressAnswer::Allowed);
+        assert_eq!(
+            a.next_wake(),
+            Some(1_000),
+            "the first read leaves the window"
+        );
+        assert_eq!(read(&mut a, 1_000), AddressAnswer::Allowed);
+        // A stored desk survives the round trip, and one stored before reads
+        // were counted still loads.
+        let back: AddressDesk = serde_json::from_str(&serde_json::to_string(&a).unwrap()).unwrap();
+        assert_eq!(back, a);
+        let old: AddressDesk =
+            serde_json::from_str(r#"{"hits":[1],"windowMs":60000,"keys":[]}"#).unwrap();
+        assert!(old.reads.is_empty() && !old.is_empty());
+        a.apply(AddressCommand::Expire, 70_000);
+        assert!(a.is_empty(), "everything expires");
     }
 }

@@ -1,9 +1,6 @@
-//! Rates ("N per W seconds") and the in-memory sliding-window limiter the
-//! edge uses for what is limited per instance (status reads). Call admission
-//! — per-address and per-number limits, the cap, idempotency — is in
-//! `admission`. Memory stays bounded: stale entries are pruned as new ones arrive.
-
-use std::collections::HashMap;
+//! Rates ("N per W seconds"), as configured. They are counted by the
+//! admission desks (`admission`): per address (calls and reads) and per
+//! number.
 
 /// "N requests per W seconds", from configuration such as `5/60`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -37,47 +34,6 @@ impl Rate {
     }
 }
 
-/// At most `limit` hits per key in any `window_ms`.
-#[derive(Debug)]
-pub struct SlidingLimiter {
-    rate: Rate,
-    hits: HashMap<String, Vec<u64>>,
-}
-
-/// Keys kept before a prune pass; an attacker rotating keys cannot grow memory past this.
-const MAX_KEYS: usize = 50_000;
-
-impl SlidingLimiter {
-    pub fn new(rate: Rate) -> SlidingLimiter {
-        SlidingLimiter {
-            rate,
-            hits: HashMap::new(),
-        }
-    }
-
-    /// Records a hit, or says how long until one would be allowed.
-    pub fn hit(&mut self, key: &str, now: u64) -> Result<(), u64> {
-        let window = self.rate.window_ms;
-        if self.hits.len() >= MAX_KEYS {
-            self.hits
-                .retain(|_, v| v.last().is_some_and(|&t| t + window > now));
-            if self.hits.len() >= MAX_KEYS {
-                // Still full of live keys: refuse new keys rather than grow.
-                if !self.hits.contains_key(key) {
-                    return Err(window);
-                }
-            }
-        }
-        let v = self.hits.entry(key.to_string()).or_default();
-        v.retain(|&t| t + window > now);
-        if v.len() as u32 >= self.rate.limit {
-            return Err(v[0] + window - now);
-        }
-        v.push(now);
-        Ok(())
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -94,32 +50,5 @@ mod tests {
         for bad in ["5", "0/60", "5/0", "x/60", "5/999999"] {
             assert!(Rate::parse(bad).is_err(), "{bad}");
         }
-    }
-
-    #[test]
-    fn sliding_window_limits_per_key() {
-        let mut l = SlidingLimiter::new(Rate {
-            limit: 2,
-            window_ms: 1_000,
-        });
-        assert_eq!(l.hit("a", 0), Ok(()));
-        assert_eq!(l.hit("a", 100), Ok(()));
-        assert_eq!(l.hit("a", 200), Err(800));
-        assert_eq!(l.hit("b", 200), Ok(()), "keys are independent");
-        assert_eq!(l.hit("a", 1_000), Ok(()));
-    }
-
-    #[test]
-    fn limiter_memory_is_bounded() {
-        let mut l = SlidingLimiter::new(Rate {
-            limit: 1,
-            window_ms: 1_000,
-        });
-        for i in 0..MAX_KEYS {
-            l.hit(&i.to_string(), 0).unwrap();
-        }
-        assert!(l.hit("new", 10).is_err(), "full of live keys");
-        assert_eq!(l.hit("new", 2_000), Ok(()), "stale keys pruned");
-        assert!(l.hits.len() <= 2);
     }
 }

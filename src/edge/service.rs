@@ -14,7 +14,7 @@
 //! the create-call POST through the gateway, and the reservation settled with
 //! what Genesys answered: placed, certainly not dialled, or unknown.
 
-use std::cell::{Cell, RefCell};
+use std::cell::Cell;
 use std::pin::pin;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -33,7 +33,6 @@ use super::config::{EdgeConfig, Misconfigured, BODY_LIMIT};
 use super::fleet::{Fleet, GatewayAnswer, GatewayCommand, LocalFleet, Scope, Unavailable};
 use super::handle::{self, digest, mac, Handle, NumberTag};
 use super::hours::{OpeningHours, RefusalReason, Slot};
-use super::limits::SlidingLimiter;
 use super::policy::{self, origin_allowed};
 use super::redact::{client_bucket, log_path, mask_number, truncate_echo};
 use crate::call::{ConversationId, EntityId, E164};
@@ -108,9 +107,6 @@ pub struct NextEvent {
 struct Running<F> {
     cfg: EdgeConfig,
     fleet: F,
-    /// Status reads and event streams per client (per instance: reads cannot
-    /// delay calls, so they need not be counted fleet-wide).
-    reads: RefCell<SlidingLimiter>,
 }
 
 pub struct EdgeService<F> {
@@ -234,7 +230,6 @@ impl<F: Fleet> EdgeService<F> {
         make: impl FnOnce(&EdgeConfig) -> F,
     ) -> EdgeService<F> {
         let setup = EdgeConfig::from_env(env).map(|cfg| Running {
-            reads: RefCell::new(SlidingLimiter::new(cfg.per_ip_reads)),
             fleet: make(&cfg),
             cfg,
         });
@@ -703,7 +698,7 @@ impl<F: Fleet> Running<F> {
             return o;
         }
         if path == "/v1/availability" {
-            if let Some(o) = self.read_refused(client) {
+            if let Some(o) = self.read_refused(client).await {
                 return o;
             }
             return self.availability().await;
@@ -737,7 +732,7 @@ impl<F: Fleet> Running<F> {
                 );
             };
             if req.method == "GET" {
-                if let Some(o) = self.read_refused(client) {
+                if let Some(o) = self.read_refused(client).await {
                     return o;
                 }
                 return self.callback_status(&id).await;
@@ -764,7 +759,7 @@ impl<F: Fleet> Running<F> {
             );
         };
         if req.method == "GET" {
-            if let Some(o) = self.read_refused(client) {
+            if let Some(o) = self.read_refused(client).await {
                 return o;
             }
         }
@@ -1085,23 +1080,28 @@ impl<F: Fleet> Running<F> {
         }
     }
 
-    /// The per-client read limit (status reads, streams, availability).
-    fn read_refused(&self, client: &Client) -> Option<Outcome> {
-        self.reads
-            .borrow_mut()
-            .hit(&client.bucket, self.now())
-            .err()
-            .map(|wait| {
-                retry_after(
-                    json_error(
-                        429,
-                        "rate_limited",
-                        "Too many status requests; try again shortly.",
-                        "per-client read limit",
-                    ),
-                    wait,
-                )
-            })
+    /// The per-client read limit (status reads, streams, availability),
+    /// counted at the client address's desk: fleet-wide with the Durable
+    /// Objects, like the call limit.
+    async fn read_refused(&self, client: &Client) -> Option<Outcome> {
+        let rate = self.cfg.per_ip_reads;
+        match self
+            .fleet
+            .address(&client.bucket, AddressCommand::Read { rate })
+            .await
+        {
+            Ok(AddressAnswer::Limited { retry_after_ms }) => Some(retry_after(
+                json_error(
+                    429,
+                    "rate_limited",
+                    "Too many status requests; try again shortly.",
+                    "per-client read limit",
+                ),
+                retry_after_ms,
+            )),
+            Ok(_) => None,
+            Err(u) => Some(unavailable(&u.0)),
+        }
     }
 
     /// `OPENING_HOURS`, or always open (parsed once per instance, not per request).
