@@ -336,3 +336,40 @@ async fn without_a_socket_the_same_frames_are_polled() {
     assert_eq!(notifications(&s).await["channelsCreated"], 0);
     assert!(count(&log(&s).await, "GET", CALL_READ, None) >= 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn status_reads_are_answered_from_the_channel_without_polling() {
+    let s = sim(|c| c.rate_limit = 100_000).await;
+    let (svc, _fleet) = edge(&s, Some(scaled(1_500)));
+    let ip = "203.0.113.12";
+    let handle = place(&svc, ip, "+13175552003").await;
+    let mut phases = Vec::new();
+    for _ in 0..400 {
+        let r = svc
+            .handle(req(ip, "GET", &format!("/v1/calls/{handle}"), ""))
+            .await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        let v: Value = serde_json::from_str(&r.body).unwrap();
+        assert_eq!(v["tracking"], "push", "{v}");
+        let phase = v["phase"].as_str().unwrap().to_string();
+        if phases.last() != Some(&phase) {
+            phases.push(phase.clone());
+        }
+        if phase == "ended" {
+            assert_eq!(v["outcome"], "completed");
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(
+        phases.last().map(String::as_str),
+        Some("ended"),
+        "{phases:?}"
+    );
+    assert!(phases.len() >= 2, "the reads followed the call: {phases:?}");
+    // Dozens of status reads, and Genesys was not read once for this call:
+    // it was placed while the channel was live, so every event came by push.
+    let l = log(&s).await;
+    assert_eq!(count(&l, "GET", CALL_READ, None), 0);
+    assert_eq!(notifications(&s).await["channelsCreated"], 1);
+}

@@ -98,6 +98,20 @@ const WATCHED_MS: u64 = 30_000;
 const MAX_ENTRIES: usize = 10_000;
 /// How often a reader waiting for another reader's read looks again.
 const SHARE_POLL_MS: u64 = 15;
+
+/// What one look through the push channel found.
+enum Pushed {
+    /// A status the watcher did not have (and whether it is the first end).
+    Status(Rc<StatusView>, bool),
+    /// Nothing new within the wait (or the budget is spent).
+    Quiet,
+    /// Push cannot follow the call: poll.
+    Poll,
+}
+
+/// How long a status read waits for the push channel's answer (a call the
+/// channel has not covered yet costs one reconcile read) before reading.
+const PUSH_READ_WAIT_MS: u64 = 5_000;
 /// A call followed for its wrap-up is given up after this long without ending.
 const FOLLOW_MAX_MS: u64 = 4 * 3_600_000;
 /// A wrap-up Genesys refused is tried this many times, then given up (logged).
@@ -534,7 +548,16 @@ impl<H: Http, C: Clock> Gateway<H, C> {
     /// The call's status, from the shared cache when it is fresh. The flag is
     /// true the first time this gateway hands out an ended status (so the
     /// number's coordinator is told once).
+    /// While push is live the status comes from the channel (a call it has
+    /// not covered yet is reconciled once, then followed): no polling.
     pub async fn read(&self, id: &ConversationId) -> Result<(Rc<StatusView>, bool), Error> {
+        if self.client.push_usable() {
+            // Any status is news to a reader with no cursor.
+            if let Pushed::Status(v, first_end) = self.watch_push(id, "", PUSH_READ_WAIT_MS).await?
+            {
+                return Ok((v, first_end));
+            }
+        }
         self.read_shared(id, true).await
     }
 
@@ -619,26 +642,15 @@ impl<H: Http, C: Clock> Gateway<H, C> {
     ) -> Result<(Option<Rc<StatusView>>, bool), Error> {
         let started = self.now();
         if self.client.push_usable() {
-            self.housekeeping();
-            let is_new = |s: &CallStatus| short_fingerprint(&s.fingerprint()) != cursor;
-            match self.client.watch_by_push(id, wait_ms, &is_new).await {
-                Ok(PushWatch::Changed(status)) => {
-                    let now = self.now();
-                    let mut cache = self.cache.borrow_mut();
-                    let e = cache.entry(id.as_str().to_string()).or_default();
-                    e.wanted_at = now;
-                    let (v, first_end) = keep(e, &status, Tracking::Push, now, true);
-                    return Ok((Some(v), first_end));
-                }
-                Ok(PushWatch::Quiet) => return Ok((None, false)),
-                Err(e) if is_budget_busy(&e) => return Ok((None, false)),
-                Err(e) => return Err(e),
+            match self.watch_push(id, cursor, wait_ms).await? {
+                Pushed::Status(v, first_end) => return Ok((Some(v), first_end)),
+                Pushed::Quiet => return Ok((None, false)),
                 // Push cannot follow it: poll for what is left of the wait.
-                Ok(PushWatch::Poll) => {}
+                Pushed::Poll => {}
             }
         }
         loop {
-            match self.read(id).await {
+            match self.read_shared(id, true).await {
                 Ok((v, first_end)) if v.fingerprint != cursor || v.ended => {
                     return Ok((Some(v), first_end))
                 }
@@ -660,6 +672,31 @@ impl<H: Http, C: Clock> Gateway<H, C> {
             // Not `clamp`: it panics when less than SHARE_POLL_MS is left.
             let nap = due.max(SHARE_POLL_MS).min(wait_ms - spent);
             self.client.clock().sleep(nap).await;
+        }
+    }
+
+    /// `watch` through the push channel. A spent budget is quiet, not an error.
+    async fn watch_push(
+        &self,
+        id: &ConversationId,
+        cursor: &str,
+        wait_ms: u64,
+    ) -> Result<Pushed, Error> {
+        self.housekeeping();
+        let is_new = |s: &CallStatus| short_fingerprint(&s.fingerprint()) != cursor;
+        match self.client.watch_by_push(id, wait_ms, &is_new).await {
+            Ok(PushWatch::Changed(status)) => {
+                let now = self.now();
+                let mut cache = self.cache.borrow_mut();
+                let e = cache.entry(id.as_str().to_string()).or_default();
+                e.wanted_at = now;
+                let (v, first_end) = keep(e, &status, Tracking::Push, now, true);
+                Ok(Pushed::Status(v, first_end))
+            }
+            Ok(PushWatch::Quiet) => Ok(Pushed::Quiet),
+            Ok(PushWatch::Poll) => Ok(Pushed::Poll),
+            Err(e) if is_budget_busy(&e) => Ok(Pushed::Quiet),
+            Err(e) => Err(e),
         }
     }
 
