@@ -69,7 +69,7 @@ async function apply(kv, kind, name, command) {
     }
     // Someone wrote first: read again after a short random pause, so that
     // contenders spread out instead of colliding again.
-    await new Promise((r) => setTimeout(r, Math.random() * Math.min(5 * attempt, 50)));
+    await new Promise((r) => setTimeout(r, Math.random() * Math.min(10 * attempt, 100)));
   }
   throw new Error(`Deno KV: the ${kind} desk kept changing (${TRIES} tries)`);
 }

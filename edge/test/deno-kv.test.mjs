@@ -11,7 +11,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { printedUrl } from "../../scripts/printed-url.mjs";
-import { baseVars, clearFaults, events, fault, postsTo, simLog, sleep, startSim, visitor } from "./support.mjs";
+import { baseVars, clearFaults, events, fault, postsTo, SECRET, simLog, sleep, startSim, visitor } from "./support.mjs";
 
 const DENO = ".tools/node_modules/.bin/deno";
 const KEY = "deno-kv-test-signing-key-0123456789abcdef";
@@ -153,6 +153,8 @@ test("deno kv: a process restart between two clicks with one key: no second call
   assert.equal(retry.status, 202, retry.text);
   assert.equal(retry.json().handle, unknown.json().handle);
   assert.equal(await postsTo(sim.url, "+13175551604"), 1);
+  // Nothing any process printed holds the client secret or the signing key.
+  for (const edge of started) assert.ok(!edge.output.includes(SECRET) && !edge.output.includes(KEY));
 });
 
 test("deno kv: DENO_KV without --unstable-kv does not start (no silent fall back to per instance)", async () => {
