@@ -27,8 +27,9 @@ import { DeskObject } from "../pkg-edge/genesys_click_to_call.js";
 const KEEP_MS = 26 * 3_600_000;
 
 // Commits tried before the command fails (the edge then answers 503 busy,
-// "coordinator unavailable"): only a desk written by others 20 times over
-// within a command's few milliseconds gets there.
+// "coordinator unavailable"): only a desk that others wrote 20 times over
+// while this command retried (about a second) gets there — locally, beyond
+// about 100 concurrent admissions through one desk.
 const TRIES = 20;
 
 // `spec`: DENO_KV — "default" for `Deno.openKv()` (the project's database on

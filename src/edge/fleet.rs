@@ -2,7 +2,8 @@
 //! address desks (`admission`) and the gateway (`gateway`).
 //!
 //! - [`LocalFleet`]: all of it in this instance's memory. Guarantees hold per
-//!   instance (tests, Deno, workerd without Durable Object bindings).
+//!   instance (tests, Deno without DENO_KV, workerd without Durable Object
+//!   bindings).
 //! - On Cloudflare with the bindings, `wasm::edge` implements [`Fleet`] by
 //!   sending the same commands, as JSON, to Durable Objects: one per number,
 //!   one per client address, one per OAuth client. There, the same Rust types
