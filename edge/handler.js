@@ -5,7 +5,7 @@ import { EdgeHandler } from "../pkg-edge/genesys_click_to_call.js";
 import { drive } from "./drive.js";
 
 let handler; // one per isolate
-let coordinated; // the Durable Objects are bound (their gateway follows calls itself)
+let gatewayObject; // the gateway is a Durable Object (which follows calls itself)
 let addressHeader; // the trusted client-address header, when configured
 const encoder = new TextEncoder();
 
@@ -119,12 +119,12 @@ function events(out, lastEventId, ctx) {
 
 let served = 0;
 
-// The wrap-up follower, single-instance (Deno; workerd without Durable
-// Objects): one loop per isolate, started by a request that may have placed
-// a call, running passes when the last one said. In workerd it lives in that
-// request's waitUntil (so at most ~30 s after the response). With the Durable
-// Objects bound it does not run: the gateway object's alarm follows calls to
-// their end instead.
+// The wrap-up follower, wherever the gateway lives in this isolate (Deno,
+// with or without Deno KV; workerd without Durable Objects): one loop per
+// isolate, started by a request that may have placed a call, running passes
+// when the last one said. In workerd it lives in that request's waitUntil (so
+// at most ~30 s after the response). With the Durable Objects bound it does
+// not run: the gateway object's alarm follows calls to their end instead.
 let following;
 function follow(ctx) {
   if (following) return;
@@ -148,12 +148,15 @@ function follow(ctx) {
 // `connection`: the connection's remote address where the runtime knows it
 // (Deno). `ctx`: the Workers execution context, whose waitUntil keeps a call
 // being placed going (and its outcome recorded) if the visitor goes away.
-export async function handle(request, env, connection, ctx) {
+// `desks`: `(kind, name, body) → Promise<string>` for the number and address
+// desks only, kept in a shared store (Deno KV, edge/deno-kv.js); the gateway
+// then stays in this isolate.
+export async function handle(request, env, connection, ctx, desks) {
   try {
     if (!handler) {
-      const coordinate = coordinator(env);
-      coordinated = coordinate !== undefined;
-      handler = new EdgeHandler(env, randomHex(16), coordinate);
+      const coordinate = desks ?? coordinator(env);
+      gatewayObject = coordinate !== undefined && desks === undefined;
+      handler = new EdgeHandler(env, randomHex(16), coordinate, desks !== undefined);
     }
     addressHeader ??= handler.addressHeader() ?? "";
     const url = new URL(request.url);
@@ -184,7 +187,7 @@ export async function handle(request, env, connection, ctx) {
     if (request.method === "POST") ctx?.waitUntil(answer.catch(() => {}));
     const out = await answer;
     console.log(out.log);
-    if (request.method === "POST" && out.status === 201 && !coordinated) follow(ctx);
+    if (request.method === "POST" && out.status === 201 && !gatewayObject) follow(ctx);
     const headers = new Headers(out.headers);
     if (!out.stream) return new Response(out.status === 204 ? null : out.body, { status: out.status, headers });
     return new Response(events(out, h.get("last-event-id"), ctx), { status: out.status, headers });

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The edge handler in its real runtimes against a live genesys-sim: workerd
 # (through Miniflare: edge/test/worker.test.mjs one isolate, fleet.test.mjs
-# several sharing Durable Objects, budget.test.mjs, fuzz.test.mjs) and a Deno
-# smoke test (deno.test.mjs); then a bounded soak (edge/soak/, its own
+# several sharing Durable Objects, budget.test.mjs, fuzz.test.mjs), a Deno
+# smoke test (deno.test.mjs) and two Deno processes sharing Deno KV
+# (deno-kv.test.mjs); then a bounded soak (edge/soak/, its own
 # simulator at real time). Fails loudly when a runtime is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."

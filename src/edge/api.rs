@@ -147,7 +147,8 @@ pub struct RingingAnswer<'a> {
 #[serde(rename_all = "camelCase")]
 pub struct Health<'a> {
     pub ok: bool,
-    /// `fleet` (Durable Objects) or `instance` (each instance on its own).
+    /// `fleet` (Durable Objects), `admission` (the desks in Deno KV, the
+    /// gateway per instance) or `instance` (each instance on its own).
     pub guarantees: &'a str,
     /// Where the visitor's address comes from: `header` (a trusted proxy's),
     /// `connection`, or `shared` (nowhere: every visitor shares one bucket).

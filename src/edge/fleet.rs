@@ -2,12 +2,16 @@
 //! address desks (`admission`) and the gateway (`gateway`).
 //!
 //! - [`LocalFleet`]: all of it in this instance's memory. Guarantees hold per
-//!   instance (tests, Deno, workerd without Durable Object bindings).
+//!   instance (tests, Deno without DENO_KV, workerd without Durable Object
+//!   bindings).
 //! - On Cloudflare with the bindings, `wasm::edge` implements [`Fleet`] by
 //!   sending the same commands, as JSON, to Durable Objects: one per number,
 //!   one per client address, one per OAuth client. There, the same Rust types
 //!   answer them (`NumberDesk::apply`, `AddressDesk::apply`, [`run_gateway`]),
 //!   so the decisions are the ones tested here.
+//! - On Deno with a KV store, the same desk commands go through the shell to
+//!   the same desks kept in Deno KV (`edge/deno-kv.js`), and the gateway stays
+//!   in the instance ([`Scope::Admission`]).
 
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
@@ -28,6 +32,11 @@ use crate::flow::{Clock, Http};
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Scope {
     Fleet,
+    /// The desks are shared (Deno KV), the gateway is not: admission —
+    /// idempotency, the per-number cap, the settle window, the rate limits —
+    /// holds fleet-wide; the token, the Genesys budget, the read cache and
+    /// push tracking per instance.
+    Admission,
     Instance,
 }
 
@@ -35,6 +44,7 @@ impl Scope {
     pub fn as_str(self) -> &'static str {
         match self {
             Scope::Fleet => "fleet",
+            Scope::Admission => "admission",
             Scope::Instance => "instance",
         }
     }

@@ -632,8 +632,10 @@ impl<F: Fleet> Running<F> {
     fn warnings(&self, client: &Client) -> (&'static str, Vec<&'static str>) {
         let scope = self.fleet.scope();
         let mut warnings = Vec::new();
-        if scope == Scope::Instance {
-            warnings.push("guarantees are per instance: without the Durable Object bindings, idempotency, the one-call-per-number cap, the settle window, rate limits and the Genesys budget are not shared between instances");
+        match scope {
+            Scope::Instance => warnings.push("guarantees are per instance: without the Durable Object bindings (Workers) or DENO_KV (Deno), idempotency, the one-call-per-number cap, the settle window, rate limits and the Genesys budget are not shared between instances"),
+            Scope::Admission => warnings.push("the Genesys token, request budget and read cache are per instance: only admission (idempotency, the one-call-per-number cap, the settle window, rate limits) is shared between instances"),
+            Scope::Fleet => {}
         }
         if client.source == "shared" {
             warnings.push("no trusted client address: every visitor shares one rate-limit bucket (set CLIENT_ADDRESS_HEADER when a proxy such as Cloudflare sets one)");

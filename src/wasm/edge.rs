@@ -4,7 +4,9 @@
 //!   With the Durable Object bindings (`CALL_NUMBERS`, `CLIENT_ADDRESSES`,
 //!   `GENESYS_GATEWAY`) its coordinated state lives in those objects, reached
 //!   through a `coordinate(kind, name, body)` function the shell passes;
-//!   without them, in this isolate's memory.
+//!   on Deno with a KV store, the desks are reached the same way (the shell
+//!   runs `DeskObject` over Deno KV, `edge/deno-kv.js`) and the gateway stays
+//!   in this instance; otherwise, all of it in this isolate's memory.
 //! - `DeskObject` and `GatewayObject`: what the Durable Object classes in
 //!   `edge/objects.js` run — the same Rust desks and gateway, fed the JSON
 //!   commands the isolates send.
@@ -120,6 +122,8 @@ enum AnyFleet {
     // Boxed: one per isolate, and the enum stays small.
     Local(Box<LocalFleet<FetchHttp, JsClock>>),
     Durable(DurableFleet),
+    /// The desks through `coordinate` (Deno KV), the gateway in this instance.
+    SharedDesks(DurableFleet, Box<Gateway<FetchHttp, JsClock>>),
 }
 
 static HTTP: FetchHttp = FetchHttp;
@@ -141,6 +145,7 @@ impl Fleet for AnyFleet {
         match self {
             AnyFleet::Local(_) => Scope::Instance,
             AnyFleet::Durable(_) => Scope::Fleet,
+            AnyFleet::SharedDesks(..) => Scope::Admission,
         }
     }
 
@@ -151,7 +156,9 @@ impl Fleet for AnyFleet {
     ) -> Result<crate::edge::admission::NumberAnswer, Unavailable> {
         match self {
             AnyFleet::Local(f) => f.number(name, cmd).await,
-            AnyFleet::Durable(d) => d.send("number", name, &cmd).await,
+            AnyFleet::Durable(d) | AnyFleet::SharedDesks(d, _) => {
+                d.send("number", name, &cmd).await
+            }
         }
     }
 
@@ -162,7 +169,9 @@ impl Fleet for AnyFleet {
     ) -> Result<crate::edge::admission::AddressAnswer, Unavailable> {
         match self {
             AnyFleet::Local(f) => f.address(name, cmd).await,
-            AnyFleet::Durable(d) => d.send("address", name, &cmd).await,
+            AnyFleet::Durable(d) | AnyFleet::SharedDesks(d, _) => {
+                d.send("address", name, &cmd).await
+            }
         }
     }
 
@@ -170,6 +179,7 @@ impl Fleet for AnyFleet {
         match self {
             AnyFleet::Local(f) => f.gateway(cmd).await,
             AnyFleet::Durable(d) => d.send("gateway", &d.gateway, &cmd).await,
+            AnyFleet::SharedDesks(_, g) => Ok(run_gateway(g, cmd).await),
         }
     }
 }
@@ -219,9 +229,16 @@ impl EdgeHandler {
     /// `env`: the runtime's environment (Workers `env`, `Deno.env.toObject()`);
     /// only the documented variables and bindings are read. `seed`: random
     /// text for this instance's correlation ids. `coordinate(kind, name,
-    /// body) → Promise<string>`: how to reach the Durable Objects.
+    /// body) → Promise<string>`: how to reach the Durable Objects — or, with
+    /// `desks_only` (Deno KV), only the number and address desks, the gateway
+    /// staying in this instance.
     #[wasm_bindgen(constructor)]
-    pub fn new(env: JsValue, seed: String, coordinate: Option<Function>) -> EdgeHandler {
+    pub fn new(
+        env: JsValue,
+        seed: String,
+        coordinate: Option<Function>,
+        desks_only: Option<bool>,
+    ) -> EdgeHandler {
         log_panics();
         let bound = BINDINGS
             .iter()
@@ -231,14 +248,25 @@ impl EdgeHandler {
         let address_header = EdgeConfig::from_env(lookup(vars.clone()))
             .ok()
             .and_then(|c| c.address_header);
-        let svc = match (bound, coordinate) {
-            (3, Some(coordinate)) => EdgeService::build(lookup(vars), seed.as_bytes(), |cfg| {
-                AnyFleet::Durable(DurableFleet {
-                    coordinate,
-                    gateway: gateway_name(cfg),
+        let svc = match (bound, coordinate, desks_only.unwrap_or(false)) {
+            (0, Some(coordinate), true) => {
+                EdgeService::build(lookup(vars), seed.as_bytes(), |cfg| {
+                    let desks = DurableFleet {
+                        coordinate,
+                        gateway: gateway_name(cfg),
+                    };
+                    AnyFleet::SharedDesks(desks, Box::new(gateway(cfg)))
                 })
-            }),
-            (0, _) => EdgeService::build(lookup(vars), seed.as_bytes(), |cfg| {
+            }
+            (3, Some(coordinate), false) => {
+                EdgeService::build(lookup(vars), seed.as_bytes(), |cfg| {
+                    AnyFleet::Durable(DurableFleet {
+                        coordinate,
+                        gateway: gateway_name(cfg),
+                    })
+                })
+            }
+            (0, _, false) => EdgeService::build(lookup(vars), seed.as_bytes(), |cfg| {
                 let mut local = LocalFleet::new(FetchHttp, JsClock, cfg);
                 if sockets_outlive_requests() {
                     local.gateway = gateway(cfg);
@@ -302,9 +330,10 @@ impl EdgeHandler {
         Job::new(async move { to_js(&svc.handle(r).await) })
     }
 
-    /// One pass of the wrap-up follower (single-instance, without Durable
-    /// Objects): a job ending in `{nextWake?, log}` — run it again at
-    /// `nextWake` (epoch ms), print `log` when not empty.
+    /// One pass of the wrap-up follower, where the gateway is in this
+    /// instance (without Durable Objects, or with only the desks shared): a
+    /// job ending in `{nextWake?, log}` — run it again at `nextWake` (epoch
+    /// ms), print `log` when not empty.
     #[wasm_bindgen(js_name = followUp)]
     pub fn follow_up(&self) -> Job {
         let svc = self.svc.clone();
