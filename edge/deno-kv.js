@@ -39,8 +39,17 @@ export async function openDesks(spec) {
   if (typeof Deno.openKv !== "function") {
     throw new Error("DENO_KV is set but Deno.openKv is missing: run deno with --unstable-kv");
   }
-  const kv = await Deno.openKv(spec === "default" ? undefined : spec);
-  return (kind, name, body) => apply(kv, kind, name, body);
+  // Processes starting together on one new SQLite file can find it locked
+  // while another sets it up: try again for a few seconds.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      const kv = await Deno.openKv(spec === "default" ? undefined : spec);
+      return (kind, name, body) => apply(kv, kind, name, body);
+    } catch (e) {
+      if (!/database is locked/i.test(String(e?.message)) || attempt >= 50) throw e;
+      await new Promise((r) => setTimeout(r, 20 + Math.random() * 80));
+    }
+  }
 }
 
 async function apply(kv, kind, name, command) {

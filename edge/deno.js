@@ -11,6 +11,22 @@ import { initSync } from "../pkg-edge/genesys_click_to_call.js";
 import { handle } from "./handler.js";
 import { openDesks } from "./deno-kv.js";
 
+// Deno's fetch (2.9) sends a request again when the connection it went out on
+// is reset before the answer (denoland/deno#35610) — for a create-call POST
+// that is a second call. It never resends a streamed body, so the POSTs that
+// create something in Genesys (calls, callbacks) go out streamed: one try,
+// and a reset is an unknown outcome the settle window covers. Over HTTP/1.1
+// that body is chunked (no Content-Length); genesys-sim accepts it, real
+// Genesys UNCONFIRMED (HTTP/2 has no chunking: the same DATA frames).
+const STREAMED_POSTS = /\/api\/v2\/conversations\//;
+const plainFetch = globalThis.fetch;
+globalThis.fetch = async (input, init) => {
+  const request = new Request(input, init);
+  if (request.method !== "POST" || !STREAMED_POSTS.test(new URL(request.url).pathname)) return plainFetch(request);
+  const body = new Blob([await request.arrayBuffer()]).stream();
+  return plainFetch(request.url, { method: "POST", headers: request.headers, body, signal: request.signal, redirect: request.redirect });
+};
+
 initSync({ module: await Deno.readFile(new URL("../pkg-edge/genesys_click_to_call_bg.wasm", import.meta.url)) });
 const env = Deno.env.toObject();
 // Set but unusable (no --unstable-kv, a path it may not open): this throws, and

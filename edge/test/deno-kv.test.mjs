@@ -130,8 +130,7 @@ test("deno kv: a process restart between two clicks with one key: no second call
   const first = await a.v.dial(number, { key: "deno-kv-restart" });
   assert.equal(first.status, 201, first.text);
   await clearFaults(sim.url);
-  // Genesys dialled, then answered 503: the outcome is unknown. (Not a dropped connection: Deno's fetch
-  // sends a POST again when its reused connection is reset, denoland/deno#35610 — see the README.)
+  // Genesys dialled, then answered 503: the outcome is unknown.
   await fault(sim.url, { method: "POST", path: "/api/v2/conversations/calls/user/*", when: "after", status: 503 });
   const unknown = await a.v.dial("+13175551604");
   assert.equal(unknown.status, 202, unknown.text);
@@ -155,6 +154,21 @@ test("deno kv: a process restart between two clicks with one key: no second call
   assert.equal(await postsTo(sim.url, "+13175551604"), 1);
   // Nothing any process printed holds the client secret or the signing key.
   for (const edge of started) assert.ok(!edge.output.includes(SECRET) && !edge.output.includes(KEY));
+});
+
+test("deno: a connection reset after the create-call POST sends it once (Deno's fetch would resend it), and the visitor hears it may be ringing", async () => {
+  const number = "+13175551605";
+  await clearFaults(sim.url);
+  // Genesys dialled, then the connection was reset before any answer.
+  await fault(sim.url, { method: "POST", path: "/api/v2/conversations/calls/user/*", when: "after", drop: true, count: 1 });
+  const first = await a.v.dial(number, { key: "deno-drop-1" });
+  await clearFaults(sim.url);
+  assert.equal(first.status, 202, first.text);
+  assert.equal(first.json().code, "call_may_be_ringing");
+  const again = await b.v.dial(number, { key: "deno-drop-2" });
+  assert.equal(again.status, 202, again.text);
+  assert.equal(again.json().handle, first.json().handle);
+  assert.equal(await postsTo(sim.url, number), 1);
 });
 
 test("deno kv: DENO_KV without --unstable-kv does not start (no silent fall back to per instance)", async () => {
