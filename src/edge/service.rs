@@ -51,6 +51,12 @@ pub const HEARTBEAT_MS: u64 = 12_000;
 const DUPLICATE_WAIT_MS: u64 = 25_000;
 /// How often an event stream for a pending call asks the number's desk.
 const PENDING_POLL_MS: u64 = 1_000;
+
+/// A streamed end tells the number's coordinator after 1–2 s (spread by the
+/// conversation id): when many calls end at once, their notices do not
+/// compete with the fan-out of the ends themselves (locally every object
+/// shares one thread). The cap frees that much later; nothing waits on it.
+const ENDED_NOTICE_MS: u64 = 1_000;
 /// Callback times `/v1/availability` offers at most.
 const MAX_OFFERED_SLOTS: usize = 96;
 
@@ -429,6 +435,13 @@ impl<F: Fleet> EdgeService<F> {
         let clock = run.fleet.clock();
         match target {
             StreamRef::Ended { tag, id } => {
+                let spread = id
+                    .as_str()
+                    .bytes()
+                    .fold(0u64, |h, b| h.wrapping_mul(31).wrapping_add(u64::from(b)));
+                clock
+                    .sleep(ENDED_NOTICE_MS + spread % ENDED_NOTICE_MS)
+                    .await;
                 run.ended(&tag, &id).await;
                 end(String::new())
             }
