@@ -325,6 +325,11 @@ enum Woke {
     Timer,
 }
 
+/// How long a settle-window lookup drives a live socket for the events of
+/// the call it looks for (queued while nobody drove it), and how often it looks.
+const PUSH_LOOK_MS: u64 = 1_000;
+const PUSH_LOOK_STEP_MS: u64 = 25;
+
 /// Socket events handled per wake-up at most, so timers still get a turn.
 const EVENT_BATCH: usize = 64;
 
@@ -623,6 +628,42 @@ impl<H: Http, C: Clock> Client<H, C> {
             .send_read(&|t| call::get_conversation_request(&self.opts.endpoints, t, id))
             .await;
         conv.ok().and_then(|r| Snapshot::parse(&r.body).ok())
+    }
+
+    /// The call `agent`'s events show going to `number` since `since`
+    /// (epoch ms, less the lookup's clock slack), claimed as placed here so
+    /// it is followed like any other. Events still queued on the socket are
+    /// read first: while the agent's topic is live, this drives it for up to
+    /// `PUSH_LOOK_MS`. `None`: push has not seen such a call (or cannot).
+    pub(super) async fn placed_by_push(
+        &self,
+        agent: &str,
+        number: &str,
+        since: u64,
+    ) -> Option<ConversationId> {
+        let earliest = since.saturating_sub(crate::lookup::EARLY_MS);
+        let look = || self.push.hub.borrow().call_to(agent, number, earliest);
+        let mut found = look();
+        let live = || self.push.hub.borrow().coverage(agent).is_some();
+        if found.is_none() && self.push.usable(self.clock.now_ms()) && live() {
+            let _looking = self.push.enter(None);
+            let mut drive = pin!(self.drive_push());
+            let deadline = self.clock.now_ms().saturating_add(PUSH_LOOK_MS);
+            while found.is_none() && live() {
+                let now = self.clock.now_ms();
+                if now >= deadline {
+                    break;
+                }
+                let nap = self.clock.sleep((deadline - now).min(PUSH_LOOK_STEP_MS));
+                with_drive(pin!(nap), drive.as_mut()).await;
+                found = look();
+            }
+        }
+        let id = ConversationId::parse(&found?, "conversationId").ok()?;
+        let now = self.clock.now_ms();
+        self.push
+            .update(|h| h.placed(id.as_str(), Some(agent), None, now));
+        Some(id)
     }
 
     /// The push state (tests and diagnostics read the hub through it).

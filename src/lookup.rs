@@ -1,12 +1,12 @@
 //! Finding the truth after an unknown outcome: one read of the agent's recent
 //! conversations (`POST /api/v2/analytics/conversations/details/query`,
 //! permission `analytics:conversationDetail:view`), matched by the number
-//! dialled. Pure: the request is built and the answer read here; the gateway
-//! sends it. (Once push tracking exists, the agent's notification stream
-//! answers the same question without a read.)
+//! dialled. Pure: the request is built and the answer read here; the flow
+//! sends it (`Client::find_call_to`, for `placeCall`'s settle window and the
+//! edge's pending handles), after looking in the agent's notification stream.
 //!
-//! The shapes are edge-only, so they live here rather than in `wire`, which
-//! the browser package compiles.
+//! Only the few fields the match needs are read, so the browser package pays
+//! little for it.
 
 use serde::{Deserialize, Serialize};
 
@@ -18,7 +18,7 @@ use crate::wire::{decode, encode};
 
 /// Calls that started this long before the unknown outcome still match
 /// (clock differences between us and Genesys).
-const EARLY_MS: u64 = 60_000;
+pub const EARLY_MS: u64 = 60_000;
 
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -144,22 +144,34 @@ pub fn find_call_to(
     Ok(best.and_then(|(_, id)| EntityId::parse(id, "conversationId").ok()))
 }
 
-fn digits(s: &str) -> String {
+/// The digits of a number, whatever its form (`tel:+1 317…`, `+1317…`).
+pub fn digits(s: &str) -> String {
     s.chars().filter(char::is_ascii_digit).collect()
 }
 
-/// Epoch milliseconds as `YYYY-MM-DDTHH:MM:SS.mmmZ` (UTC).
+/// Epoch milliseconds as `YYYY-MM-DDTHH:MM:SS.mmmZ` (UTC). Written digit by
+/// digit: `format!`'s padding machinery costs the browser package more.
 pub fn iso_utc(ms: u64) -> String {
     let secs = ms / 1000;
     let (y, m, d) = civil_from_days((secs / 86_400) as i64);
     let t = secs % 86_400;
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{:03}Z",
-        t / 3600,
-        t / 60 % 60,
-        t % 60,
-        ms % 1000
-    )
+    let mut out = String::with_capacity(24);
+    let fields = [
+        (y as u64, 4, '-'),
+        (m as u64, 2, '-'),
+        (d as u64, 2, 'T'),
+        (t / 3600, 2, ':'),
+        (t / 60 % 60, 2, ':'),
+        (t % 60, 2, '.'),
+        (ms % 1000, 3, 'Z'),
+    ];
+    for (n, width, sep) in fields {
+        for p in (0..width).rev() {
+            out.push(char::from(b'0' + (n / 10u64.pow(p) % 10) as u8));
+        }
+        out.push(sep);
+    }
+    out
 }
 
 /// `YYYY-MM-DDTHH:MM:SS[.fff]Z` to epoch milliseconds (what Genesys writes).
