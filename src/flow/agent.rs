@@ -36,15 +36,19 @@ pub struct AgentCallOptions {
     pub wrap_up: Option<WrapUp>,
 }
 
-/// `placeCall`'s answer: `{conversationId, agent?, warnings?}` (`agent`: the
+/// `placeCall`'s answer: `{conversationId, agent?, resolved?}` (`agent`: the
 /// check made before dialling, with its warnings, when one was asked for;
-/// `warnings`: why no POST was sent, when the call is one placed before —
-/// an unknown outcome resolved, or a concurrent `placeCall`'s).
+/// `resolved: true`: nothing was dialled for this request, the call is the
+/// one sent moments before whose outcome was unknown, found).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Placed {
     pub conversation_id: ConversationId,
     pub agent: Option<AgentCheck>,
-    pub warnings: Vec<&'static str>,
+    pub resolved: bool,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
 }
 
 impl Serialize for Placed {
@@ -55,13 +59,13 @@ impl Serialize for Placed {
             conversation_id: &'a str,
             #[serde(skip_serializing_if = "Option::is_none")]
             agent: Option<&'a AgentCheck>,
-            #[serde(skip_serializing_if = "<[_]>::is_empty")]
-            warnings: &'a [&'static str],
+            #[serde(skip_serializing_if = "is_false")]
+            resolved: bool,
         }
         View {
             conversation_id: self.conversation_id.as_str(),
             agent: self.agent.as_ref(),
-            warnings: &self.warnings,
+            resolved: self.resolved,
         }
         .serialize(s)
     }
@@ -230,7 +234,7 @@ impl<H: Http, C: Clock> Client<H, C> {
         } else {
             None
         };
-        let (conversation_id, warning) = self.place_settled(call, cancel.as_mut()).await?;
+        let (conversation_id, resolved) = self.place_settled(call, cancel.as_mut()).await?;
         if let Some(w) = &opts.wrap_up {
             let mut waiting = self.agent.waiting.borrow_mut();
             if waiting.len() >= MAX_WAITING_WRAP_UPS {
@@ -241,7 +245,7 @@ impl<H: Http, C: Clock> Client<H, C> {
         Ok(Placed {
             conversation_id,
             agent,
-            warnings: warning.into_iter().collect(),
+            resolved,
         })
     }
 

@@ -8,7 +8,7 @@
 pub mod agent;
 mod callbacks;
 mod push;
-pub mod settle;
+mod settle;
 mod single_flight;
 
 use std::cell::{Cell, RefCell};

@@ -326,9 +326,8 @@ enum Woke {
 }
 
 /// How long a settle-window lookup drives a live socket for the events of
-/// the call it looks for (queued while nobody drove it), and how often it looks.
-const PUSH_LOOK_MS: u64 = 1_000;
-const PUSH_LOOK_STEP_MS: u64 = 25;
+/// the call it looks for (queued while nobody drove it).
+const PUSH_LOOK_MS: u64 = 300;
 
 /// Socket events handled per wake-up at most, so timers still get a turn.
 const EVENT_BATCH: usize = 64;
@@ -630,34 +629,20 @@ impl<H: Http, C: Clock> Client<H, C> {
         conv.ok().and_then(|r| Snapshot::parse(&r.body).ok())
     }
 
-    /// The call `agent`'s events show going to `number` since `since`
-    /// (epoch ms, less the lookup's clock slack), claimed as placed here so
+    /// The call `agent`'s events show going to `number`, not placed or
+    /// watched here (a POST with an unknown outcome's), claimed as placed so
     /// it is followed like any other. Events still queued on the socket are
-    /// read first: while the agent's topic is live, this drives it for up to
+    /// read first: while the agent's topic is live, this drives it for
     /// `PUSH_LOOK_MS`. `None`: push has not seen such a call (or cannot).
-    pub(super) async fn placed_by_push(
-        &self,
-        agent: &str,
-        number: &str,
-        since: u64,
-    ) -> Option<ConversationId> {
-        let earliest = since.saturating_sub(crate::lookup::EARLY_MS);
-        let look = || self.push.hub.borrow().call_to(agent, number, earliest);
+    pub(super) async fn placed_by_push(&self, agent: &str, number: &str) -> Option<ConversationId> {
+        let look = || self.push.hub.borrow().call_to(agent, number);
         let mut found = look();
-        let live = || self.push.hub.borrow().coverage(agent).is_some();
-        if found.is_none() && self.push.usable(self.clock.now_ms()) && live() {
+        let live = self.push.hub.borrow().coverage(agent).is_some();
+        if found.is_none() && live && self.push.usable(self.clock.now_ms()) {
             let _looking = self.push.enter(None);
-            let mut drive = pin!(self.drive_push());
-            let deadline = self.clock.now_ms().saturating_add(PUSH_LOOK_MS);
-            while found.is_none() && live() {
-                let now = self.clock.now_ms();
-                if now >= deadline {
-                    break;
-                }
-                let nap = self.clock.sleep((deadline - now).min(PUSH_LOOK_STEP_MS));
-                with_drive(pin!(nap), drive.as_mut()).await;
-                found = look();
-            }
+            let drive = pin!(self.drive_push());
+            with_drive(pin!(self.clock.sleep(PUSH_LOOK_MS)), drive).await;
+            found = look();
         }
         let id = ConversationId::parse(&found?, "conversationId").ok()?;
         let now = self.clock.now_ms();

@@ -1,6 +1,6 @@
 //! `placeCall`'s settle window in the flow (issue #15; the decisions are in
-//! `crate::settle`): the number is reserved before the create-call POST; a
-//! concurrent `placeCall` for it waits for that POST's answer; after an
+//! `crate::settle`): the number is reserved before the create-call POST (a
+//! concurrent `placeCall` for it is told the call may be ringing); after an
 //! unknown outcome, a `placeCall` for it within the window finds the call —
 //! in the agent's notification stream, else with one read of the agent's
 //! recent conversations — and never dials again.
@@ -13,48 +13,30 @@ use super::{aborted, until_cancelled, Client, Clock, Http};
 use crate::call::{ConversationId, PlaceCall, UserId};
 use crate::error::{Error, ErrorCode};
 use crate::lookup;
-use crate::settle::{Admit, Book, Settled, Waited};
+use crate::settle::{Admit, Book, Settled};
 
-/// The warning a `placeCall` answered without a POST carries.
-pub const RESOLVED: &str = "placeCall did not dial again: a call to this number whose outcome was unknown was found, and this is that call";
-pub const SHARED: &str = "placeCall did not dial again: another placeCall for this number was already in flight, and this is its call";
-
-/// How soon a caller waiting for another `placeCall`'s POST looks again
-/// (doubling up to the maximum; its own timer, never woken by the other).
-const WAIT_MS: u64 = 10;
-const WAIT_MAX_MS: u64 = 120;
-
-/// The number held while its POST is in flight. Dropped unsettled (the
-/// caller went away), it settles as unknown if the POST was sent.
-struct Reservation<'a> {
+/// The number held while its POST is in flight; dropped, it settles the
+/// POST: `unknown` as the flow judged it, or, if the caller went away
+/// first, unknown once the POST was sent.
+struct Reservation<'a, C: Clock> {
     book: &'a std::cell::RefCell<Book>,
     ticket: u64,
     sent: &'a Cell<bool>,
-    now: &'a dyn Fn() -> u64,
+    clock: &'a C,
     window_ms: u64,
-    settled: bool,
+    unknown: Option<bool>,
 }
 
-impl Reservation<'_> {
-    fn settle(&mut self, outcome: Settled) {
-        self.settled = true;
-        let now = (self.now)();
+impl<C: Clock> Drop for Reservation<'_, C> {
+    fn drop(&mut self) {
+        let outcome = match self.unknown.unwrap_or(self.sent.get()) {
+            true => Settled::Unknown,
+            false => Settled::Known,
+        };
+        let now = self.clock.now_ms();
         self.book
             .borrow_mut()
             .settle(self.ticket, outcome, now, self.window_ms);
-    }
-}
-
-impl Drop for Reservation<'_> {
-    fn drop(&mut self) {
-        if !self.settled {
-            let outcome = if self.sent.get() {
-                Settled::Unknown
-            } else {
-                Settled::NotDialled
-            };
-            self.settle(outcome);
-        }
     }
 }
 
@@ -62,10 +44,9 @@ fn ringing(retry_after_ms: u64, why: &str) -> Error {
     let mut e = Error::new(
         ErrorCode::CallMayBeRinging,
         &[
-            "a call to this number was sent moments ago and its outcome is still unknown, so it was not dialled again: the phone may be ringing (",
+            "not dialled: a call to this number was sent moments ago and may be ringing (",
             why,
-            "). Try again after retryAfterMs, when the number may be dialled again. ",
-            crate::error::CHECK_BEFORE_REDIAL,
+            "); try again after retryAfterMs",
         ],
     );
     e.retry_after_ms = Some(retry_after_ms);
@@ -73,99 +54,73 @@ fn ringing(retry_after_ms: u64, why: &str) -> Error {
 }
 
 impl<H: Http, C: Clock> Client<H, C> {
-    /// `place_call` under the settle window: the call and, when it was not
-    /// dialled by this request, why (`RESOLVED`, `SHARED`).
+    /// `place_call` under the settle window: the call, and whether it is
+    /// one sent moments before (resolved) rather than dialled now.
     pub(super) async fn place_settled(
         &self,
         call: &PlaceCall,
         cancel: impl Future<Output = ()>,
-    ) -> Result<(ConversationId, Option<&'static str>), Error> {
+    ) -> Result<(ConversationId, bool), Error> {
         let window = self.opts.settle_ms;
-        let sent = Cell::new(false);
-        if window == 0 {
-            return self
-                .place_once(call, &sent, cancel)
-                .await
-                .map(|id| (id, None));
-        }
         let mut cancel = pin!(cancel);
         let number = call.phone_number.as_str();
-        let agent = call.on_behalf_of.as_ref().map(|u| u.as_str());
-        loop {
-            let now = self.clock.now_ms();
-            let admit = self.settle.borrow_mut().admit(number, agent, now);
-            match admit {
-                Admit::Dial(ticket) => {
-                    let clock_now = || self.clock.now_ms();
-                    let mut held = Reservation {
-                        book: &self.settle,
-                        ticket,
-                        sent: &sent,
-                        now: &clock_now,
-                        window_ms: window,
-                        settled: false,
-                    };
-                    let r = self.place_once(call, &sent, cancel.as_mut()).await;
-                    held.settle(match &r {
-                        Ok(id) => Settled::Placed(id.clone()),
-                        Err(e) if e.code == ErrorCode::OutcomeUnknown => Settled::Unknown,
-                        Err(e) if e.code == ErrorCode::Aborted && sent.get() => Settled::Unknown,
-                        Err(_) => Settled::NotDialled,
-                    });
-                    return r.map(|id| (id, None));
-                }
-                Admit::Wait(ticket) => {
-                    let waited = until_cancelled(self.wait_for_post(ticket), cancel.as_mut());
-                    match waited.await {
-                        None => return Err(aborted("placeCall")),
-                        Some(Some(id)) => return Ok((id, Some(SHARED))),
-                        // Not dialled, or unknown: decide again.
-                        Some(None) => continue,
-                    }
-                }
-                Admit::Placed(id) => return Ok((id, Some(RESOLVED))),
-                Admit::Resolve {
-                    ticket,
-                    agent,
-                    since,
-                    until,
-                } => {
-                    let agent = agent
-                        .map(|a| UserId::parse(&a, "onBehalfOfUserId"))
-                        .transpose()?;
-                    let find = self.find_call_to(agent.as_ref(), number, since);
-                    let found = until_cancelled(find, cancel.as_mut()).await;
-                    let left = until.saturating_sub(self.clock.now_ms());
-                    return match found {
-                        None => Err(aborted("placeCall")),
-                        Some(Ok(Some(id))) => {
-                            self.settle.borrow_mut().resolved(ticket, id.clone());
-                            Ok((id, Some(RESOLVED)))
-                        }
-                        Some(Ok(None)) => Err(ringing(left, "no such call was found yet")),
-                        Some(Err(e)) => Err(ringing(
-                            left,
-                            &["the lookup failed: ", e.code.as_str()].concat(),
-                        )),
-                    };
-                }
-            }
-        }
+        let agent = call.on_behalf_of.as_ref();
+        let now = self.clock.now_ms();
+        // Window off: every POST under ticket 0, which the book never holds.
+        let admit = match window {
+            0 => Admit::Dial(0),
+            _ => self.settle.borrow_mut().admit(number, agent, now),
+        };
+        let Admit::Dial(ticket) = admit else {
+            let found = until_cancelled(self.without_post(admit, number), cancel.as_mut());
+            return found.await.unwrap_or_else(|| Err(aborted("placeCall")));
+        };
+        let sent = Cell::new(false);
+        let mut held = Reservation {
+            book: &self.settle,
+            ticket,
+            sent: &sent,
+            clock: &self.clock,
+            window_ms: window,
+            unknown: None,
+        };
+        let r = self.place_once(call, &sent, cancel.as_mut()).await;
+        held.unknown = Some(matches!(&r, Err(e) if e.code == ErrorCode::OutcomeUnknown
+            || (e.code == ErrorCode::Aborted && sent.get())));
+        r.map(|id| (id, false))
     }
 
-    /// Waits (on this caller's own timer) for another `placeCall`'s POST:
-    /// its call, or `None` when it did not place one knowingly.
-    async fn wait_for_post(&self, ticket: u64) -> Option<ConversationId> {
-        let mut nap = WAIT_MS;
-        loop {
-            let now = self.clock.now_ms();
-            match self.settle.borrow_mut().waited(ticket, now) {
-                Waited::InFlight => {}
-                Waited::Placed(id) => return Some(id),
-                Waited::Again => return None,
+    /// What a `placeCall` the book answered without a POST gets: the call
+    /// found, or `call_may_be_ringing`.
+    async fn without_post(
+        &self,
+        admit: Admit,
+        number: &str,
+    ) -> Result<(ConversationId, bool), Error> {
+        let (ticket, agent, since, until) = match admit {
+            Admit::Resolve {
+                ticket,
+                agent,
+                since,
+                until,
+            } => (ticket, agent, since, until),
+            Admit::Placed(id) => return Ok((id, true)),
+            _ => {
+                return Err(ringing(
+                    self.opts.request_timeout_ms,
+                    "its placeCall awaits Genesys",
+                ))
             }
-            self.clock.sleep(nap).await;
-            nap = (nap * 2).min(WAIT_MAX_MS);
+        };
+        let found = self.find_call_to(agent.as_ref(), number, since).await;
+        let left = until.saturating_sub(self.clock.now_ms());
+        match found {
+            Ok(Some(id)) => {
+                self.settle.borrow_mut().resolved(ticket, id.clone());
+                Ok((id, true))
+            }
+            Ok(None) => Err(ringing(left, "not found yet")),
+            Err(e) => Err(ringing(left, e.code.as_str())),
         }
     }
 
@@ -184,7 +139,7 @@ impl<H: Http, C: Clock> Client<H, C> {
             Some(a) => a.clone(),
             None => self.me().await?,
         };
-        if let Some(id) = self.placed_by_push(agent.as_str(), number, since).await {
+        if let Some(id) = self.placed_by_push(agent.as_str(), number).await {
             return Ok(Some(id));
         }
         let now = self.clock.now_ms();
@@ -192,6 +147,6 @@ impl<H: Http, C: Clock> Client<H, C> {
         let resp = self
             .send_read(&|t| lookup::recent_calls_request(e, t, &agent, since, now))
             .await?;
-        lookup::find_call_to(&resp.body, number, since)
+        lookup::find_call_to(&resp.body, number)
     }
 }

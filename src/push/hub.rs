@@ -385,40 +385,28 @@ impl Hub {
         }
     }
 
-    /// A call of `agent`'s to `number` that the agent's events show starting
-    /// at `earliest_ms` (epoch) or later, and that nobody here placed or
-    /// watches (so not an earlier call of ours): what a create-call POST
-    /// with an unknown outcome placed, if it did. The earliest if several.
-    pub fn call_to(&self, agent: &str, number: &str, earliest_ms: u64) -> Option<String> {
-        let want = crate::lookup::digits(number);
-        let mut best: Option<(u64, &str)> = None;
-        for (id, c) in self.calls.map.iter() {
-            if c.claimed || c.agent.as_deref() != Some(agent) {
-                continue;
-            }
-            let Some(k) = &c.known else { continue };
-            let legs = &k.status.snapshot.legs;
-            let dialled = legs.iter().any(|l| {
-                l.role != crate::status::Role::Agent
-                    && l.address
-                        .as_deref()
-                        .is_some_and(|a| crate::lookup::digits(a) == want)
-            });
-            // No readable start: it is recent anyway (unwatched calls are kept `keep_ms`).
-            let started = legs
+    /// A call of `agent`'s to `number` that the agent's events show and that
+    /// nobody here placed or watches (so not a call of ours): what a
+    /// create-call POST with an unknown outcome placed, if it did. Calls
+    /// nobody claims are forgotten after `keep_ms`, so it is a recent one.
+    pub fn call_to(&self, agent: &str, number: &str) -> Option<String> {
+        self.calls.map.iter().find_map(|(id, c)| {
+            let k = c
+                .known
+                .as_ref()
+                .filter(|_| !c.claimed && c.agent.as_deref() == Some(agent))?;
+            k.status
+                .snapshot
+                .legs
                 .iter()
-                .filter_map(|l| {
-                    l.start_time
-                        .as_deref()
-                        .and_then(crate::lookup::parse_iso_ms)
+                .any(|l| {
+                    l.role != crate::status::Role::Agent
+                        && l.address
+                            .as_deref()
+                            .is_some_and(|a| crate::lookup::same_number(a, number))
                 })
-                .min()
-                .unwrap_or(earliest_ms);
-            if dialled && started >= earliest_ms && best.is_none_or(|(t, _)| started < t) {
-                best = Some((started, id));
-            }
-        }
-        best.map(|(_, id)| id.to_string())
+                .then(|| id.clone())
+        })
     }
 
     /// The call's latest status.

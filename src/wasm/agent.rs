@@ -70,7 +70,7 @@ export interface GenesysClient {
 #[wasm_bindgen]
 extern "C" {
     #[wasm_bindgen(js_namespace = console, js_name = warn)]
-    pub(super) fn console_warn(message: &str);
+    fn console_warn(message: &str);
 }
 
 /// placeCall went ahead despite warnings (a lookup Genesys refused, an Away

@@ -80,8 +80,11 @@ export interface PlaceCallOptions {
 }
 export interface PlaceCallResult {
   conversationId: string;
-  /** Present when no call was dialled for this request: the call is one placed moments ago for the same number. */
-  warnings?: string[];
+  /**
+   * `true` when nothing was dialled for this request: within the settle window of an `outcome_unknown` for the
+   * same number, this is the call that request placed, found (in the agent's push events or by one read).
+   */
+  resolved?: true;
 }
 export type Phase = "contacting-agent" | "dialing" | "connected" | "ended";
 export type Outcome = "completed" | "busy" | "no-answer" | "failed" | "agent-unavailable" | "canceled";
@@ -376,9 +379,6 @@ impl GenesysClient {
                 .map_err(to_js_error)?;
             if let Some(check) = &placed.agent {
                 agent::warn_about(check);
-            }
-            for w in &placed.warnings {
-                agent::console_warn(&["genesys-click-to-call: ", w].concat());
             }
             Ok(to_js(&placed))
         })
