@@ -54,6 +54,9 @@ pub trait Http {
 /// tests want control over it anyway.
 #[allow(async_fn_in_trait)]
 pub trait Clock {
+    /// Epoch milliseconds: the settle window's lookup asks Genesys about
+    /// calls since this time (a clock with another origin still keeps the
+    /// window, but its lookups find nothing).
     fn now_ms(&self) -> u64;
     async fn sleep(&self, ms: u64);
 }
