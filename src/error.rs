@@ -43,10 +43,13 @@ pub enum ErrorCode {
     /// The agent cannot take a call now (offline, do-not-disturb, no station, …);
     /// `reason` says which. No call was placed.
     AgentUnavailable,
+    /// A call to this number was sent moments ago and its outcome is not
+    /// known yet: it was not dialled again (settle window, `retryAfterMs`).
+    CallMayBeRinging,
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 15] = [
+    pub const ALL: [ErrorCode; 16] = [
         ErrorCode::InvalidInput,
         ErrorCode::AuthFailed,
         ErrorCode::UserContextRequired,
@@ -62,6 +65,7 @@ impl ErrorCode {
         ErrorCode::OutcomeUnknown,
         ErrorCode::PolicyDenied,
         ErrorCode::AgentUnavailable,
+        ErrorCode::CallMayBeRinging,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -81,6 +85,7 @@ impl ErrorCode {
             ErrorCode::OutcomeUnknown => "outcome_unknown",
             ErrorCode::PolicyDenied => "policy_denied",
             ErrorCode::AgentUnavailable => "agent_unavailable",
+            ErrorCode::CallMayBeRinging => "call_may_be_ringing",
         }
     }
 }
@@ -356,7 +361,8 @@ mod tests {
                 "aborted",
                 "outcome_unknown",
                 "policy_denied",
-                "agent_unavailable"
+                "agent_unavailable",
+                "call_may_be_ringing"
             ]
         );
     }

@@ -67,6 +67,8 @@ pub struct ClientOptionsInput<J = IgnoredAny> {
     pub max_retry_ms: Option<f64>,
     /// Push tracking: reconnect after this long without a frame (default 65000).
     pub heartbeat_timeout_ms: Option<f64>,
+    /// After an unknown outcome, the number is not dialled again for this long (default 120000).
+    pub settle_window_ms: Option<f64>,
     /// A `WebSocket` constructor for hosts without a global one (Node 20).
     #[serde(rename = "WebSocket")]
     pub web_socket: Option<J>,
@@ -164,6 +166,9 @@ impl<J> ClientOptionsInput<J> {
             600_000,
         )? {
             o.push = o.push.with_heartbeat_timeout(h);
+        }
+        if let Some(w) = whole(self.settle_window_ms, "settleWindowMs", 1_000, 3_600_000)? {
+            o.settle_ms = w;
         }
         Ok(o)
     }
@@ -544,6 +549,13 @@ mod tests {
             (o.push.heartbeat_timeout_ms, o.push.ping_after_ms),
             (35_000, 17_500)
         );
+        assert_eq!(o.settle_ms, crate::settle::SETTLE_MS);
+        let o = client(
+            r#"{"region":"mypurecloud.ie","auth":{"accessToken":"t"},"settleWindowMs":300000}"#,
+            true,
+        )
+        .unwrap();
+        assert_eq!(o.settle_ms, 300_000);
         let o = client(r#"{"apiBase":"http://127.0.0.1:8089","auth":{"clientCredentials":{"clientId":"sim-edge","clientSecret":"s"}}}"#, false).unwrap();
         assert_eq!(o.endpoints.login_base, "http://127.0.0.1:8089");
         assert!(matches!(
@@ -591,6 +603,10 @@ mod tests {
             (
                 r#"{"region":"mypurecloud.com","auth":{"accessToken":"t"},"heartbeatTimeoutMs":10}"#,
                 "heartbeatTimeoutMs must be",
+            ),
+            (
+                r#"{"region":"mypurecloud.com","auth":{"accessToken":"t"},"settleWindowMs":0}"#,
+                "settleWindowMs must be",
             ),
             (
                 r#"{"region":"mypurecloud.com","auth":{"accessToken":"t"},"regoin":"x"}"#,

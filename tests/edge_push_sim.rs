@@ -373,3 +373,70 @@ async fn status_reads_are_answered_from_the_channel_without_polling() {
     assert_eq!(count(&l, "GET", CALL_READ, None), 0);
     assert_eq!(notifications(&s).await["channelsCreated"], 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unknown_outcome_is_resolved_from_push_without_a_read() {
+    let s = sim(|c| c.rate_limit = 100_000).await;
+    // The lookup comes 3 s after the unknown outcome, and nobody drives the
+    // socket meanwhile: a watchdog shorter than that would drop it (and the
+    // events queued on it) first, as Genesys' 65 s one never does.
+    let (svc, _fleet) = edge(&s, Some(scaled(10_000)));
+    let ip = "203.0.113.12";
+    let number = "+13175552003";
+    fault(
+        &s,
+        &format!(r#"{{"method":"POST","path":"{CREATE}*","when":"after","status":503}}"#),
+    )
+    .await;
+    let body = format!(r#"{{"phoneNumber":"{number}"}}"#);
+    let r = svc.handle(req(ip, "POST", "/v1/calls", &body)).await;
+    let v: Value = serde_json::from_str(&r.body).unwrap();
+    assert_eq!(
+        (r.status, v["code"].as_str()),
+        (202, Some("call_may_be_ringing")),
+        "{}",
+        r.body
+    );
+    let handle = v["handle"].as_str().unwrap();
+    // The pending handle's stream: "pending" until the call is found, then the call.
+    let r = svc
+        .handle(req(ip, "GET", &format!("/v1/calls/{handle}/events"), ""))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let (mut stream, mut cursor) = (r.stream.expect("a stream"), String::new());
+    let mut statuses: Vec<Value> = Vec::new();
+    for _ in 0..400 {
+        let next = svc.next_event(&stream, &cursor).await;
+        for event in next.chunk.split("\n\n").filter(|e| !e.is_empty()) {
+            if field(event, "event") == Some("status") {
+                statuses.push(serde_json::from_str(field(event, "data").unwrap()).unwrap());
+            }
+        }
+        if next.done {
+            break;
+        }
+        (stream, cursor) = (next.stream, next.cursor);
+    }
+    let end = statuses.last().expect("the call was found");
+    assert_eq!(
+        (
+            end["phase"].as_str(),
+            end["outcome"].as_str(),
+            end["tracking"].as_str()
+        ),
+        (Some("ended"), Some("completed"), Some("push")),
+        "{statuses:?}"
+    );
+    let l = log(&s).await;
+    assert_eq!(count(&l, "POST", CREATE, None), 1, "one create-call POST");
+    assert_eq!(
+        count(
+            &l,
+            "POST",
+            "/api/v2/analytics/conversations/details/query",
+            None
+        ),
+        0,
+        "no read: the agent's events showed the call"
+    );
+}

@@ -10,9 +10,11 @@ use std::time::{Duration, Instant};
 use common::*;
 use genesys_click_to_call::auth::{ClientSecret, Credentials};
 use genesys_click_to_call::call::{PlaceCall, E164};
-use genesys_click_to_call::flow::{exchange_code, WaitFor};
+use genesys_click_to_call::flow::agent::AgentCallOptions;
+use genesys_click_to_call::flow::{exchange_code, Client, ClientOptions, WaitFor};
 use genesys_click_to_call::region::Endpoints;
-use genesys_click_to_call::status::{Outcome, Phase};
+use genesys_click_to_call::settle::SETTLE_MS;
+use genesys_click_to_call::status::{Outcome, Phase, Role};
 use genesys_click_to_call::ErrorCode;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -22,6 +24,9 @@ async fn every_test_number_reaches_its_outcome() {
     let s = sim(|c| c.rate_limit = 15_000).await;
     let mut o = options(&s, edge_creds("sim-edge-secret"));
     o.requests_per_minute = 15_000;
+    // Ada and Otto dial +13175550100 at once: two calls wanted here, where
+    // the settle window's in-flight reservation would share one.
+    o.settle_ms = 0;
     let c = client(o);
     let cases = TEST_NUMBERS;
     let runs = cases.iter().map(|(number, agent, _)| {
@@ -274,7 +279,6 @@ async fn failures_after_the_post_reached_genesys_are_outcome_unknown_and_never_r
     let s = sim(|_| {}).await;
     let mut o = options(&s, edge_creds("sim-edge-secret"));
     o.request_timeout_ms = 400;
-    let c = client(o);
     for spec in [
         r#"{"method":"POST","path":"/api/v2/conversations/calls/user/*","when":"after","status":503}"#,
         r#"{"method":"POST","path":"/api/v2/conversations/calls/user/*","when":"after","status":500}"#,
@@ -288,6 +292,9 @@ async fn failures_after_the_post_reached_genesys_are_outcome_unknown_and_never_r
             .await
             .unwrap();
         fault(&s, spec).await;
+        // A client of its own per fault: one client would not dial the
+        // number again within the settle window (see the tests below).
+        let c = client(o.clone());
         let e = c
             .place_call(&on_behalf("+13175550100", ADA), never())
             .await
@@ -436,7 +443,10 @@ async fn concurrent_waits_stay_inside_the_token_budget() {
     o.budget_window_ms = 2_000;
     o.poll_interval_ms = 10;
     let c = client(o);
-    let calls: Vec<PlaceCall> = (0..6).map(|_| on_behalf("+13175550100", ADA)).collect();
+    // Six numbers: concurrent placeCalls for one number would share one call.
+    let calls: Vec<PlaceCall> = (0..6)
+        .map(|i| on_behalf(&format!("+1317555020{i}"), ADA))
+        .collect();
     let runs = calls.iter().map(|call| {
         let c = &c;
         async move {
@@ -456,4 +466,181 @@ async fn concurrent_waits_stay_inside_the_token_budget() {
         "the budget prevented every 429"
     );
     assert!(count(&l, "GET", "/api/v2/conversations/calls/", None) >= 6);
+}
+
+// ------------------------------------------------- issue #15: the settle window
+
+/// The faults after the create-call POST reached Genesys (the call exists).
+const AFTER_THE_POST: [&str; 4] = [
+    r#""status":503"#,
+    r#""drop":true"#,
+    r#""malformed":true"#,
+    r#""delayMs":1500"#,
+];
+
+const QUERY: &str = "/api/v2/analytics/conversations/details/query";
+
+/// A client on wall-clock time (the lookup asks Genesys about real times),
+/// and its clock, to be shifted past the settle window.
+fn wall_client(o: ClientOptions) -> (Client<Reqwest, WallClock>, WallClock) {
+    let clock = WallClock::default();
+    (Client::new(Reqwest(reqwest()), clock.clone(), o), clock)
+}
+
+async fn reset(s: &genesys_sim::Running) {
+    reqwest()
+        .post(format!("{}/__sim/reset", s.url()))
+        .send()
+        .await
+        .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unknown_outcome_is_resolved_with_one_read_and_never_redialled() {
+    let s = sim(|_| {}).await;
+    let mut o = options(&s, edge_creds("sim-edge-secret"));
+    o.request_timeout_ms = 400;
+    for (i, spec) in AFTER_THE_POST.iter().enumerate() {
+        reset(&s).await;
+        let (c, _) = wall_client(o.clone());
+        let number = format!("+1317555030{i}");
+        let call = on_behalf(&number, ADA);
+        fault(
+            &s,
+            &format!(r#"{{"method":"POST","path":"{CREATE}*","when":"after",{spec}}}"#),
+        )
+        .await;
+        let e = c.place_call(&call, never()).await.unwrap_err();
+        assert_eq!(e.code, ErrorCode::OutcomeUnknown, "{spec}: {e}");
+        // Again, as a second click would: the call is found, not dialled.
+        let placed = c
+            .place_call_for_agent(&call, &AgentCallOptions::default(), never())
+            .await
+            .unwrap();
+        assert!(placed.resolved, "{spec}");
+        // It is the call to this number (the only call the sim has), followed to its end.
+        let (st, raw, _) = c
+            .wait_for_call(&placed.conversation_id, UNTIL_ENDED, |_, _, _| {}, never())
+            .await
+            .unwrap();
+        assert_eq!(st.outcome, Some(Outcome::Completed), "{spec}");
+        let far = st.snapshot.legs.iter().find(|l| l.role == Role::Customer);
+        assert_eq!(
+            far.and_then(|l| l.address.as_deref()),
+            Some(format!("tel:{number}").as_str()),
+            "{spec}: {raw}"
+        );
+        // A third time: the resolved call, with no read at all.
+        let again = c.place_call(&call, never()).await.unwrap();
+        assert_eq!(again, placed.conversation_id, "{spec}");
+        let l = log(&s).await;
+        assert_eq!(
+            count(&l, "POST", CREATE, None),
+            1,
+            "{spec}: one create-call POST"
+        );
+        assert_eq!(count(&l, "POST", QUERY, Some(200)), 1, "{spec}: one read");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unresolved_outcome_is_call_may_be_ringing_until_the_window_ends() {
+    let s = sim(|_| {}).await;
+    let (c, clock) = wall_client(options(&s, edge_creds("sim-edge-secret")));
+    let call = on_behalf("+13175550310", ADA);
+    // A 5xx in place of handling: Genesys did nothing, but the client cannot know.
+    fault(
+        &s,
+        &format!(r#"{{"method":"POST","path":"{CREATE}*","status":503}}"#),
+    )
+    .await;
+    let e = c.place_call(&call, never()).await.unwrap_err();
+    assert_eq!(e.code, ErrorCode::OutcomeUnknown, "{e}");
+    // No such call: not found, so maybe still ringing.
+    let e = c.place_call(&call, never()).await.unwrap_err();
+    assert_eq!(e.code, ErrorCode::CallMayBeRinging, "{e}");
+    assert_eq!(e.code.as_str(), "call_may_be_ringing");
+    assert!(e.retry_after_ms.unwrap() > 100_000, "{e:?}");
+    assert!(e.message.contains("may be ringing"), "{}", e.message);
+    // The read failing says the same, whatever agent the new request names.
+    fault(
+        &s,
+        &format!(r#"{{"method":"POST","path":"{QUERY}","status":403}}"#),
+    )
+    .await;
+    let e = c
+        .place_call(&on_behalf("+13175550310", OTTO), never())
+        .await
+        .unwrap_err();
+    assert_eq!(e.code, ErrorCode::CallMayBeRinging, "{e}");
+    let l = log(&s).await;
+    assert_eq!(count(&l, "POST", CREATE, None), 1, "never a second POST");
+    assert_eq!(
+        (
+            count(&l, "POST", QUERY, Some(200)),
+            count(&l, "POST", QUERY, Some(403))
+        ),
+        (1, 1)
+    );
+    // Another number is not held by this one.
+    c.place_call(&on_behalf("+13175550311", ADA), never())
+        .await
+        .unwrap();
+    // After the window, the number may be dialled again.
+    clock.0.set(SETTLE_MS + 1_000);
+    let id = c.place_call(&call, never()).await.unwrap();
+    let l = log(&s).await;
+    assert_eq!(count(&l, "POST", &format!("{CREATE}{ADA}"), Some(200)), 2);
+    assert_eq!(
+        count(&l, "POST", QUERY, None),
+        2,
+        "no read once the window ended"
+    );
+    c.hang_up(&id, never()).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_place_calls_for_one_number_send_one_post() {
+    let s = sim(|_| {}).await;
+    let (c, _) = wall_client(options(&s, edge_creds("sim-edge-secret")));
+    let call = on_behalf("+13175550320", ADA);
+    let r = join_all((0..3).map(|_| c.place_call(&call, never())).collect()).await;
+    assert!(r[0].is_ok(), "{r:?}");
+    for e in &r[1..] {
+        let e = e.as_ref().unwrap_err();
+        assert_eq!(e.code, ErrorCode::CallMayBeRinging, "{e}");
+        assert!(e.retry_after_ms.is_some());
+    }
+    assert_eq!(count(&log(&s).await, "POST", CREATE, None), 1);
+    // Placed and answered: the number is free again.
+    c.place_call(&call, never()).await.unwrap();
+    assert_eq!(count(&log(&s).await, "POST", CREATE, None), 2);
+    // In flight when its outcome turns out unknown: the second is told it
+    // may be ringing, and a third finds the call.
+    reset(&s).await;
+    let call = on_behalf("+13175550321", ADA);
+    fault(
+        &s,
+        &format!(r#"{{"method":"POST","path":"{CREATE}*","when":"after","status":503}}"#),
+    )
+    .await;
+    let r = join_all(vec![
+        c.place_call(&call, never()),
+        c.place_call(&call, never()),
+    ])
+    .await;
+    assert_eq!(
+        r[0].as_ref().unwrap_err().code,
+        ErrorCode::OutcomeUnknown,
+        "{r:?}"
+    );
+    assert_eq!(
+        r[1].as_ref().unwrap_err().code,
+        ErrorCode::CallMayBeRinging,
+        "{r:?}"
+    );
+    c.place_call(&call, never()).await.unwrap();
+    let l = log(&s).await;
+    assert_eq!(count(&l, "POST", CREATE, None), 1);
+    assert_eq!(count(&l, "POST", QUERY, None), 1);
 }

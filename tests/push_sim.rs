@@ -109,7 +109,11 @@ async fn follow(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_test_number_is_followed_by_push_with_no_polling() {
     let s = sim(|_| {}).await;
-    let c = push_client(push_options(&s, edge_creds("sim-edge-secret")));
+    let mut o = push_options(&s, edge_creds("sim-edge-secret"));
+    // Ada and Otto dial +13175550100 at once: two calls wanted here, where
+    // the settle window's in-flight reservation would share one.
+    o.settle_ms = 0;
+    let c = push_client(o);
     let cases = TEST_NUMBERS;
     let runs = cases.iter().map(|(number, agent, _)| {
         let c = &c;
@@ -390,7 +394,11 @@ async fn a_refused_channel_and_no_websocket_both_poll() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_hundred_concurrent_calls_share_one_channel_with_at_most_two_reads_each() {
     let s = sim(|_| {}).await;
-    let c = push_client(push_options(&s, edge_creds("sim-edge-secret")));
+    let mut o = push_options(&s, edge_creds("sim-edge-secret"));
+    // 25 calls to the one busy number at once: with the settle window's
+    // in-flight reservation they would share one call.
+    o.settle_ms = 0;
+    let c = push_client(o);
     let numbers: Vec<String> = (0..100)
         .map(|i| match i % 4 {
             0 => "+13175550101".to_string(), // busy: one SIP-cause read
@@ -571,5 +579,64 @@ fn readonly() -> Credentials {
     Credentials::ClientCredentials {
         client_id: "sim-readonly".into(),
         client_secret: ClientSecret::new("sim-readonly-secret".into()),
+    }
+}
+
+// ------------------------------------------------- issue #15: the settle window
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unknown_outcome_is_resolved_from_the_agents_events_without_a_read() {
+    let s = sim(|_| {}).await;
+    let mut o = push_options(&s, edge_creds("sim-edge-secret"));
+    o.request_timeout_ms = 400;
+    for (i, spec) in [
+        r#""status":503"#,
+        r#""drop":true"#,
+        r#""malformed":true"#,
+        r#""delayMs":1500"#,
+    ]
+    .iter()
+    .enumerate()
+    {
+        let clock = WallClock::default();
+        let c = genesys_click_to_call::flow::Client::new(Reqwest(reqwest()), clock, o.clone())
+            .with_websocket(Box::new(Tungstenite::default()));
+        let number = format!("+1317555040{i}");
+        let call = on_behalf(&number, ADA);
+        fault(
+            &s,
+            &format!(r#"{{"method":"POST","path":"{CREATE}*","when":"after",{spec}}}"#),
+        )
+        .await;
+        let e = c.place_call(&call, never()).await.unwrap_err();
+        assert_eq!(e.code, ErrorCode::OutcomeUnknown, "{spec}: {e}");
+        let id = c.place_call(&call, never()).await.unwrap();
+        // The call found is followed like any other: by push, to its end.
+        let (st, raw, tracking) = c
+            .wait_for_call(&id, UNTIL_ENDED, |_, _, _| {}, never())
+            .await
+            .unwrap();
+        assert_eq!(
+            (st.outcome, tracking),
+            (Some(Outcome::Completed), Tracking::Push),
+            "{spec}"
+        );
+        assert!(raw.contains(&number), "{spec}: {raw}");
+        let l = log(&s).await;
+        let posts = l
+            .iter()
+            .filter(|e| e["method"] == "POST" && e["phoneNumber"] == number.as_str())
+            .count();
+        assert_eq!(posts, 1, "{spec}: one create-call POST");
+        assert_eq!(
+            count(
+                &l,
+                "POST",
+                "/api/v2/analytics/conversations/details/query",
+                None
+            ),
+            0,
+            "{spec}: no read: the agent's events showed the call"
+        );
     }
 }

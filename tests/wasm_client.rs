@@ -331,6 +331,45 @@ async fn a_5xx_after_the_post_is_outcome_unknown_with_exactly_one_post() {
 }
 
 #[wasm_bindgen_test]
+async fn an_unknown_outcome_is_resolved_in_the_settle_window_not_redialled() {
+    let (c, on_behalf) = client().await;
+    let number = if in_browser() {
+        "+15550007011"
+    } else {
+        "+15550007012"
+    };
+    let path = if on_behalf.is_some() {
+        "/api/v2/conversations/calls/user/*"
+    } else {
+        "/api/v2/conversations/calls"
+    };
+    sim_fault(
+        sim(),
+        js(&format!(
+            r#"{{"method":"POST","path":"{path}","when":"after","status":503}}"#
+        )),
+    )
+    .await
+    .unwrap();
+    let e = err(c.place_call(call_options(number, on_behalf))).await;
+    assert_eq!(text(&e, "code"), "outcome_unknown");
+    // Again: the call is found (one analytics read, its interval written by
+    // the platform's Date), not dialled.
+    let placed = ok(c.place_call(call_options(number, on_behalf))).await;
+    assert_eq!(
+        Reflect::get(&placed, &"resolved".into()).unwrap(),
+        JsValue::TRUE
+    );
+    assert!(!text(&placed, "conversationId").is_empty());
+    let log: js_sys::Array = sim_log(sim()).await.unchecked_into();
+    let posts = log
+        .iter()
+        .filter(|e| text(e, "phoneNumber") == number)
+        .count();
+    assert_eq!(posts, 1, "never dialled twice");
+}
+
+#[wasm_bindgen_test]
 async fn environment_specific_auth_rules() {
     let creds = format!(
         r#"{{"apiBase":"{}","auth":{{"clientCredentials":{{"clientId":"sim-edge","clientSecret":"wrong"}}}}}}"#,

@@ -50,7 +50,6 @@ use serde::{Deserialize, Serialize};
 
 use super::api::PublicStatus;
 use super::config::EdgeConfig;
-use super::lookup;
 use crate::call::{ConversationId, EntityId, PlaceCall, E164};
 use crate::callback::{CallbackTime, ScheduleCallback, WaitMedia};
 use crate::error::{Error, ErrorCode};
@@ -243,6 +242,9 @@ impl<H: Http, C: Clock> Gateway<H, C> {
         opts.max_budget_wait_ms = Some(cfg.budget_wait_ms);
         opts.retry.max_retry_ms = cfg.budget_wait_ms;
         opts.push = edge_push_options();
+        // The number desks keep the settle window fleet-wide (admission.rs),
+        // with the deployment's own length; one per gateway would second-guess them.
+        opts.settle_ms = 0;
         Gateway {
             client: Client::new(http, clock, opts),
             agent: cfg.agent.clone(),
@@ -720,16 +722,12 @@ impl<H: Http, C: Clock> Gateway<H, C> {
     }
 
     /// The conversation that dialled `number` around `since_ms`, if Genesys
-    /// has one (the one read that resolves an unknown outcome).
+    /// has one: from the agent's events when the push channel has seen it
+    /// (no request), else the one read that resolves an unknown outcome.
     pub async fn find(&self, number: &str, since_ms: u64) -> Result<Option<ConversationId>, Error> {
-        let now = self.now();
-        let agent = &self.agent;
-        let endpoints = &self.client.options().endpoints;
-        let resp = self
-            .client
-            .send_read(&|t| lookup::recent_calls_request(endpoints, t, agent, since_ms, now))
-            .await?;
-        lookup::find_call_to(&resp.body, number, since_ms)
+        self.client
+            .find_call_to(Some(&self.agent), number, since_ms)
+            .await
     }
 
     /// A token and one read of the agent, cached; `failing` names the piece.

@@ -15,7 +15,6 @@ pub mod gateway;
 pub mod handle;
 pub mod hours;
 pub mod limits;
-pub mod lookup;
 pub mod numbering;
 pub mod policy;
 pub mod redact;

@@ -36,12 +36,19 @@ pub struct AgentCallOptions {
     pub wrap_up: Option<WrapUp>,
 }
 
-/// `placeCall`'s answer: `{conversationId, agent?}` (`agent`: the check made
-/// before dialling, with its warnings, when one was asked for).
+/// `placeCall`'s answer: `{conversationId, agent?, resolved?}` (`agent`: the
+/// check made before dialling, with its warnings, when one was asked for;
+/// `resolved: true`: nothing was dialled for this request, the call is the
+/// one sent moments before whose outcome was unknown, found).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Placed {
     pub conversation_id: ConversationId,
     pub agent: Option<AgentCheck>,
+    pub resolved: bool,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
 }
 
 impl Serialize for Placed {
@@ -52,10 +59,13 @@ impl Serialize for Placed {
             conversation_id: &'a str,
             #[serde(skip_serializing_if = "Option::is_none")]
             agent: Option<&'a AgentCheck>,
+            #[serde(skip_serializing_if = "is_false")]
+            resolved: bool,
         }
         View {
             conversation_id: self.conversation_id.as_str(),
             agent: self.agent.as_ref(),
+            resolved: self.resolved,
         }
         .serialize(s)
     }
@@ -202,7 +212,8 @@ impl<H: Http, C: Clock> Client<H, C> {
 
     /// `placeCall` with the agent's side: the availability check before the
     /// POST (refused → `agent_unavailable`, no POST), then the POST (exactly
-    /// one, as `place_call`), then the wrap-up remembered for `wait_for_call`.
+    /// one, as `place_call`, settle window included), then the wrap-up
+    /// remembered for `wait_for_call`.
     pub async fn place_call_for_agent(
         &self,
         call: &PlaceCall,
@@ -223,7 +234,7 @@ impl<H: Http, C: Clock> Client<H, C> {
         } else {
             None
         };
-        let conversation_id = self.place_call(call, cancel.as_mut()).await?;
+        let (conversation_id, resolved) = self.place_settled(call, cancel.as_mut()).await?;
         if let Some(w) = &opts.wrap_up {
             let mut waiting = self.agent.waiting.borrow_mut();
             if waiting.len() >= MAX_WAITING_WRAP_UPS {
@@ -234,6 +245,7 @@ impl<H: Http, C: Clock> Client<H, C> {
         Ok(Placed {
             conversation_id,
             agent,
+            resolved,
         })
     }
 

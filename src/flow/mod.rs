@@ -8,6 +8,7 @@
 pub mod agent;
 mod callbacks;
 mod push;
+mod settle;
 mod single_flight;
 
 use std::cell::{Cell, RefCell};
@@ -53,6 +54,9 @@ pub trait Http {
 /// tests want control over it anyway.
 #[allow(async_fn_in_trait)]
 pub trait Clock {
+    /// Epoch milliseconds: the settle window's lookup asks Genesys about
+    /// calls since this time (a clock with another origin still keeps the
+    /// window, but its lookups find nothing).
     fn now_ms(&self) -> u64;
     async fn sleep(&self, ms: u64);
 }
@@ -77,6 +81,11 @@ pub struct ClientOptions {
     pub max_budget_wait_ms: Option<u64>,
     /// Push tracking's timings (used once a [`Connector`] is given).
     pub push: PushOptions,
+    /// After a create-call POST with an unknown outcome, its number is not
+    /// dialled again for this long: `placeCall` finds the call instead
+    /// (`crate::settle`). 0 turns the window off (the edge, whose number
+    /// desks keep it fleet-wide).
+    pub settle_ms: u64,
 }
 
 impl ClientOptions {
@@ -91,6 +100,7 @@ impl ClientOptions {
             retry: RetryPolicy::default(),
             max_budget_wait_ms: None,
             push: PushOptions::default(),
+            settle_ms: crate::settle::SETTLE_MS,
         }
     }
 }
@@ -116,6 +126,8 @@ pub struct Client<H, C> {
     agent: agent::AgentState,
     /// Push tracking: one Notifications channel shared by every wait.
     push: PushState,
+    /// Numbers with a create-call POST in flight or settling (issue #15, flow/settle.rs).
+    settle: RefCell<crate::settle::Book>,
 }
 
 /// True for the error a bounded budget wait gives up with (the client's own
@@ -146,6 +158,7 @@ impl<H: Http, C: Clock> Client<H, C> {
             active_waits: Cell::new(0),
             agent: agent::AgentState::default(),
             push,
+            settle: RefCell::default(),
         }
     }
 
@@ -325,19 +338,31 @@ impl<H: Http, C: Clock> Client<H, C> {
     }
 
     /// Places the call: exactly one create-call POST, or none with an error.
+    /// Within the settle window of an unknown outcome for the same number
+    /// (or while another `place_call` for it is in flight), no POST: the
+    /// call that one placed, or `call_may_be_ringing` (flow/settle.rs).
     pub async fn place_call(
         &self,
         call: &PlaceCall,
         cancel: impl Future<Output = ()>,
     ) -> Result<ConversationId, Error> {
-        let sent = Cell::new(false);
+        self.place_settled(call, cancel).await.map(|(id, _)| id)
+    }
+
+    /// The one create-call POST. `sent` is set as it leaves.
+    async fn place_once(
+        &self,
+        call: &PlaceCall,
+        sent: &Cell<bool>,
+        cancel: impl Future<Output = ()>,
+    ) -> Result<ConversationId, Error> {
         let post = async {
             let resp = self
                 .send_with_retries(
                     RequestKind::CreateCall,
                     Attempt::CreateCall,
                     &|t| call.request(&self.opts.endpoints, t),
-                    Some(&sent),
+                    Some(sent),
                 )
                 .await?;
             call::parse_create_response(&resp)

@@ -325,6 +325,10 @@ enum Woke {
     Timer,
 }
 
+/// How long a settle-window lookup drives a live socket for the events of
+/// the call it looks for (queued while nobody drove it).
+const PUSH_LOOK_MS: u64 = 300;
+
 /// Socket events handled per wake-up at most, so timers still get a turn.
 const EVENT_BATCH: usize = 64;
 
@@ -623,6 +627,28 @@ impl<H: Http, C: Clock> Client<H, C> {
             .send_read(&|t| call::get_conversation_request(&self.opts.endpoints, t, id))
             .await;
         conv.ok().and_then(|r| Snapshot::parse(&r.body).ok())
+    }
+
+    /// The call `agent`'s events show going to `number`, not placed or
+    /// watched here (a POST with an unknown outcome's), claimed as placed so
+    /// it is followed like any other. Events still queued on the socket are
+    /// read first: while the agent's topic is live, this drives it for
+    /// `PUSH_LOOK_MS`. `None`: push has not seen such a call (or cannot).
+    pub(super) async fn placed_by_push(&self, agent: &str, number: &str) -> Option<ConversationId> {
+        let look = || self.push.hub.borrow().call_to(agent, number);
+        let mut found = look();
+        let live = self.push.hub.borrow().coverage(agent).is_some();
+        if found.is_none() && live && self.push.usable(self.clock.now_ms()) {
+            let _looking = self.push.enter(None);
+            let drive = pin!(self.drive_push());
+            with_drive(pin!(self.clock.sleep(PUSH_LOOK_MS)), drive).await;
+            found = look();
+        }
+        let id = ConversationId::parse(&found?, "conversationId").ok()?;
+        let now = self.clock.now_ms();
+        self.push
+            .update(|h| h.placed(id.as_str(), Some(agent), None, now));
+        Some(id)
     }
 
     /// The push state (tests and diagnostics read the hub through it).

@@ -385,6 +385,30 @@ impl Hub {
         }
     }
 
+    /// A call of `agent`'s to `number` that the agent's events show and that
+    /// nobody here placed or watches (so not a call of ours): what a
+    /// create-call POST with an unknown outcome placed, if it did. Calls
+    /// nobody claims are forgotten after `keep_ms`, so it is a recent one.
+    pub fn call_to(&self, agent: &str, number: &str) -> Option<String> {
+        self.calls.map.iter().find_map(|(id, c)| {
+            let k = c
+                .known
+                .as_ref()
+                .filter(|_| !c.claimed && c.agent.as_deref() == Some(agent))?;
+            k.status
+                .snapshot
+                .legs
+                .iter()
+                .any(|l| {
+                    l.role != crate::status::Role::Agent
+                        && l.address
+                            .as_deref()
+                            .is_some_and(|a| crate::lookup::same_number(a, number))
+                })
+                .then(|| id.clone())
+        })
+    }
+
     /// The call's latest status.
     pub fn known(&self, id: &str) -> Option<&Known> {
         self.calls.get(id).and_then(|c| c.known.as_ref())

@@ -61,6 +61,11 @@ export type ClientOptions = Region & {
   WebSocket?: (new (url: string) => unknown) | false;
   /** Push tracking: reconnect after this long without any frame (default 65000; Genesys heartbeats every 30 s). */
   heartbeatTimeoutMs?: number;
+  /**
+   * After a placeCall whose outcome is unknown (`outcome_unknown`), that number is not dialled again for this
+   * long (default 120000): placeCall finds the call instead, or rejects with `call_may_be_ringing`.
+   */
+  settleWindowMs?: number;
 };
 export interface PlaceCallOptions {
   /** E.164, e.g. "+13175550100" (spaces, dashes and "tel:" are accepted). */
@@ -73,7 +78,14 @@ export interface PlaceCallOptions {
   attributes?: Record<string, string>;
   signal?: AbortSignal;
 }
-export interface PlaceCallResult { conversationId: string }
+export interface PlaceCallResult {
+  conversationId: string;
+  /**
+   * `true` when nothing was dialled for this request: within the settle window of an `outcome_unknown` for the
+   * same number, this is the call that request placed, found (in the agent's push events or by one read).
+   */
+  resolved?: true;
+}
 export type Phase = "contacting-agent" | "dialing" | "connected" | "ended";
 export type Outcome = "completed" | "busy" | "no-answer" | "failed" | "agent-unavailable" | "canceled";
 export interface CallLeg {
@@ -113,7 +125,7 @@ export type FinishLoginOptions = LoginOptions & { callbackUrl: string; codeVerif
 export interface LoginToken { accessToken: string; expiresIn: number; tokenType: "bearer" }
 export type ErrorCode = "invalid_input" | "auth_failed" | "user_context_required" | "forbidden" | "not_found" | "conflict"
   | "rate_limited" | "server_error" | "bad_response" | "network" | "timeout" | "aborted" | "outcome_unknown" | "policy_denied"
-  | "agent_unavailable";
+  | "agent_unavailable" | "call_may_be_ringing";
 /** Every rejection is an Error with name "GenesysError" and these fields. */
 export interface GenesysError extends Error {
   name: "GenesysError";

@@ -1,85 +1,39 @@
 //! Finding the truth after an unknown outcome: one read of the agent's recent
 //! conversations (`POST /api/v2/analytics/conversations/details/query`,
 //! permission `analytics:conversationDetail:view`), matched by the number
-//! dialled. Pure: the request is built and the answer read here; the gateway
-//! sends it. (Once push tracking exists, the agent's notification stream
-//! answers the same question without a read.)
+//! dialled. Pure: the request is built and the answer read here; the flow
+//! sends it (`Client::find_call_to`, for `placeCall`'s settle window and the
+//! edge's pending handles), after looking in the agent's notification stream.
 //!
-//! The shapes are edge-only, so they live here rather than in `wire`, which
-//! the browser package compiles.
+//! Only the few fields the match needs are read, so the browser package pays
+//! little for it.
 
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
 use crate::call::{ConversationId, EntityId};
 use crate::error::{Attempt, Error};
 use crate::http::{HttpRequest, Method};
 use crate::region::Endpoints;
-use crate::wire::{decode, encode};
+use crate::wire::decode;
 
 /// Calls that started this long before the unknown outcome still match
 /// (clock differences between us and Genesys).
-const EARLY_MS: u64 = 60_000;
+pub const EARLY_MS: u64 = 60_000;
 
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct Query<'a> {
-    interval: String,
-    order: &'a str,
-    order_by: &'a str,
-    paging: Paging,
-    segment_filters: [Filter<'a>; 1],
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct Paging {
-    page_size: u32,
-    page_number: u32,
-}
-
-#[derive(Serialize)]
-struct Filter<'a> {
-    #[serde(rename = "type")]
-    kind: &'a str,
-    predicates: [Predicate<'a>; 1],
-}
-
-#[derive(Serialize)]
-struct Predicate<'a> {
-    #[serde(rename = "type")]
-    kind: &'a str,
-    dimension: &'a str,
-    value: &'a str,
-}
-
-#[derive(Deserialize, Default)]
-#[serde(default)]
-struct Answer {
-    conversations: Vec<Conversation>,
-}
-
+/// Every level of the answer (`{conversations: [{conversationId,
+/// participants: [{sessions: [{dnis}]}]}]}`) read as one recursive type,
+/// each level's list in `children` (a level has one of the three): one type
+/// with three fields keeps the browser package's deserializer code small.
 #[derive(Deserialize, Default)]
 #[serde(default, rename_all = "camelCase")]
-struct Conversation {
+struct Node {
+    #[serde(alias = "conversations", alias = "participants", alias = "sessions")]
+    children: Vec<Node>,
     conversation_id: String,
-    conversation_start: String,
-    participants: Vec<Participant>,
-}
-
-#[derive(Deserialize, Default)]
-#[serde(default, rename_all = "camelCase")]
-struct Participant {
-    sessions: Vec<Session>,
-}
-
-#[derive(Deserialize, Default)]
-#[serde(default, rename_all = "camelCase")]
-struct Session {
     dnis: Option<String>,
-    session_dnis: Option<String>,
 }
 
-/// The query for `agent`'s conversations since `since_ms` (epoch ms), newest first.
+/// The query for `agent`'s conversations since `since_ms` (epoch ms), oldest first.
 pub fn recent_calls_request(
     endpoints: &Endpoints,
     token: &str,
@@ -89,23 +43,19 @@ pub fn recent_calls_request(
 ) -> HttpRequest {
     let from = since_ms.saturating_sub(EARLY_MS);
     let to = now_ms.max(since_ms) + EARLY_MS;
-    let body = encode(&Query {
-        interval: [iso_utc(from), "/".into(), iso_utc(to)].concat(),
-        order: "desc",
-        order_by: "conversationStart",
-        paging: Paging {
-            page_size: 50,
-            page_number: 1,
-        },
-        segment_filters: [Filter {
-            kind: "and",
-            predicates: [Predicate {
-                kind: "dimension",
-                dimension: "userId",
-                value: agent.as_str(),
-            }],
-        }],
-    });
+    // A fixed body with two values that need no escaping (an `EntityId` is
+    // `[A-Za-z0-9-]`, the interval ISO digits): written out, it spares the
+    // browser package serde's serializer for five one-off types.
+    let body = [
+        r#"{"interval":""#,
+        &iso_utc(from),
+        "/",
+        &iso_utc(to),
+        r#"","order":"asc","orderBy":"conversationStart","paging":{"pageSize":50,"pageNumber":1},"segmentFilters":[{"type":"and","predicates":[{"type":"dimension","dimension":"userId","value":""#,
+        agent.as_str(),
+        r#""}]}]}"#,
+    ]
+    .concat();
     HttpRequest::new(
         Method::Post,
         [
@@ -118,48 +68,61 @@ pub fn recent_calls_request(
     .json(body)
 }
 
-/// The conversation in `body` that dialled `number` (E.164), the earliest
-/// after `since_ms − 60 s` if several did; `None` when none did.
-pub fn find_call_to(
-    body: &str,
-    number: &str,
-    since_ms: u64,
-) -> Result<Option<ConversationId>, Error> {
-    let answer: Answer = decode(body).map_err(|e| Error::bad_response(&e, Attempt::Other))?;
-    let want = digits(number);
-    let earliest = since_ms.saturating_sub(EARLY_MS);
-    let mut best: Option<(u64, &str)> = None;
-    for c in &answer.conversations {
-        let dialled = c.participants.iter().flat_map(|p| &p.sessions).any(|s| {
-            [&s.dnis, &s.session_dnis]
-                .into_iter()
-                .flatten()
-                .any(|d| digits(d) == want)
-        });
-        let started = parse_iso_ms(&c.conversation_start).unwrap_or(since_ms);
-        if dialled && started >= earliest && best.is_none_or(|(t, _)| started < t) {
-            best = Some((started, &c.conversation_id));
-        }
-    }
-    Ok(best.and_then(|(_, id)| EntityId::parse(id, "conversationId").ok()))
+/// The conversation in `body` that dialled `number` (E.164); the first,
+/// so the earliest, if several did (the query asks for them oldest first,
+/// from a minute before the POST: Genesys filters by time); `None` when none did.
+pub fn find_call_to(body: &str, number: &str) -> Result<Option<ConversationId>, Error> {
+    let answer: Node = decode(body).map_err(|e| Error::bad_response(&e, Attempt::Other))?;
+    let found = answer.children.iter().find(|c| {
+        c.children
+            .iter()
+            .flat_map(|p| &p.children)
+            .filter_map(|s| s.dnis.as_deref())
+            .any(|d| same_number(d, number))
+    });
+    Ok(found.and_then(|c| EntityId::parse(&c.conversation_id, "conversationId").ok()))
 }
 
-fn digits(s: &str) -> String {
-    s.chars().filter(char::is_ascii_digit).collect()
+/// Whether two forms of a number (`tel:+1 317…`, `+1317…`) have the same digits.
+pub fn same_number(a: &str, b: &str) -> bool {
+    a.chars()
+        .filter(char::is_ascii_digit)
+        .eq(b.chars().filter(char::is_ascii_digit))
 }
 
-/// Epoch milliseconds as `YYYY-MM-DDTHH:MM:SS.mmmZ` (UTC).
+/// Epoch milliseconds as `YYYY-MM-DDTHH:MM:SS.mmmZ` (UTC). In wasm the
+/// platform's `Date` writes it (`toISOString` is exactly this form), which
+/// keeps the calendar arithmetic out of the browser package.
+#[cfg(target_arch = "wasm32")]
+pub fn iso_utc(ms: u64) -> String {
+    js_sys::Date::new(&wasm_bindgen::JsValue::from_f64(ms as f64))
+        .to_iso_string()
+        .into()
+}
+
+/// Epoch milliseconds as `YYYY-MM-DDTHH:MM:SS.mmmZ` (UTC), digit by digit.
+#[cfg(not(target_arch = "wasm32"))]
 pub fn iso_utc(ms: u64) -> String {
     let secs = ms / 1000;
     let (y, m, d) = civil_from_days((secs / 86_400) as i64);
     let t = secs % 86_400;
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{:03}Z",
-        t / 3600,
-        t / 60 % 60,
-        t % 60,
-        ms % 1000
-    )
+    let mut out = String::with_capacity(24);
+    let fields = [
+        (y as u64, 4, '-'),
+        (m as u64, 2, '-'),
+        (d as u64, 2, 'T'),
+        (t / 3600, 2, ':'),
+        (t / 60 % 60, 2, ':'),
+        (t % 60, 2, '.'),
+        (ms % 1000, 3, 'Z'),
+    ];
+    for (n, width, sep) in fields {
+        for p in (0..width).rev() {
+            out.push(char::from(b'0' + (n / 10u64.pow(p) % 10) as u8));
+        }
+        out.push(sep);
+    }
+    out
 }
 
 /// `YYYY-MM-DDTHH:MM:SS[.fff]Z` to epoch milliseconds (what Genesys writes).
@@ -199,6 +162,7 @@ fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
     era * 146_097 + doe - 719_468
 }
 
+#[cfg(not(target_arch = "wasm32"))]
 fn civil_from_days(z: i64) -> (i64, i64, i64) {
     let z = z + 719_468;
     let era = if z >= 0 { z } else { z - 146_096 } / 146_097;
@@ -247,6 +211,20 @@ mod tests {
             "http://sim/api/v2/analytics/conversations/details/query"
         );
         let body = r.body.unwrap();
+        // Written out, so checked as JSON: exactly this query.
+        let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(
+            v,
+            serde_json::json!({
+                "interval": "2026-11-18T11:06:40.000Z/2026-11-18T11:08:45.000Z",
+                "order": "asc",
+                "orderBy": "conversationStart",
+                "paging": {"pageSize": 50, "pageNumber": 1},
+                "segmentFilters": [{"type": "and", "predicates": [
+                    {"type": "dimension", "dimension": "userId", "value": "0b5e2f7a-6c1d-4e8f-9a3b-2c4d6e8f0a01"}
+                ]}]
+            })
+        );
         assert!(
             body.contains(r#""interval":"2026-11-18T11:06:40.000Z/2026-11-18T11:08:45.000Z""#),
             "{body}"
@@ -259,29 +237,29 @@ mod tests {
 
     #[test]
     fn the_call_is_matched_by_the_number_dialled() {
+        // Oldest first, as the query asks.
         let body = r#"{"conversations":[
-          {"conversationId":"c0000000-0000-4000-8000-000000000003","conversationStart":"2026-11-18T11:07:30.000Z",
-           "participants":[{"purpose":"agent","sessions":[{"dnis":"tel:+13175550100"}]}]},
-          {"conversationId":"c0000000-0000-4000-8000-000000000002","conversationStart":"2026-11-18T11:07:00.000Z",
+          {"conversationId":"c0000000-0000-4000-8000-000000000001","conversationStart":"2026-11-18T11:07:00.000Z",
+           "participants":[{"purpose":"customer","sessions":[{"dnis":"tel:+13175550199"}]}]},
+          {"conversationId":"c0000000-0000-4000-8000-000000000002","conversationStart":"2026-11-18T11:07:01.000Z",
            "participants":[{"purpose":"agent","sessions":[{}]},{"purpose":"customer","sessions":[{"dnis":"tel:+13175550100"}]}]},
-          {"conversationId":"c0000000-0000-4000-8000-000000000001","conversationStart":"2026-11-18T11:07:01.000Z",
-           "participants":[{"purpose":"customer","sessions":[{"dnis":"tel:+13175550199"}]}]}
+          {"conversationId":"c0000000-0000-4000-8000-000000000003","conversationStart":"2026-11-18T11:07:30.000Z",
+           "participants":[{"purpose":"agent","sessions":[{"dnis":"tel:+13175550100","sessionDnis":"tel:+13175550100"}]}]}
         ],"totalHits":3}"#;
-        let found = find_call_to(body, "+13175550100", 1_795_000_020_000).unwrap();
+        let found = find_call_to(body, "+13175550100").unwrap();
         assert_eq!(
             found.unwrap().as_str(),
             "c0000000-0000-4000-8000-000000000002"
         );
         assert_eq!(
-            find_call_to(body, "+13175550142", 1_795_000_020_000).unwrap(),
-            None
+            find_call_to(body, "+1 317 555 0199")
+                .unwrap()
+                .unwrap()
+                .as_str(),
+            "c0000000-0000-4000-8000-000000000001"
         );
-        assert_eq!(
-            find_call_to(body, "+13175550100", 1_795_000_400_000).unwrap(),
-            None,
-            "too old to be the call we sent"
-        );
-        assert_eq!(find_call_to("{}", "+13175550100", 0).unwrap(), None);
-        assert!(find_call_to("[", "+13175550100", 0).is_err());
+        assert_eq!(find_call_to(body, "+13175550142").unwrap(), None);
+        assert_eq!(find_call_to("{}", "+13175550100").unwrap(), None);
+        assert!(find_call_to("[", "+13175550100").is_err());
     }
 }
