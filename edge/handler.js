@@ -101,16 +101,19 @@ function events(out, lastEventId, ctx) {
         const next = await drive(handler.nextEvent(stream, cursor));
         stream = next.stream;
         cursor = next.cursor;
-        if (next.chunk) controller.enqueue(encoder.encode(next.chunk));
-        if (next.done) {
-          controller.close();
-          if (next.after) {
-            const step = drive(handler.nextEvent(next.stream, next.cursor)).catch(() => {});
-            ctx?.waitUntil(step);
-            await step;
-          }
-          return;
+        // Started before the stream is touched: a visitor who has gone (the
+        // stream cancelled, so enqueue and close throw) must not keep the
+        // number's coordinator from hearing that the call ended.
+        const after = next.done && next.after ? drive(handler.nextEvent(next.stream, next.cursor)).catch(() => {}) : undefined;
+        if (after) ctx?.waitUntil(after);
+        try {
+          if (next.chunk) controller.enqueue(encoder.encode(next.chunk));
+          if (next.done) controller.close();
+        } catch {
+          // The visitor went away; nothing more to send.
+          return after;
         }
+        if (next.done) return after;
         if (next.chunk) return;
       }
     },

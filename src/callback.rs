@@ -87,6 +87,13 @@ const CALLBACK_TIME_FORMAT: &[BorrowedFormatItem<'static>] = format_description!
        [[offset_hour sign:mandatory][offset_minute]]]"
 );
 
+/// An ISO-8601 instant Genesys wrote (`2026-11-18T11:07:00.000Z`, or with an
+/// offset) as epoch milliseconds; `None` if it is not one.
+pub fn instant_ms(s: &str) -> Option<u64> {
+    let t = written_time(s)?;
+    u64::try_from(t.unix_timestamp_nanos() / 1_000_000).ok()
+}
+
 /// The date-time as written, with its offset. Impossible dates (Feb 30) fail
 /// here, like anything the format does not describe or leaves unread.
 fn written_time(s: &str) -> Option<OffsetDateTime> {

@@ -11,6 +11,7 @@
 use serde::Deserialize;
 
 use crate::call::{ConversationId, EntityId};
+use crate::callback::instant_ms;
 use crate::error::{Attempt, Error};
 use crate::http::{HttpRequest, Method};
 use crate::region::Endpoints;
@@ -30,10 +31,11 @@ struct Node {
     #[serde(alias = "conversations", alias = "participants", alias = "sessions")]
     children: Vec<Node>,
     conversation_id: String,
+    conversation_start: String,
     dnis: Option<String>,
 }
 
-/// The query for `agent`'s conversations since `since_ms` (epoch ms), oldest first.
+/// The query for `agent`'s conversations since `since_ms` (epoch ms), newest first.
 pub fn recent_calls_request(
     endpoints: &Endpoints,
     token: &str,
@@ -51,7 +53,7 @@ pub fn recent_calls_request(
         &iso_utc(from),
         "/",
         &iso_utc(to),
-        r#"","order":"asc","orderBy":"conversationStart","paging":{"pageSize":50,"pageNumber":1},"segmentFilters":[{"type":"and","predicates":[{"type":"dimension","dimension":"userId","value":""#,
+        r#"","order":"desc","orderBy":"conversationStart","paging":{"pageSize":50,"pageNumber":1},"segmentFilters":[{"type":"and","predicates":[{"type":"dimension","dimension":"userId","value":""#,
         agent.as_str(),
         r#""}]}]}"#,
     ]
@@ -68,19 +70,32 @@ pub fn recent_calls_request(
     .json(body)
 }
 
-/// The conversation in `body` that dialled `number` (E.164); the first,
-/// so the earliest, if several did (the query asks for them oldest first,
-/// from a minute before the POST: Genesys filters by time); `None` when none did.
-pub fn find_call_to(body: &str, number: &str) -> Result<Option<ConversationId>, Error> {
+/// The conversation in `body` that dialled `number` (E.164) and started no
+/// earlier than [`EARLY_MS`] before `since_ms` — Genesys' interval filter is
+/// coarser than that, so an earlier call to the same number that day must not
+/// match — the earliest such, if several did; `None` when none did.
+pub fn find_call_to(
+    body: &str,
+    number: &str,
+    since_ms: u64,
+) -> Result<Option<ConversationId>, Error> {
     let answer: Node = decode(body).map_err(|e| Error::bad_response(&e, Attempt::Other))?;
-    let found = answer.children.iter().find(|c| {
-        c.children
-            .iter()
-            .flat_map(|p| &p.children)
-            .filter_map(|s| s.dnis.as_deref())
-            .any(|d| same_number(d, number))
-    });
-    Ok(found.and_then(|c| EntityId::parse(&c.conversation_id, "conversationId").ok()))
+    let earliest = since_ms.saturating_sub(EARLY_MS);
+    let found = answer
+        .children
+        .iter()
+        .filter(|c| {
+            c.children
+                .iter()
+                .flat_map(|p| &p.children)
+                .filter_map(|s| s.dnis.as_deref())
+                .any(|d| same_number(d, number))
+        })
+        // A start Genesys did not write counts as now: it is no older call.
+        .map(|c| (instant_ms(&c.conversation_start).unwrap_or(since_ms), c))
+        .filter(|(start, _)| *start >= earliest)
+        .min_by_key(|(start, _)| *start);
+    Ok(found.and_then(|(_, c)| EntityId::parse(&c.conversation_id, "conversationId").ok()))
 }
 
 /// Whether two forms of a number (`tel:+1 317…`, `+1317…`) have the same digits.
@@ -100,79 +115,14 @@ pub fn iso_utc(ms: u64) -> String {
         .into()
 }
 
-/// Epoch milliseconds as `YYYY-MM-DDTHH:MM:SS.mmmZ` (UTC), digit by digit.
+/// Epoch milliseconds as `YYYY-MM-DDTHH:MM:SS.mmmZ` (UTC), printed by jiff.
 #[cfg(not(target_arch = "wasm32"))]
 pub fn iso_utc(ms: u64) -> String {
-    let secs = ms / 1000;
-    let (y, m, d) = civil_from_days((secs / 86_400) as i64);
-    let t = secs % 86_400;
-    let mut out = String::with_capacity(24);
-    let fields = [
-        (y as u64, 4, '-'),
-        (m as u64, 2, '-'),
-        (d as u64, 2, 'T'),
-        (t / 3600, 2, ':'),
-        (t / 60 % 60, 2, ':'),
-        (t % 60, 2, '.'),
-        (ms % 1000, 3, 'Z'),
-    ];
-    for (n, width, sep) in fields {
-        for p in (0..width).rev() {
-            out.push(char::from(b'0' + (n / 10u64.pow(p) % 10) as u8));
-        }
-        out.push(sep);
-    }
-    out
-}
-
-/// `YYYY-MM-DDTHH:MM:SS[.fff]Z` to epoch milliseconds (what Genesys writes).
-pub fn parse_iso_ms(s: &str) -> Option<u64> {
-    let b = s.as_bytes();
-    if b.len() < 20 || b[4] != b'-' || b[7] != b'-' || b[10] != b'T' || !s.ends_with('Z') {
-        return None;
-    }
-    let n = |r: std::ops::Range<usize>| s.get(r)?.parse::<u64>().ok();
-    let (y, mo, d) = (n(0..4)?, n(5..7)?, n(8..10)?);
-    let (h, mi, sec) = (n(11..13)?, n(14..16)?, n(17..19)?);
-    let frac = s.get(19..s.len() - 1).unwrap_or("");
-    let millis = match frac.strip_prefix('.') {
-        Some(f) if !f.is_empty() && f.bytes().all(|c| c.is_ascii_digit()) => {
-            let f3: String = f.chars().chain("000".chars()).take(3).collect();
-            f3.parse::<u64>().ok()?
-        }
-        _ if frac.is_empty() => 0,
-        _ => return None,
-    };
-    if !(1..=12).contains(&mo) || !(1..=31).contains(&d) || h > 23 || mi > 59 || sec > 60 {
-        return None;
-    }
-    let days = days_from_civil(y as i64, mo as i64, d as i64);
-    let secs = (days * 86_400) as u64 + h * 3600 + mi * 60 + sec;
-    Some(secs * 1000 + millis)
-}
-
-// Howard Hinnant's civil-calendar algorithms (public domain), for UTC dates.
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = if y >= 0 { y } else { y - 399 } / 400;
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
-#[cfg(not(target_arch = "wasm32"))]
-fn civil_from_days(z: i64) -> (i64, i64, i64) {
-    let z = z + 719_468;
-    let era = if z >= 0 { z } else { z - 146_096 } / 146_097;
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    (yoe + era * 400 + i64::from(m <= 2), m, d)
+    let t = jiff::Timestamp::from_millisecond(i64::try_from(ms).unwrap_or(i64::MAX))
+        .unwrap_or(jiff::Timestamp::MAX);
+    jiff::fmt::temporal::DateTimePrinter::new()
+        .precision(Some(3))
+        .timestamp_to_string(&t)
 }
 
 #[cfg(test)]
@@ -180,23 +130,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn dates_round_trip() {
+    fn instants_print_in_genesys_form() {
         assert_eq!(iso_utc(0), "1970-01-01T00:00:00.000Z");
         assert_eq!(iso_utc(1_795_000_000_123), "2026-11-18T11:06:40.123Z");
         for ms in [0, 951_782_400_000, 1_795_000_000_123, 4_102_444_800_999] {
-            assert_eq!(parse_iso_ms(&iso_utc(ms)), Some(ms), "{ms}");
-        }
-        assert_eq!(
-            parse_iso_ms("2026-11-18T11:06:40Z"),
-            Some(1_795_000_000_000)
-        );
-        for bad in [
-            "",
-            "2026-13-01T00:00:00Z",
-            "yesterday",
-            "2026-11-18 08:26:40Z",
-        ] {
-            assert_eq!(parse_iso_ms(bad), None, "{bad}");
+            assert_eq!(instant_ms(&iso_utc(ms)), Some(ms), "{ms}");
         }
     }
 
@@ -217,7 +155,7 @@ mod tests {
             v,
             serde_json::json!({
                 "interval": "2026-11-18T11:06:40.000Z/2026-11-18T11:08:45.000Z",
-                "order": "asc",
+                "order": "desc",
                 "orderBy": "conversationStart",
                 "paging": {"pageSize": 50, "pageNumber": 1},
                 "segmentFilters": [{"type": "and", "predicates": [
@@ -236,30 +174,37 @@ mod tests {
     }
 
     #[test]
-    fn the_call_is_matched_by_the_number_dialled() {
-        // Oldest first, as the query asks.
+    fn the_call_is_matched_by_the_number_dialled_and_its_start() {
+        // Newest first, as the query asks. The POST went out at 11:07:00.
+        let since = 1_795_000_020_000;
         let body = r#"{"conversations":[
-          {"conversationId":"c0000000-0000-4000-8000-000000000001","conversationStart":"2026-11-18T11:07:00.000Z",
-           "participants":[{"purpose":"customer","sessions":[{"dnis":"tel:+13175550199"}]}]},
+          {"conversationId":"c0000000-0000-4000-8000-000000000003","conversationStart":"2026-11-18T11:07:30.000Z",
+           "participants":[{"purpose":"agent","sessions":[{"dnis":"tel:+13175550100","sessionDnis":"tel:+13175550100"}]}]},
           {"conversationId":"c0000000-0000-4000-8000-000000000002","conversationStart":"2026-11-18T11:07:01.000Z",
            "participants":[{"purpose":"agent","sessions":[{}]},{"purpose":"customer","sessions":[{"dnis":"tel:+13175550100"}]}]},
-          {"conversationId":"c0000000-0000-4000-8000-000000000003","conversationStart":"2026-11-18T11:07:30.000Z",
-           "participants":[{"purpose":"agent","sessions":[{"dnis":"tel:+13175550100","sessionDnis":"tel:+13175550100"}]}]}
-        ],"totalHits":3}"#;
-        let found = find_call_to(body, "+13175550100").unwrap();
+          {"conversationId":"c0000000-0000-4000-8000-000000000001","conversationStart":"2026-11-18T11:07:00.000Z",
+           "participants":[{"purpose":"customer","sessions":[{"dnis":"tel:+13175550199"}]}]},
+          {"conversationId":"c0000000-0000-4000-8000-000000000004","conversationStart":"2026-11-18T09:00:00.000Z",
+           "participants":[{"purpose":"customer","sessions":[{"dnis":"tel:+13175550142"}]}]}
+        ],"totalHits":4}"#;
+        let id = |n: &str| {
+            find_call_to(body, n, since)
+                .unwrap()
+                .map(|c| c.as_str().to_string())
+        };
+        // The earliest call to the number since the POST (less the clock margin).
         assert_eq!(
-            found.unwrap().as_str(),
-            "c0000000-0000-4000-8000-000000000002"
+            id("+13175550100").as_deref(),
+            Some("c0000000-0000-4000-8000-000000000002")
         );
         assert_eq!(
-            find_call_to(body, "+1 317 555 0199")
-                .unwrap()
-                .unwrap()
-                .as_str(),
-            "c0000000-0000-4000-8000-000000000001"
+            id("+1 317 555 0199").as_deref(),
+            Some("c0000000-0000-4000-8000-000000000001")
         );
-        assert_eq!(find_call_to(body, "+13175550142").unwrap(), None);
-        assert_eq!(find_call_to("{}", "+13175550100").unwrap(), None);
-        assert!(find_call_to("[", "+13175550100").is_err());
+        // A call to the number two hours earlier that day is not this POST's.
+        assert_eq!(id("+13175550142"), None);
+        assert_eq!(id("+13175550177"), None);
+        assert_eq!(find_call_to("{}", "+13175550100", since).unwrap(), None);
+        assert!(find_call_to("[", "+13175550100", since).is_err());
     }
 }

@@ -28,6 +28,11 @@ pub const ACTIVE_CALL_MAX_MS: u64 = 15 * 60_000;
 pub const KEY_TTL_MS: u64 = 24 * 3_600_000;
 /// Records kept per desk at most (a desk is one number or one address).
 const MAX_RECORDS: usize = 1_000;
+/// Keys an address's desk remembers (for `idempotency_key_reused`); the oldest
+/// go first. Bounded so a stored desk stays well inside one stored value
+/// (Deno KV: 64 KiB): ~180 bytes each. A replay of a forgotten key still meets
+/// its number's record, so it never dials twice.
+const ADDRESS_KEYS: usize = 200;
 /// A visitor asking again while their call is being placed retries this soon.
 const WAIT_MS: u64 = 150;
 
@@ -686,10 +691,12 @@ pub struct AddressDesk {
     hits: Vec<u64>,
     window_ms: u64,
     keys: Vec<AddressKey>,
-    /// Reads, under their own rate (absent from states stored before reads
+    /// Reads, under their own rate, counted per tenth of its window as
+    /// `(tenth's start, hits)`: at most 11 entries however high the limit,
+    /// so a stored desk stays small (absent from states stored before reads
     /// were counted here).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    reads: Vec<u64>,
+    reads: Vec<(u64, u32)>,
     #[serde(default)]
     reads_window_ms: u64,
 }
@@ -704,6 +711,32 @@ fn slide(hits: &mut Vec<u64>, rate: Rate, now: u64) -> Result<(), u64> {
         return Err(oldest + window - now);
     }
     hits.push(now);
+    Ok(())
+}
+
+/// [`slide`] for counts per tenth of the window: a hit counts from the start
+/// of its tenth, so it leaves the window up to a tenth early (a burst may get
+/// `limit` hits in nine tenths of the window, never more).
+fn slide_tenths(tenths: &mut Vec<(u64, u32)>, rate: Rate, now: u64) -> Result<(), u64> {
+    let window = rate.window_ms;
+    let tenth = (window / 10).max(1);
+    tenths.retain(|&(t, _)| t + window > now);
+    let counted: u64 = tenths.iter().map(|&(_, n)| u64::from(n)).sum();
+    if counted >= u64::from(rate.limit) {
+        // When enough of the oldest tenths have left for one more hit.
+        let mut freed = 0;
+        for &(t, n) in tenths.iter() {
+            freed += u64::from(n);
+            if counted - freed < u64::from(rate.limit) {
+                return Err(t + window - now);
+            }
+        }
+    }
+    let start = now - now % tenth;
+    match tenths.last_mut() {
+        Some((t, n)) if *t == start => *n += 1,
+        _ => tenths.push((start, 1)),
+    }
     Ok(())
 }
 
@@ -731,7 +764,7 @@ impl AddressDesk {
                         number,
                         at: now,
                     });
-                    if self.keys.len() > MAX_RECORDS {
+                    if self.keys.len() > ADDRESS_KEYS {
                         self.keys.remove(0);
                     }
                 }
@@ -743,7 +776,7 @@ impl AddressDesk {
             }
             AddressCommand::Read { rate } => {
                 self.reads_window_ms = rate.window_ms;
-                match slide(&mut self.reads, rate, now) {
+                match slide_tenths(&mut self.reads, rate, now) {
                     Ok(()) => AddressAnswer::Allowed,
                     Err(retry_after_ms) => AddressAnswer::Limited { retry_after_ms },
                 }
@@ -757,13 +790,13 @@ impl AddressDesk {
         self.hits.retain(|&t| t + window > now);
         self.keys.retain(|r| now < r.at + KEY_TTL_MS);
         let reads = self.reads_window_ms;
-        self.reads.retain(|&t| t + reads > now);
+        self.reads.retain(|&(t, _)| t + reads > now);
     }
 
     pub fn next_wake(&self) -> Option<u64> {
         let hits = self.hits.first().map(|t| t + self.window_ms);
         let keys = self.keys.iter().map(|r| r.at + KEY_TTL_MS);
-        let reads = self.reads.first().map(|t| t + self.reads_window_ms);
+        let reads = self.reads.first().map(|(t, _)| t + self.reads_window_ms);
         hits.into_iter().chain(keys).chain(reads).min()
     }
 
@@ -1261,5 +1294,26 @@ mod tests {
         assert!(old.reads.is_empty() && !old.is_empty());
         a.apply(AddressCommand::Expire, 70_000);
         assert!(a.is_empty(), "everything expires");
+        // However high the limit, the stored reads stay a few entries, and
+        // an address's remembered keys are bounded too.
+        let many = Rate {
+            limit: 1_000_000,
+            window_ms: 60_000,
+        };
+        for i in 0..20_000u64 {
+            let answer = a.apply(AddressCommand::Read { rate: many }, 100_000 + i * 5);
+            assert_eq!(answer, AddressAnswer::Allowed);
+            if i < 1_000 {
+                let admit = AddressCommand::Admit {
+                    key: Some(format!("key-{i:0>120}")),
+                    number: N.into(),
+                    rate: many,
+                };
+                a.apply(admit, 100_000 + i * 5);
+            }
+        }
+        assert!(a.reads.len() <= 11, "{}", a.reads.len());
+        assert!(a.keys.len() <= ADDRESS_KEYS);
+        assert!(serde_json::to_string(&a).unwrap().len() < 48 * 1024);
     }
 }

@@ -629,13 +629,19 @@ impl<H: Http, C: Clock> Client<H, C> {
         conv.ok().and_then(|r| Snapshot::parse(&r.body).ok())
     }
 
-    /// The call `agent`'s events show going to `number`, not placed or
-    /// watched here (a POST with an unknown outcome's), claimed as placed so
+    /// The call `agent`'s events show going to `number` since `since` (the
+    /// POST, epoch ms), not placed or watched here (a POST with an unknown
+    /// outcome's), claimed as placed so
     /// it is followed like any other. Events still queued on the socket are
     /// read first: while the agent's topic is live, this drives it for
     /// `PUSH_LOOK_MS`. `None`: push has not seen such a call (or cannot).
-    pub(super) async fn placed_by_push(&self, agent: &str, number: &str) -> Option<ConversationId> {
-        let look = || self.push.hub.borrow().call_to(agent, number);
+    pub(super) async fn placed_by_push(
+        &self,
+        agent: &str,
+        number: &str,
+        since: u64,
+    ) -> Option<ConversationId> {
+        let look = || self.push.hub.borrow().call_to(agent, number, since);
         let mut found = look();
         let live = self.push.hub.borrow().coverage(agent).is_some();
         if found.is_none() && live && self.push.usable(self.clock.now_ms()) {

@@ -139,7 +139,7 @@ impl<H: Http, C: Clock> Client<H, C> {
             Some(a) => a.clone(),
             None => self.me().await?,
         };
-        if let Some(id) = self.placed_by_push(agent.as_str(), number).await {
+        if let Some(id) = self.placed_by_push(agent.as_str(), number, since).await {
             return Ok(Some(id));
         }
         let now = self.clock.now_ms();
@@ -147,6 +147,6 @@ impl<H: Http, C: Clock> Client<H, C> {
         let resp = self
             .send_read(&|t| lookup::recent_calls_request(e, t, &agent, since, now))
             .await?;
-        lookup::find_call_to(&resp.body, number)
+        lookup::find_call_to(&resp.body, number, since)
     }
 }

@@ -387,26 +387,44 @@ impl Hub {
 
     /// A call of `agent`'s to `number` that the agent's events show and that
     /// nobody here placed or watches (so not a call of ours): what a
-    /// create-call POST with an unknown outcome placed, if it did. Calls
-    /// nobody claims are forgotten after `keep_ms`, so it is a recent one.
-    pub fn call_to(&self, agent: &str, number: &str) -> Option<String> {
-        self.calls.map.iter().find_map(|(id, c)| {
-            let k = c
-                .known
-                .as_ref()
-                .filter(|_| !c.claimed && c.agent.as_deref() == Some(agent))?;
-            k.status
-                .snapshot
-                .legs
-                .iter()
-                .any(|l| {
-                    l.role != crate::status::Role::Agent
-                        && l.address
-                            .as_deref()
-                            .is_some_and(|a| crate::lookup::same_number(a, number))
-                })
-                .then(|| id.clone())
-        })
+    /// create-call POST sent at `since` (epoch ms) with an unknown outcome
+    /// placed, if it did. Its far leg must have started no earlier than
+    /// [`EARLY_MS`](crate::lookup::EARLY_MS) before the POST and not ended
+    /// before it — an earlier call to the number is not this one; the
+    /// earliest such if several. Unclaimed calls are forgotten after `keep_ms`.
+    pub fn call_to(&self, agent: &str, number: &str, since: u64) -> Option<String> {
+        let earliest = since.saturating_sub(crate::lookup::EARLY_MS);
+        let instant = |t: &Option<String>| t.as_deref().and_then(crate::callback::instant_ms);
+        self.calls
+            .map
+            .iter()
+            .filter_map(|(id, c)| {
+                let k = c
+                    .known
+                    .as_ref()
+                    .filter(|_| !c.claimed && c.agent.as_deref() == Some(agent))?;
+                k.status
+                    .snapshot
+                    .legs
+                    .iter()
+                    .filter(|l| {
+                        l.role != crate::status::Role::Agent
+                            && l.address
+                                .as_deref()
+                                .is_some_and(|a| crate::lookup::same_number(a, number))
+                    })
+                    // A time Genesys did not write counts as the POST's.
+                    .map(|l| {
+                        (
+                            instant(&l.start_time).unwrap_or(since),
+                            instant(&l.end_time),
+                        )
+                    })
+                    .find(|(start, end)| *start >= earliest && end.is_none_or(|e| e >= since))
+                    .map(|(start, _)| (start, id))
+            })
+            .min_by_key(|(start, _)| *start)
+            .map(|(_, id)| id.clone())
     }
 
     /// The call's latest status.

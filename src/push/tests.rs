@@ -955,3 +955,56 @@ mod properties {
         }
     }
 }
+
+#[test]
+fn an_unknown_outcome_matches_only_a_call_started_around_its_post() {
+    let mut t = T::new();
+    t.live(ADA);
+    // The POST with the unknown outcome went out at 11:07:00.
+    let since = 1_795_000_020_000;
+    let far = |start: &str, end: Option<&str>| {
+        let end = end
+            .map(|e| format!(r#","endTime":"{e}""#))
+            .unwrap_or_default();
+        format!(r#","state":"dialing","startTime":"{start}"{end}"#)
+    };
+    // An earlier call to the same number, over before the POST.
+    let old = far("2026-11-18T10:50:00.000Z", Some("2026-11-18T10:55:00.000Z"));
+    t.frame(&event(
+        ADA,
+        &conversation("old", ADA, "connected", Some(&old)),
+    ));
+    assert_eq!(t.hub.call_to(ADA, "+13175550100", since), None);
+    // One that began a minute or more before the POST is not it either.
+    let early = far("2026-11-18T11:05:30.000Z", None);
+    t.frame(&event(
+        ADA,
+        &conversation("early", ADA, "connected", Some(&early)),
+    ));
+    assert_eq!(t.hub.call_to(ADA, "+13175550100", since), None);
+    // The POST's call, then a later one: the earliest since the POST wins.
+    let later = far("2026-11-18T11:07:20.000Z", None);
+    t.frame(&event(
+        ADA,
+        &conversation("later", ADA, "connected", Some(&later)),
+    ));
+    let mine = far("2026-11-18T11:07:01.000Z", None);
+    t.frame(&event(
+        ADA,
+        &conversation("mine", ADA, "connected", Some(&mine)),
+    ));
+    assert_eq!(
+        t.hub.call_to(ADA, "+13175550100", since).as_deref(),
+        Some("mine")
+    );
+    assert_eq!(
+        t.hub.call_to(ADA, "+13175550199", since),
+        None,
+        "another number"
+    );
+    assert_eq!(
+        t.hub.call_to(OTTO, "+13175550100", since),
+        None,
+        "another agent"
+    );
+}
