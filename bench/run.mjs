@@ -160,7 +160,7 @@ async function clientFlow() {
 // ------------------------------------------------------------- 3. concurrency
 async function concurrency() {
   const sim = await startSim([]); // Genesys' limit: 300 requests per minute per token
-  say("## 3. N concurrent calls from one client, 300 requests/min/token (`+13175550100`)");
+  say("## 3. N concurrent calls from one client, 300 requests/min/token (N distinct numbers `+1317555 4000…`: answered after 3 s, 15 s of talk)");
   say();
   say("| client | N | wall time | token requests | reads | 429s | failed waits | median detection lag, ended |");
   say("|---|---|---|---|---|---|---|---|");
@@ -170,9 +170,10 @@ async function concurrency() {
     const t0 = performance.now();
     const lags = [];
     let failed = 0;
-    await Promise.all(Array.from({ length: n }, async () => {
+    // One number per call: placeCall keeps one call in flight per number (issue #15).
+    await Promise.all(Array.from({ length: n }, async (_, i) => {
       try {
-        const { conversationId } = await gc.placeCall({ phoneNumber: "+13175550100", onBehalfOfUserId: ADA });
+        const { conversationId } = await gc.placeCall({ phoneNumber: `+1317555${4000 + i}`, onBehalfOfUserId: ADA });
         const s = await gc.waitForCall(conversationId, { until: "ended", timeoutMs: 600_000 });
         lags.push(Date.now() - Date.parse(s.customer.endTime));
       } catch { failed++; }
@@ -193,9 +194,9 @@ async function concurrency() {
     await client.loginClientCredentialsGrant("sim-edge", "sim-edge-secret");
     const lags = [];
     let failed = 0;
-    await Promise.all(Array.from({ length: n }, async () => {
+    await Promise.all(Array.from({ length: n }, async (_, i) => {
       try {
-        const r = await sdkOnce(sim, "+13175550100", { login: false });
+        const r = await sdkOnce(sim, `+1317555${4000 + i}`, { login: false });
         lags.push(r.lagEnded);
       } catch { failed++; }
     }));
@@ -221,9 +222,9 @@ async function pushRun(sim, n) {
   const connected = [], ended = [], tracking = new Set();
   let failed = 0;
   const t0 = performance.now();
-  await Promise.all(Array.from({ length: n }, async () => {
+  await Promise.all(Array.from({ length: n }, async (_, i) => {
     try {
-      const { conversationId } = await gc.placeCall({ phoneNumber: "+13175550100", onBehalfOfUserId: ADA });
+      const { conversationId } = await gc.placeCall({ phoneNumber: `+1317555${4000 + i}`, onBehalfOfUserId: ADA });
       let sawConnected = false;
       const s = await gc.waitForCall(conversationId, { until: "ended", timeoutMs: 600_000, onUpdate: (u) => {
         const at = Date.now();
@@ -244,7 +245,7 @@ async function pushRun(sim, n) {
 }
 
 function pushTable(rows) {
-  say("## 3b. Push tracking: N concurrent answered calls from one client (`+13175550100`, real-time scale)");
+  say("## 3b. Push tracking: N concurrent answered calls from one client (N distinct numbers `+1317555 4000…`, real-time scale)");
   say();
   say("| N | tracking | detection lag connected, p50 / p95 | detection lag ended, p50 / p95 | reads per call | token requests | channels | sockets | 429s | failed |");
   say("|---|---|---|---|---|---|---|---|---|---|");
