@@ -54,6 +54,7 @@ use crate::call::{ConversationId, EntityId, PlaceCall, E164};
 use crate::callback::{CallbackTime, ScheduleCallback, WaitMedia};
 use crate::error::{Error, ErrorCode};
 use crate::flow::agent::AgentCallOptions;
+use crate::flow::single_flight::{SingleFlight, Turn};
 use crate::flow::{is_budget_busy, Client, ClientOptions, Clock, Connector, Http, PushWatch};
 use crate::http::{HttpRequest, Method};
 use crate::push::{PushOptions, Tracking};
@@ -196,7 +197,7 @@ pub struct Gateway<H, C> {
     /// (when computed, the shared poll interval).
     interval: Cell<(u64, u64)>,
     ready: RefCell<Option<(u64, Readiness)>>,
-    checking: Cell<bool>,
+    checking: SingleFlight,
     ops: Cell<u32>,
     require_available_agent: bool,
     wrap_up: Option<WrapUp>,
@@ -217,13 +218,6 @@ impl Drop for Fetching<'_> {
         if let Some(e) = self.cache.borrow_mut().get_mut(self.key) {
             e.fetching = false;
         }
-    }
-}
-
-struct Flag<'a>(&'a Cell<bool>);
-impl Drop for Flag<'_> {
-    fn drop(&mut self) {
-        self.0.set(false);
     }
 }
 
@@ -256,7 +250,7 @@ impl<H: Http, C: Clock> Gateway<H, C> {
             cache: RefCell::new(HashMap::new()),
             interval: Cell::new((0, cfg.poll_interval_ms)),
             ready: RefCell::new(None),
-            checking: Cell::new(false),
+            checking: SingleFlight::default(),
             ops: Cell::new(0),
             require_available_agent: cfg.require_available_agent,
             wrap_up: cfg.wrap_up.clone(),
@@ -732,25 +726,21 @@ impl<H: Http, C: Clock> Gateway<H, C> {
 
     /// A token and one read of the agent, cached; `failing` names the piece.
     pub async fn ready(&self) -> Result<Readiness, Error> {
-        loop {
+        let cached = || {
             let now = self.now();
-            if let Some((at, r)) = self.ready.borrow().as_ref() {
+            self.ready.borrow().as_ref().and_then(|(at, r)| {
                 let ttl = if r.failing.is_none() {
                     READY_TTL_MS
                 } else {
                     NOT_READY_TTL_MS
                 };
-                if now < at + ttl {
-                    return Ok(r.clone());
-                }
-            }
-            if !self.checking.get() {
-                break;
-            }
-            self.client.clock().sleep(SHARE_POLL_MS).await;
-        }
-        self.checking.set(true);
-        let _checking = Flag(&self.checking);
+                (now < at + ttl).then(|| r.clone())
+            })
+        };
+        let _checking = match self.checking.enter(self.client.clock(), cached).await {
+            Turn::Ready(r) => return Ok(r),
+            Turn::Mine(working) => working,
+        };
         let failing = match self.client.access_token(None).await {
             Err(e) => Some(piece(&e, "credentials")),
             Ok(_) => {

@@ -9,7 +9,7 @@ pub mod agent;
 mod callbacks;
 mod push;
 mod settle;
-mod single_flight;
+pub(crate) mod single_flight;
 
 use std::cell::{Cell, RefCell};
 use std::future::Future;

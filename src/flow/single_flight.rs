@@ -9,7 +9,7 @@
 
 use std::cell::Cell;
 
-use super::Clock;
+use crate::flow::Clock;
 
 /// How soon a caller waiting for another caller's work looks again; each
 /// look doubles the wait up to [`POLL_MAX_MS`], so a burst of waiters (on a
@@ -19,10 +19,10 @@ const POLL_MAX_MS: u64 = 120;
 
 /// "Someone is doing the work" for one kind of work on a `Client`.
 #[derive(Default)]
-pub(super) struct SingleFlight(Cell<bool>);
+pub(crate) struct SingleFlight(Cell<bool>);
 
 /// What [`SingleFlight::enter`] found.
-pub(super) enum Turn<'a, T> {
+pub(crate) enum Turn<'a, T> {
     /// The answer is there (cached, or landed while waiting).
     Ready(T),
     /// Nobody else is working: this caller does the work while it holds the
@@ -31,7 +31,7 @@ pub(super) enum Turn<'a, T> {
 }
 
 /// Clears the flag however the work ends (including cancellation).
-pub(super) struct Working<'a>(&'a Cell<bool>);
+pub(crate) struct Working<'a>(&'a Cell<bool>);
 
 impl Drop for Working<'_> {
     fn drop(&mut self) {
@@ -42,7 +42,7 @@ impl Drop for Working<'_> {
 impl SingleFlight {
     /// `cached()` if it has an answer; otherwise waits (polling on this
     /// caller's own timer) while another caller works, then looks again.
-    pub(super) async fn enter<T>(
+    pub(crate) async fn enter<T>(
         &self,
         clock: &impl Clock,
         cached: impl Fn() -> Option<T>,
