@@ -430,12 +430,7 @@ async fn an_unknown_outcome_is_resolved_from_push_without_a_read() {
     let l = log(&s).await;
     assert_eq!(count(&l, "POST", CREATE, None), 1, "one create-call POST");
     assert_eq!(
-        count(
-            &l,
-            "POST",
-            "/api/v2/analytics/conversations/details/query",
-            None
-        ),
+        count(&l, "POST", DETAILS_QUERY, None),
         0,
         "no read: the agent's events showed the call"
     );

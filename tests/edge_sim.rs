@@ -557,7 +557,7 @@ async fn an_unknown_outcome_is_resolved_not_redialled() {
     };
     let mut handles = Vec::new();
     for (i, (number, spec)) in faults.iter().enumerate() {
-        fault(&s, &format!(r#"{{"method":"POST","path":"/api/v2/conversations/calls/user/*","when":"after",{spec}}}"#)).await;
+        fault_after_create(&s, spec).await;
         handles.push(run(number, spec, i).await);
         assert_eq!(
             posts_to(&s, number).await,
@@ -567,15 +567,7 @@ async fn an_unknown_outcome_is_resolved_not_redialled() {
     }
     // The lookup is one read per unknown outcome.
     let l = log(&s).await;
-    assert_eq!(
-        count(
-            &l,
-            "POST",
-            "/api/v2/analytics/conversations/details/query",
-            Some(200)
-        ),
-        4
-    );
+    assert_eq!(count(&l, "POST", DETAILS_QUERY, Some(200)), 4);
     let numbers: Vec<&str> = faults.iter().map(|(n, _)| *n).collect();
     e.assert_nothing_leaked(&numbers, &handles);
 }

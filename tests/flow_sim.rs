@@ -470,15 +470,7 @@ async fn concurrent_waits_stay_inside_the_token_budget() {
 
 // ------------------------------------------------- issue #15: the settle window
 
-/// The faults after the create-call POST reached Genesys (the call exists).
-const AFTER_THE_POST: [&str; 4] = [
-    r#""status":503"#,
-    r#""drop":true"#,
-    r#""malformed":true"#,
-    r#""delayMs":1500"#,
-];
-
-const QUERY: &str = "/api/v2/analytics/conversations/details/query";
+const QUERY: &str = DETAILS_QUERY;
 
 /// A client on wall-clock time (the lookup asks Genesys about real times),
 /// and its clock, to be shifted past the settle window.
@@ -505,11 +497,7 @@ async fn an_unknown_outcome_is_resolved_with_one_read_and_never_redialled() {
         let (c, _) = wall_client(o.clone());
         let number = format!("+1317555030{i}");
         let call = on_behalf(&number, ADA);
-        fault(
-            &s,
-            &format!(r#"{{"method":"POST","path":"{CREATE}*","when":"after",{spec}}}"#),
-        )
-        .await;
+        fault_after_create(&s, spec).await;
         let e = c.place_call(&call, never()).await.unwrap_err();
         assert_eq!(e.code, ErrorCode::OutcomeUnknown, "{spec}: {e}");
         // Again, as a second click would: the call is found, not dialled.

@@ -589,25 +589,13 @@ async fn an_unknown_outcome_is_resolved_from_the_agents_events_without_a_read() 
     let s = sim(|_| {}).await;
     let mut o = push_options(&s, edge_creds("sim-edge-secret"));
     o.request_timeout_ms = 400;
-    for (i, spec) in [
-        r#""status":503"#,
-        r#""drop":true"#,
-        r#""malformed":true"#,
-        r#""delayMs":1500"#,
-    ]
-    .iter()
-    .enumerate()
-    {
+    for (i, spec) in AFTER_THE_POST.iter().enumerate() {
         let clock = WallClock::default();
         let c = genesys_click_to_call::flow::Client::new(Reqwest(reqwest()), clock, o.clone())
             .with_websocket(Box::new(Tungstenite::default()));
         let number = format!("+1317555040{i}");
         let call = on_behalf(&number, ADA);
-        fault(
-            &s,
-            &format!(r#"{{"method":"POST","path":"{CREATE}*","when":"after",{spec}}}"#),
-        )
-        .await;
+        fault_after_create(&s, spec).await;
         let e = c.place_call(&call, never()).await.unwrap_err();
         assert_eq!(e.code, ErrorCode::OutcomeUnknown, "{spec}: {e}");
         let id = c.place_call(&call, never()).await.unwrap();
@@ -629,12 +617,7 @@ async fn an_unknown_outcome_is_resolved_from_the_agents_events_without_a_read() 
             .count();
         assert_eq!(posts, 1, "{spec}: one create-call POST");
         assert_eq!(
-            count(
-                &l,
-                "POST",
-                "/api/v2/analytics/conversations/details/query",
-                None
-            ),
+            count(&l, "POST", DETAILS_QUERY, None),
             0,
             "{spec}: no read: the agent's events showed the call"
         );

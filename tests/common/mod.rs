@@ -283,6 +283,23 @@ pub fn count(log: &[Value], method: &str, prefix: &str, status: Option<u64>) -> 
 
 pub const CREATE: &str = "/api/v2/conversations/calls/user/";
 
+/// The one read that resolves an unknown outcome.
+pub const DETAILS_QUERY: &str = "/api/v2/analytics/conversations/details/query";
+
+/// The faults after the create-call POST reached Genesys (the call exists).
+pub const AFTER_THE_POST: [&str; 4] = [
+    r#""status":503"#,
+    r#""drop":true"#,
+    r#""malformed":true"#,
+    r#""delayMs":1500"#,
+];
+
+/// Arms `spec` (one of [`AFTER_THE_POST`]) on the next create-call POST, after Genesys acted on it.
+pub async fn fault_after_create(sim: &Running, spec: &str) {
+    let spec = format!(r#"{{"method":"POST","path":"{CREATE}*","when":"after",{spec}}}"#);
+    fault(sim, &spec).await;
+}
+
 /// Polls every future in `futs` together on this task (the client is single-threaded by design).
 pub async fn join_all<F: Future>(futs: Vec<F>) -> Vec<F::Output> {
     let mut futs: Vec<Pin<Box<F>>> = futs.into_iter().map(Box::pin).collect();
