@@ -299,14 +299,8 @@ async fn genesys_errors_carry_code_status_and_context_id() {
     );
 }
 
-#[wasm_bindgen_test]
-async fn a_5xx_after_the_post_is_outcome_unknown_with_exactly_one_post() {
-    let (c, on_behalf) = client().await;
-    let number = if in_browser() {
-        "+15550007001"
-    } else {
-        "+15550007002"
-    };
+/// A 503 after the next create-call POST reached Genesys (the call exists).
+async fn fault_after_the_post(on_behalf: Option<&str>) {
     let path = if on_behalf.is_some() {
         "/api/v2/conversations/calls/user/*"
     } else {
@@ -320,14 +314,20 @@ async fn a_5xx_after_the_post_is_outcome_unknown_with_exactly_one_post() {
     )
     .await
     .unwrap();
+}
+
+#[wasm_bindgen_test]
+async fn a_5xx_after_the_post_is_outcome_unknown_with_exactly_one_post() {
+    let (c, on_behalf) = client().await;
+    let number = if in_browser() {
+        "+15550007001"
+    } else {
+        "+15550007002"
+    };
+    fault_after_the_post(on_behalf).await;
     let e = err(c.place_call(call_options(number, on_behalf))).await;
     assert_eq!(text(&e, "code"), "outcome_unknown");
-    let log: js_sys::Array = sim_log(sim()).await.unchecked_into();
-    let posts = log
-        .iter()
-        .filter(|e| text(e, "phoneNumber") == number)
-        .count();
-    assert_eq!(posts, 1, "never dialled twice");
+    assert_eq!(posts_to(number).await, 1, "never dialled twice");
 }
 
 #[wasm_bindgen_test]
@@ -338,19 +338,7 @@ async fn an_unknown_outcome_is_resolved_in_the_settle_window_not_redialled() {
     } else {
         "+15550007012"
     };
-    let path = if on_behalf.is_some() {
-        "/api/v2/conversations/calls/user/*"
-    } else {
-        "/api/v2/conversations/calls"
-    };
-    sim_fault(
-        sim(),
-        js(&format!(
-            r#"{{"method":"POST","path":"{path}","when":"after","status":503}}"#
-        )),
-    )
-    .await
-    .unwrap();
+    fault_after_the_post(on_behalf).await;
     let e = err(c.place_call(call_options(number, on_behalf))).await;
     assert_eq!(text(&e, "code"), "outcome_unknown");
     // Again: the call is found (one analytics read, its interval written by
@@ -361,12 +349,7 @@ async fn an_unknown_outcome_is_resolved_in_the_settle_window_not_redialled() {
         JsValue::TRUE
     );
     assert!(!text(&placed, "conversationId").is_empty());
-    let log: js_sys::Array = sim_log(sim()).await.unchecked_into();
-    let posts = log
-        .iter()
-        .filter(|e| text(e, "phoneNumber") == number)
-        .count();
-    assert_eq!(posts, 1, "never dialled twice");
+    assert_eq!(posts_to(number).await, 1, "never dialled twice");
 }
 
 #[wasm_bindgen_test]
