@@ -21,8 +21,11 @@ import { openDesks } from "./deno-kv.js";
 const STREAMED_POSTS = /\/api\/v2\/conversations\//;
 const plainFetch = globalThis.fetch;
 globalThis.fetch = async (input, init) => {
+  // Everything but a POST goes straight through, not copied into a new Request.
+  const method = init?.method ?? (input instanceof Request ? input.method : "GET");
+  if (method.toUpperCase() !== "POST") return plainFetch(input, init);
   const request = new Request(input, init);
-  if (request.method !== "POST" || !STREAMED_POSTS.test(new URL(request.url).pathname)) return plainFetch(request);
+  if (!STREAMED_POSTS.test(new URL(request.url).pathname)) return plainFetch(request);
   const body = new Blob([await request.arrayBuffer()]).stream();
   return plainFetch(request.url, { method: "POST", headers: request.headers, body, signal: request.signal, redirect: request.redirect });
 };
